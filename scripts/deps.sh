@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages perfgate needs to build, test or benchmark, when missing.
+# Usage: scripts/deps.sh [build|test|bench]...   (default: build)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libxxhash-dev
+            libspdlog-dev libfmt-dev zlib1g-dev libtomlplusplus-dev nlohmann-json3-dev)
+test_pkgs=(libgtest-dev curl python3)
+bench_pkgs=(wrk nginx-light haproxy varnish libbenchmark-dev)
+
+want=()
+[ $# -eq 0 ] && set -- build
+for group in "$@"; do
+  case "$group" in
+    build) want+=("${build_pkgs[@]}") ;;
+    test)  want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+    bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown group '$group' (build|test|bench)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
