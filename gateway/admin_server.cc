@@ -1,0 +1,118 @@
+#include "gateway/admin_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "gateway/access_log.h"
+#include "gateway/gateway.h"
+
+namespace perfgate {
+namespace {
+
+const auto kStarted = std::chrono::steady_clock::now();
+
+void reply(evhttp_request* request, int status, const std::string& json) {
+  evkeyvalq* headers = evhttp_request_get_output_headers(request);
+  evhttp_add_header(headers, "Content-Type", "application/json");
+  evhttp_add_header(headers, "Cache-Control", "no-store");
+  evbuffer* body = evbuffer_new();
+  evbuffer_add(body, json.data(), json.size());
+  evhttp_send_reply(request, status, nullptr, body);
+  evbuffer_free(body);
+}
+
+void replyError(evhttp_request* request, int status, std::string_view message) {
+  std::string json = "{\"error\": \"";
+  appendJsonEscaped(json, message);
+  json.append("\", \"status\": " + std::to_string(status) + "}\n");
+  reply(request, status, json);
+}
+
+// Constant-time comparison, so response timing does not leak how much of a token matched.
+bool sameToken(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+bool isLoopback(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+AdminServer::AdminServer(event_base* base, Gateway& gateway) : gateway_(gateway), http_(evhttp_new(base)) {
+  evhttp_set_gencb(http_, &AdminServer::onRequest, this);
+  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
+  evhttp_set_max_body_size(http_, 1 << 20);
+  evhttp_set_max_headers_size(http_, 64 << 10);
+  evhttp_set_timeout(http_, 30);
+}
+
+AdminServer::~AdminServer() { evhttp_free(http_); }
+
+std::string AdminServer::listen(const ListenAddress& address, uint16_t& bound_port) {
+  evhttp_bound_socket* socket = evhttp_bind_socket_with_handle(http_, address.host.c_str(), address.port);
+  if (socket == nullptr) return "cannot listen on " + address.toString();
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  getsockname(evhttp_bound_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&bound), &length);
+  bound_port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                 : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return "";
+}
+
+void AdminServer::onRequest(evhttp_request* request, void* self) noexcept {
+  try {
+    static_cast<AdminServer*>(self)->handle(request);
+  } catch (const std::exception& e) {
+    spdlog::error("admin: {}", e.what());
+    replyError(request, 500, "internal error");
+  }
+}
+
+void AdminServer::handle(evhttp_request* request) {
+  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);
+  const char* raw_path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
+  std::string path = raw_path != nullptr ? raw_path : "/";
+  evhttp_cmd_type method = evhttp_request_get_command(request);
+
+  if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+    const std::string& token = gateway_.snapshot()->config->admin.token;
+    if (!token.empty()) {
+      const char* auth = evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization");
+      std::string_view given = auth != nullptr ? auth : "";
+      if (given.substr(0, 7) != "Bearer " || !sameToken(given.substr(7), token)) {
+        evhttp_add_header(evhttp_request_get_output_headers(request), "WWW-Authenticate", "Bearer");
+        replyError(request, 401, "missing or wrong bearer token");
+        return;
+      }
+    }
+  }
+
+  if (path == "/api/monitoring/health") {
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
+    auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - kStarted).count();
+    reply(request, 200,
+          "{\"status\": \"ok\", \"version\": \"" PERFGATE_VERSION "\", \"uptime_seconds\": " +
+              std::to_string(uptime) + ", \"connections\": " + std::to_string(gateway_.openConnections()) + "}\n");
+    return;
+  }
+  if (path == "/api/admin/reload") {
+    if (method != EVHTTP_REQ_POST) return replyError(request, 405, "use POST");
+    std::string error = gateway_.reload();
+    if (!error.empty()) return replyError(request, 400, error);
+    reply(request, 200, "{\"reloaded\": true}\n");
+    return;
+  }
+  replyError(request, 404, "no such admin endpoint");
+}
+
+}  // namespace perfgate

@@ -1,0 +1,388 @@
+#include "gateway/config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <stdexcept>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+namespace perfgate {
+namespace {
+
+// A config error with the position it belongs to; turned into "file:line:col: message".
+struct ConfigError : std::runtime_error {
+  ConfigError(const toml::source_region& where, const std::string& message)
+      : std::runtime_error(message), line(where.begin.line), column(where.begin.column) {}
+  uint32_t line;
+  uint32_t column;
+};
+
+// Reads one TOML table, remembering which keys were used so unknown ones are reported.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string name) : table_(table), name_(std::move(name)) {}
+
+  // Throws for any key not in `known`.
+  void allowOnly(std::initializer_list<std::string_view> known) const {
+    for (const auto& [key, node] : table_) {
+      if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
+        throw ConfigError(key.source(), "unknown key '" + std::string(key.str()) + "' in [" + name_ + "]");
+      }
+    }
+  }
+
+  const toml::node* find(std::string_view key) const { return table_.get(key); }
+
+  std::optional<std::string> string(std::string_view key) const {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (!node->is_string()) throw typeError(*node, key, "a string");
+    return node->as_string()->get();
+  }
+
+  std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max) const {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (!node->is_integer()) throw typeError(*node, key, "an integer");
+    int64_t value = node->as_integer()->get();
+    if (value < min || value > max) {
+      throw ConfigError(node->source(), "'" + std::string(key) + "' must be between " +
+                                            std::to_string(min) + " and " + std::to_string(max));
+    }
+    return value;
+  }
+
+  // A size: an integer number of bytes or a string such as "256MiB".
+  std::optional<uint64_t> size(std::string_view key) const {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (node->is_integer() && node->as_integer()->get() >= 0) {
+      return static_cast<uint64_t>(node->as_integer()->get());
+    }
+    if (node->is_string()) {
+      if (auto bytes = parseSize(node->as_string()->get())) return bytes;
+      throw ConfigError(node->source(), "'" + std::string(key) + "': invalid size '" +
+                                            node->as_string()->get() + "' (e.g. \"64KiB\", \"256MiB\")");
+    }
+    throw typeError(*node, key, "a size such as \"64KiB\"");
+  }
+
+  // A duration: a string such as "30s" or "250ms".
+  std::optional<Millis> duration(std::string_view key) const {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (!node->is_string()) throw typeError(*node, key, "a duration such as \"30s\"");
+    if (auto ms = parseDuration(node->as_string()->get())) return ms;
+    throw ConfigError(node->source(), "'" + std::string(key) + "': invalid duration '" +
+                                          node->as_string()->get() + "' (e.g. \"30s\", \"250ms\")");
+  }
+
+  std::optional<ListenAddress> address(std::string_view key) const {
+    auto text = string(key);
+    if (!text) return std::nullopt;
+    if (auto address = parseListenAddress(*text)) return address;
+    throw ConfigError(find(key)->source(), "'" + std::string(key) + "': invalid address '" + *text +
+                                               "' (expected HOST:PORT, [IPv6]:PORT)");
+  }
+
+  ConfigError error(std::string_view key, const std::string& message) const {
+    const toml::node* node = find(key);
+    return ConfigError(node != nullptr ? node->source() : table_.source(), message);
+  }
+
+ private:
+  static ConfigError typeError(const toml::node& node, std::string_view key, const char* expected) {
+    return ConfigError(node.source(), "'" + std::string(key) + "' must be " + expected);
+  }
+
+  const toml::table& table_;
+  std::string name_;
+};
+
+const toml::table& requireTable(const toml::node& node, const std::string& name) {
+  if (!node.is_table()) throw ConfigError(node.source(), "'" + name + "' must be a table");
+  return *node.as_table();
+}
+
+void readServer(const toml::table& table, ServerConfig& server) {
+  TableReader r(table, "server");
+  r.allowOnly({"listen", "workers", "max_connections", "header_timeout", "idle_timeout",
+               "request_timeout", "send_timeout", "drain_timeout", "max_request_line",
+               "max_header_bytes", "max_headers", "max_body_bytes"});
+  if (auto v = r.address("listen")) server.listen = *v;
+  if (auto v = r.integer("workers", 0, 1024)) server.workers = static_cast<unsigned>(*v);
+  if (auto v = r.integer("max_connections", 1, 10'000'000)) server.max_connections = static_cast<unsigned>(*v);
+  if (auto v = r.duration("header_timeout")) server.header_timeout = *v;
+  if (auto v = r.duration("idle_timeout")) server.idle_timeout = *v;
+  if (auto v = r.duration("request_timeout")) server.request_timeout = *v;
+  if (auto v = r.duration("send_timeout")) server.send_timeout = *v;
+  if (auto v = r.duration("drain_timeout")) server.drain_timeout = *v;
+  if (auto v = r.size("max_request_line")) server.max_request_line = *v;
+  if (auto v = r.size("max_header_bytes")) server.max_header_bytes = *v;
+  if (auto v = r.integer("max_headers", 1, 10'000)) server.max_headers = static_cast<uint64_t>(*v);
+  if (auto v = r.size("max_body_bytes")) server.max_body_bytes = *v;
+  if (server.max_request_line < 16) throw r.error("max_request_line", "'max_request_line' must be at least 16 bytes");
+  if (server.max_header_bytes < server.max_request_line) {
+    throw r.error("max_header_bytes", "'max_header_bytes' must be at least 'max_request_line'");
+  }
+}
+
+void readAdmin(const toml::table& table, AdminConfig& admin) {
+  TableReader r(table, "admin");
+  r.allowOnly({"listen", "token"});
+  if (auto v = r.address("listen")) admin.listen = *v;
+  if (auto v = r.string("token")) admin.token = *v;
+}
+
+void readLog(const toml::table& table, LogConfig& log) {
+  TableReader r(table, "log");
+  r.allowOnly({"level", "access_log"});
+  if (auto v = r.string("level")) {
+    static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (!kLevels.count(*v)) throw r.error("level", "'level' must be one of trace, debug, info, warn, error, critical, off");
+    log.level = *v;
+  }
+  if (auto v = r.string("access_log")) log.access_log = *v;
+}
+
+// Fills url-derived fields; returns an error message or "".
+std::string resolveUpstreamUrl(UpstreamConfig& upstream) {
+  const std::string& url = upstream.url;
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return "upstream url must start with http:// or https://";
+  std::string scheme = url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") return "upstream url must start with http:// or https://";
+  size_t authority_start = scheme_end + 3;
+  size_t path_start = url.find('/', authority_start);
+  upstream.authority = url.substr(authority_start, path_start - authority_start);
+  if (upstream.authority.empty()) return "upstream url has no host";
+  if (upstream.authority.find_first_of("@?# ") != std::string::npos) {
+    return "upstream url must be scheme://host[:port][/path] without credentials, query or fragment";
+  }
+  if (url.find_first_of("?# ", authority_start) != std::string::npos) {
+    return "upstream url must not have a query or fragment";
+  }
+  upstream.base = url;
+  while (!upstream.base.empty() && upstream.base.back() == '/') upstream.base.pop_back();
+  return "";
+}
+
+void readUpstream(const std::string& name, const toml::table& table, UpstreamConfig& upstream) {
+  TableReader r(table, "upstream." + name);
+  r.allowOnly({"url", "max_connections", "max_idle_connections", "connect_timeout",
+               "response_timeout", "host_header"});
+  upstream.name = name;
+  auto url = r.string("url");
+  if (!url) throw ConfigError(table.source(), "[upstream." + name + "] needs a 'url'");
+  upstream.url = *url;
+  if (std::string error = resolveUpstreamUrl(upstream); !error.empty()) throw r.error("url", error);
+  if (auto v = r.integer("max_connections", 1, 100'000)) upstream.max_connections = static_cast<unsigned>(*v);
+  if (auto v = r.integer("max_idle_connections", 0, 100'000)) upstream.max_idle_connections = static_cast<unsigned>(*v);
+  if (auto v = r.duration("connect_timeout")) upstream.connect_timeout = *v;
+  if (auto v = r.duration("response_timeout")) upstream.response_timeout = *v;
+  if (auto v = r.string("host_header")) {
+    if (*v == "client") {
+      upstream.host_mode = HostHeaderMode::Client;
+    } else if (*v == "upstream") {
+      upstream.host_mode = HostHeaderMode::Upstream;
+    } else if (!v->empty() && v->find_first_of(" \t\r\n/@") == std::string::npos) {
+      upstream.host_mode = HostHeaderMode::Fixed;
+      upstream.host_value = *v;
+    } else {
+      throw r.error("host_header", "'host_header' must be \"client\", \"upstream\" or a host name");
+    }
+  }
+}
+
+void readRoute(const toml::table& table, size_t index, Config& config) {
+  TableReader r(table, "[route]");
+  r.allowOnly({"name", "prefix", "path", "upstream"});
+  RouteConfig route;
+  auto name = r.string("name");
+  if (!name || name->empty()) throw ConfigError(table.source(), "route #" + std::to_string(index + 1) + " needs a 'name'");
+  route.name = *name;
+  for (const RouteConfig& other : config.routes) {
+    if (other.name == route.name) throw r.error("name", "duplicate route name '" + route.name + "'");
+  }
+  auto prefix = r.string("prefix");
+  auto path = r.string("path");
+  if (prefix.has_value() == path.has_value()) {
+    throw ConfigError(table.source(), "route '" + route.name + "' needs exactly one of 'prefix' or 'path'");
+  }
+  const std::string& match = prefix ? *prefix : *path;
+  if (match.empty() || match.front() != '/') {
+    throw r.error(prefix ? "prefix" : "path", "route '" + route.name + "': paths start with '/'");
+  }
+  (prefix ? route.prefix : route.path) = match;
+  auto upstream = r.string("upstream");
+  if (!upstream) throw ConfigError(table.source(), "route '" + route.name + "' needs an 'upstream'");
+  const UpstreamConfig* target = config.findUpstream(*upstream);
+  if (target == nullptr) throw r.error("upstream", "route '" + route.name + "' names unknown upstream '" + *upstream + "'");
+  route.upstream = *upstream;
+  route.upstream_index = static_cast<size_t>(target - config.upstreams.data());
+  config.routes.push_back(std::move(route));
+}
+
+std::shared_ptr<const Config> buildConfig(const toml::table& root, const std::string& source) {
+  auto config = std::make_shared<Config>();
+  config->source = source;
+  TableReader top(root, "top level");
+  top.allowOnly({"server", "admin", "log", "upstream", "route"});
+
+  if (const toml::node* n = root.get("server")) readServer(requireTable(*n, "server"), config->server);
+  if (const toml::node* n = root.get("admin")) readAdmin(requireTable(*n, "admin"), config->admin);
+  if (const toml::node* n = root.get("log")) readLog(requireTable(*n, "log"), config->log);
+  if (const toml::node* n = root.get("upstream")) {
+    for (const auto& [key, node] : requireTable(*n, "upstream")) {
+      UpstreamConfig upstream;
+      std::string name(key.str());
+      readUpstream(name, requireTable(node, "upstream." + name), upstream);
+      config->upstreams.push_back(std::move(upstream));
+    }
+  }
+  std::sort(config->upstreams.begin(), config->upstreams.end(),
+            [](const UpstreamConfig& a, const UpstreamConfig& b) { return a.name < b.name; });
+
+  if (const toml::node* n = root.get("route")) {
+    const toml::array* routes = n->as_array();
+    if (routes == nullptr) throw ConfigError(n->source(), "'route' must be an array of tables ([[route]])");
+    for (size_t i = 0; i < routes->size(); ++i) {
+      readRoute(requireTable(*routes->get(i), "route"), i, *config);
+    }
+  }
+  if (config->routes.empty()) throw ConfigError(root.source(), "no [[route]] defined");
+  return config;
+}
+
+std::string positioned(const std::string& source, uint32_t line, uint32_t column, const std::string& message) {
+  return source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+ConfigResult build(const toml::table& root, const std::string& source) {
+  ConfigResult result;
+  try {
+    result.config = buildConfig(root, source);
+  } catch (const ConfigError& e) {
+    result.error = positioned(source, e.line, e.column, e.what());
+  }
+  return result;
+}
+
+}  // namespace
+
+std::string ListenAddress::toString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+const UpstreamConfig* Config::findUpstream(const std::string& name) const {
+  for (const UpstreamConfig& upstream : upstreams) {
+    if (upstream.name == name) return &upstream;
+  }
+  return nullptr;
+}
+
+ConfigResult loadConfigFile(const std::string& path) {
+  try {
+    return build(toml::parse_file(path), path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    ConfigResult result;
+    result.error = positioned(path, where.line, where.column, std::string(e.description()));
+    return result;
+  }
+}
+
+ConfigResult loadConfigString(std::string_view text, const std::string& source_name) {
+  try {
+    return build(toml::parse(text, source_name), source_name);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    ConfigResult result;
+    result.error = positioned(source_name, where.line, where.column, std::string(e.description()));
+    return result;
+  }
+}
+
+ConfigResult makeDropInConfig(const std::string& upstream_url) {
+  auto config = std::make_shared<Config>();
+  UpstreamConfig upstream;
+  upstream.name = "default";
+  upstream.url = upstream_url;
+  if (std::string error = resolveUpstreamUrl(upstream); !error.empty()) {
+    ConfigResult result;
+    result.error = "--upstream " + upstream_url + ": " + error;
+    return result;
+  }
+  config->upstreams.push_back(std::move(upstream));
+  RouteConfig route;
+  route.name = "default";
+  route.prefix = "/";
+  route.upstream = "default";
+  config->routes.push_back(std::move(route));
+  ConfigResult result;
+  result.config = std::move(config);
+  return result;
+}
+
+std::optional<uint64_t> parseSize(std::string_view text) {
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end == text.data()) return std::nullopt;
+  std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"", 1}, {"B", 1}, {"K", 1024}, {"KB", 1000}, {"KiB", 1024}, {"M", 1024 * 1024},
+      {"MB", 1000 * 1000}, {"MiB", 1024 * 1024}, {"G", 1024ull * 1024 * 1024},
+      {"GB", 1000ull * 1000 * 1000}, {"GiB", 1024ull * 1024 * 1024}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit == name) {
+      if (number > UINT64_MAX / scale) return std::nullopt;
+      return number * scale;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Millis> parseDuration(std::string_view text) {
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end == text.data()) return std::nullopt;
+  std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit == name) {
+      if (number > UINT64_MAX / scale / 1000) return std::nullopt;
+      return Millis(number * scale);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ListenAddress> parseListenAddress(std::string_view text) {
+  ListenAddress address;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    address.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    address.host = std::string(text.substr(0, colon));
+    if (address.host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs brackets
+    port_text = text.substr(colon + 1);
+  }
+  if (address.host.empty() || port_text.empty()) return std::nullopt;
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) return std::nullopt;
+  address.port = static_cast<uint16_t>(port);
+  return address;
+}
+
+}  // namespace perfgate

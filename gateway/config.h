@@ -1,0 +1,100 @@
+// The gateway's configuration: parsed once from TOML (or built from the drop-in command line),
+// validated, then frozen and shared by every worker as `std::shared_ptr<const Config>`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace perfgate {
+
+using Millis = std::chrono::milliseconds;
+
+struct ListenAddress {
+  std::string host;  // numeric IPv4/IPv6 address or a name; "[::1]" is stored as "::1"
+  uint16_t port = 0;
+  std::string toString() const;
+};
+
+struct ServerConfig {
+  ListenAddress listen{"0.0.0.0", 8080};
+  unsigned workers = 0;  // 0: one per core
+  unsigned max_connections = 10000;
+  Millis header_timeout{10'000};   // first byte of a request head to its end
+  Millis idle_timeout{60'000};     // keep-alive wait for the next request
+  Millis request_timeout{60'000};  // longest gap while receiving a request body
+  Millis send_timeout{60'000};     // longest gap while the client reads our response
+  Millis drain_timeout{10'000};    // graceful shutdown: longest wait for requests in flight
+  uint64_t max_request_line = 8 * 1024;
+  uint64_t max_header_bytes = 32 * 1024;
+  uint64_t max_headers = 100;
+  uint64_t max_body_bytes = 64ull * 1024 * 1024;
+};
+
+struct AdminConfig {
+  ListenAddress listen{"127.0.0.1", 9901};
+  std::string token;  // empty: no token (allowed on loopback only)
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  std::string access_log;      // JSON-lines file; empty: access log off
+};
+
+enum class HostHeaderMode : uint8_t { Client, Upstream, Fixed };
+
+struct UpstreamConfig {
+  std::string name;
+  std::string url;   // scheme://host[:port][/base-path], no query
+  std::string base;  // url without a trailing '/', prepended to the request target
+  std::string authority;  // host[:port] of url, for host_header = "upstream"
+  unsigned max_connections = 64;  // across all workers (each worker gets its share)
+  unsigned max_idle_connections = 0;  // 0: same as max_connections
+  Millis connect_timeout{2'000};
+  Millis response_timeout{30'000};  // request sent to response headers received
+  HostHeaderMode host_mode = HostHeaderMode::Client;
+  std::string host_value;  // for HostHeaderMode::Fixed
+};
+
+struct RouteConfig {
+  std::string name;
+  std::string prefix;  // one of prefix / path is set
+  std::string path;
+  std::string upstream;
+  size_t upstream_index = 0;  // into Config::upstreams, resolved at load
+};
+
+struct Config {
+  std::string source;  // file the config came from; empty for the drop-in command line
+  ServerConfig server;
+  AdminConfig admin;
+  LogConfig log;
+  std::vector<UpstreamConfig> upstreams;  // sorted by name
+  std::vector<RouteConfig> routes;        // in file order
+
+  const UpstreamConfig* findUpstream(const std::string& name) const;
+};
+
+// Result of loading: a frozen config, or an error message "file:line:col: message".
+struct ConfigResult {
+  std::shared_ptr<const Config> config;
+  std::string error;
+  explicit operator bool() const { return config != nullptr; }
+};
+
+ConfigResult loadConfigFile(const std::string& path);
+ConfigResult loadConfigString(std::string_view toml, const std::string& source_name);
+
+// The drop-in configuration: one route "/" to `upstream_url`, defaults elsewhere.
+ConfigResult makeDropInConfig(const std::string& upstream_url);
+
+// "256MiB", "64KB", "1024" -> bytes; "30s", "250ms", "2m", "1h" -> milliseconds.
+std::optional<uint64_t> parseSize(std::string_view text);
+std::optional<Millis> parseDuration(std::string_view text);
+std::optional<ListenAddress> parseListenAddress(std::string_view text);
+
+}  // namespace perfgate

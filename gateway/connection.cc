@@ -1,0 +1,500 @@
+#include "gateway/connection.h"
+
+#include <event2/buffer.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+
+#include "gateway/access_log.h"
+#include "gateway/http_date.h"
+#include "gateway/worker.h"
+
+namespace perfgate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kBodyHighWater = 256 * 1024;    // decoded request body waiting for upstream
+constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
+constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
+constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
+
+timeval toTimeval(Millis ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+ParseLimits limitsOf(const ServerConfig& server) {
+  return ParseLimits{server.max_request_line, server.max_header_bytes, server.max_headers,
+                     server.max_body_bytes};
+}
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+  }
+}
+
+int64_t microsBetween(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
+}
+
+}  // namespace
+
+std::string gatewayErrorResponse(int status, std::string_view message, bool close, bool http10_keep_alive,
+                                 bool with_body) {
+  std::string body = "{\"error\": \"";
+  appendJsonEscaped(body, message);
+  body.append("\", \"status\": ");
+  body.append(std::to_string(status));
+  body.append("}\n");
+  std::string out;
+  out.reserve(256 + body.size());
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(status));
+  out.push_back(' ');
+  out.append(reasonPhrase(status));
+  out.append("\r\nDate: ");
+  out.append(httpDate());
+  out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ");
+  out.append(std::to_string(body.size()));
+  if (close) {
+    out.append("\r\nConnection: close");
+  } else if (http10_keep_alive) {
+    out.append("\r\nConnection: keep-alive");
+  }
+  out.append("\r\n\r\n");
+  if (with_body) out.append(body);
+  return out;
+}
+
+ClientConnection::ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip)
+    : worker_(worker),
+      bev_(bev),
+      client_ip_(std::move(client_ip)),
+      parser_(limitsOf(worker->snapshot()->config->server)) {
+  timer_ = evtimer_new(worker_->base(), &ClientConnection::onTimer, this);
+  body_ = evbuffer_new();
+}
+
+ClientConnection::~ClientConnection() {
+  if (transfer_ != nullptr) pool_->cancel(transfer_);
+  if (timer_ != nullptr) event_free(timer_);
+  if (body_ != nullptr) evbuffer_free(body_);
+  if (bev_ != nullptr) bufferevent_free(bev_);
+}
+
+void ClientConnection::start() {
+  const ServerConfig& server = worker_->snapshot()->config->server;
+  bufferevent_setcb(bev_, &ClientConnection::onReadable, &ClientConnection::onWritable,
+                    &ClientConnection::onEvent, this);
+  bufferevent_setwatermark(bev_, EV_READ, 0, server.max_header_bytes + kBodyHighWater);
+  bufferevent_setwatermark(bev_, EV_WRITE, kOutputLowWater, 0);
+  timeval send_timeout = toTimeval(server.send_timeout);
+  bufferevent_set_timeouts(bev_, nullptr, &send_timeout);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  armTimer(Timer::Idle, server.idle_timeout);
+}
+
+void ClientConnection::armTimer(Timer kind, Millis timeout) {
+  timer_kind_ = kind;
+  if (kind == Timer::None) {
+    evtimer_del(timer_);
+    return;
+  }
+  timeval tv = toTimeval(timeout);
+  evtimer_add(timer_, &tv);
+}
+
+void ClientConnection::onReadable(bufferevent*, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  if (c->lingering_) {
+    evbuffer* in = bufferevent_get_input(c->bev_);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
+  c->processInput();
+}
+
+void ClientConnection::onWritable(bufferevent*, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  if (c->closing_) {
+    if (evbuffer_get_length(bufferevent_get_output(c->bev_)) == 0) c->linger();
+    return;
+  }
+  if (c->receive_paused_ && c->transfer_ != nullptr) {
+    c->receive_paused_ = false;
+    c->transfer_->resumeReceive();
+  }
+}
+
+void ClientConnection::onEvent(bufferevent*, short events, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) c->close();
+}
+
+void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  Timer kind = c->timer_kind_;
+  c->timer_kind_ = Timer::None;
+  switch (kind) {
+    case Timer::Header:
+      c->sendLocal(408, "timed out waiting for the request head", true);
+      break;
+    case Timer::Body:
+      if (c->response_started_) {
+        c->close();
+      } else {
+        c->sendLocal(408, "timed out waiting for the request body", true);
+      }
+      break;
+    case Timer::Idle:
+    case Timer::Linger:
+    case Timer::None:
+      c->close();
+      break;
+  }
+}
+
+void ClientConnection::processInput() {
+  if (processing_ || closed_ || closing_) return;
+  processing_ = true;
+  while (!closed_ && !closing_) {
+    if (!in_request_) {
+      if (!parseHead()) break;
+      continue;
+    }
+    if (!body_done_) {
+      if (!pumpBody()) {
+        if (response_started_) {
+          close();
+        } else {
+          sendLocal(body_parse_error_.status, body_parse_error_.message, true);
+        }
+        break;
+      }
+      if (body_waiting_ && transfer_ != nullptr && (evbuffer_get_length(body_) > 0 || body_done_)) {
+        body_waiting_ = false;
+        transfer_->resumeSend();
+      }
+    }
+    break;  // a request is in flight: pipelined bytes wait in the input buffer
+  }
+  processing_ = false;
+}
+
+bool ClientConnection::parseHead() {
+  evbuffer* in = bufferevent_get_input(bev_);
+  size_t length = evbuffer_get_length(in);
+  const ServerConfig& server = worker_->snapshot()->config->server;
+  if (length == 0) {
+    if (draining_) {
+      close();
+    } else if (timer_kind_ != Timer::Idle) {
+      armTimer(Timer::Idle, server.idle_timeout);
+    }
+    return false;
+  }
+  // The parser rejects a head longer than max_header_bytes, so that many bytes (plus a few
+  // leading empty lines) are all it ever needs to see.
+  size_t window = std::min<size_t>(length, server.max_header_bytes + 64);
+  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(window)));
+  size_t consumed = 0;
+  switch (parser_.parse(std::string_view(data, window), request_, consumed)) {
+    case ParseStatus::Incomplete:
+      // The header timeout runs from the first byte of the head, however slowly the rest comes.
+      if (timer_kind_ != Timer::Header) armTimer(Timer::Header, server.header_timeout);
+      return false;
+    case ParseStatus::Error:
+      sendLocal(parser_.error().status, parser_.error().message, true);
+      return false;
+    case ParseStatus::Complete:
+      break;
+  }
+  evbuffer_drain(in, consumed);
+  parser_.reset();
+  beginRequest();
+  return true;
+}
+
+void ClientConnection::beginRequest() {
+  in_request_ = true;
+  started_ = Clock::now();
+  armTimer(Timer::None, Millis(0));
+  snapshot_ = worker_->snapshot();
+  status_ = 0;
+  bytes_out_ = 0;
+  body_bytes_ = 0;
+  response_started_ = false;
+  keep_alive_ = request_.keep_alive && !draining_;
+
+  switch (request_.framing) {
+    case BodyFraming::None:
+      body_done_ = true;
+      break;
+    case BodyFraming::ContentLength:
+      body_remaining_ = request_.content_length;
+      body_done_ = body_remaining_ == 0;
+      break;
+    case BodyFraming::Chunked:
+      chunked_.emplace(snapshot_->config->server.max_body_bytes, snapshot_->config->server.max_header_bytes);
+      body_done_ = false;
+      break;
+  }
+
+  route_ = snapshot_->router.match(request_.path);
+  if (route_ == nullptr) {
+    sendLocal(404, "no route for this path", !body_done_);
+    return;
+  }
+  const UpstreamConfig& upstream = snapshot_->config->upstreams[route_->upstream_index];
+  pool_ = worker_->pool(upstream);
+  if (!snapshot_->filters.empty()) snapshot_->filters.onRequest(FilterContext{request_, *route_});
+  if (request_.expect_continue) bufferevent_write(bev_, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+
+  upstream_started_ = Clock::now();
+  transfer_ = pool_->start(buildUpstreamRequest(request_, upstream, client_ip_), this);
+  if (transfer_ == nullptr) sendLocal(502, "the upstream request could not be started", !body_done_);
+}
+
+bool ClientConnection::pumpBody() {
+  evbuffer* in = bufferevent_get_input(bev_);
+  while (!body_done_ && evbuffer_get_length(body_) < kBodyHighWater) {
+    size_t available = evbuffer_get_length(in);
+    if (available == 0) break;
+    if (request_.framing == BodyFraming::ContentLength) {
+      size_t take = static_cast<size_t>(std::min<uint64_t>(available, body_remaining_));
+      evbuffer_remove_buffer(in, body_, take);
+      body_remaining_ -= take;
+      body_bytes_ += take;
+      body_done_ = body_remaining_ == 0;
+    } else {
+      evbuffer_iovec segment;
+      if (evbuffer_peek(in, -1, nullptr, &segment, 1) < 1) break;
+      size_t consumed = 0;
+      ParseStatus status = chunked_->decode(
+          std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len), consumed, *this);
+      evbuffer_drain(in, consumed);
+      if (status == ParseStatus::Error) {
+        body_error_ = true;
+        body_parse_error_ = chunked_->error();
+        return false;
+      }
+      body_done_ = status == ParseStatus::Complete;
+    }
+  }
+  // The body timeout measures the client's silence, not an upstream too slow to take the body.
+  if (body_done_ || evbuffer_get_length(body_) >= kBodyHighWater) {
+    if (timer_kind_ == Timer::Body) armTimer(Timer::None, Millis(0));
+  } else {
+    armTimer(Timer::Body, snapshot_->config->server.request_timeout);
+  }
+  return true;
+}
+
+void ClientConnection::onBodyData(std::string_view data) {
+  evbuffer_add(body_, data.data(), data.size());
+  body_bytes_ += data.size();
+}
+
+size_t ClientConnection::onUpstreamReadBody(char* buffer, size_t size) {
+  if (evbuffer_get_length(body_) == 0 && !body_done_ && !pumpBody()) return CURL_READFUNC_ABORT;
+  int n = evbuffer_remove(body_, buffer, size);
+  if (n > 0) return static_cast<size_t>(n);
+  if (body_done_) return 0;
+  body_waiting_ = true;
+  return CURL_READFUNC_PAUSE;
+}
+
+void ClientConnection::onUpstreamHeaders(UpstreamResponseHead& head) {
+  upstream_headers_ = Clock::now();
+  status_ = head.status;
+  // A response that arrives before the request body was read whole leaves the connection
+  // unusable for another request.
+  if (!body_done_ || draining_) keep_alive_ = false;
+  ExtraHeaders extra;
+  if (!snapshot_->filters.empty()) snapshot_->filters.onResponseHead(FilterContext{request_, *route_}, head.status, extra);
+  framing_ = writeClientResponseHead(head, request_, extra, keep_alive_, head_scratch_);
+  bufferevent_write(bev_, head_scratch_.data(), head_scratch_.size());
+  response_started_ = true;
+}
+
+bool ClientConnection::onUpstreamData(std::string_view data) {
+  evbuffer* out = bufferevent_get_output(bev_);
+  if (evbuffer_get_length(out) >= kOutputHighWater) {
+    receive_paused_ = true;
+    return false;
+  }
+  switch (framing_) {
+    case BodyFramingOut::None:
+      return true;
+    case BodyFramingOut::Chunked: {
+      char size_line[24];
+      int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+      evbuffer_add(out, size_line, static_cast<size_t>(n));
+      evbuffer_add(out, data.data(), data.size());
+      evbuffer_add(out, "\r\n", 2);
+      break;
+    }
+    case BodyFramingOut::Length:
+    case BodyFramingOut::UntilClose:
+      evbuffer_add(out, data.data(), data.size());
+      break;
+  }
+  bytes_out_ += data.size();
+  return true;
+}
+
+void ClientConnection::onUpstreamDone(UpstreamResult result, const char* detail) {
+  transfer_ = nullptr;
+  if (result == UpstreamResult::Ok) {
+    if (framing_ == BodyFramingOut::Chunked) bufferevent_write(bev_, "0\r\n\r\n", 5);
+    finishRequest();
+    return;
+  }
+  if (body_error_) {
+    sendLocal(body_parse_error_.status, body_parse_error_.message, true);
+    return;
+  }
+  const std::string& upstream = snapshot_->config->upstreams[route_->upstream_index].name;
+  if (!response_started_) {
+    int status = result == UpstreamResult::Timeout ? 504 : 502;
+    spdlog::warn("{} {} -> upstream {}: {} ({})", request_.method, request_.path, upstream, status, detail);
+    const char* message = result == UpstreamResult::Timeout        ? "upstream timed out"
+                          : result == UpstreamResult::ConnectFailed ? "upstream unreachable"
+                                                                    : "invalid response from upstream";
+    sendLocal(status, message, !body_done_ || !keep_alive_);
+    return;
+  }
+  // The response is cut short: close without completing the framing so the client can tell.
+  spdlog::warn("{} {} -> upstream {}: response aborted after {} bytes ({})", request_.method, request_.path,
+               upstream, bytes_out_, detail);
+  keep_alive_ = false;
+  finishRequest();
+}
+
+void ClientConnection::sendLocal(int status, std::string_view message, bool close_after) {
+  if (close_after) keep_alive_ = false;
+  bool keep = in_request_ && keep_alive_;
+  bool with_body = !(in_request_ && request_.isHead());
+  std::string response = gatewayErrorResponse(
+      status, message, !keep, keep && request_.version == HttpVersion::Http10, with_body);
+  bufferevent_write(bev_, response.data(), response.size());
+  status_ = status;
+  bytes_out_ = with_body ? response.size() : 0;
+  if (in_request_) {
+    finishRequest();
+  } else {
+    closeAfterFlush();
+  }
+}
+
+void ClientConnection::finishRequest() {
+  if (transfer_ != nullptr) {
+    pool_->cancel(transfer_);
+    transfer_ = nullptr;
+  }
+  auto now = Clock::now();
+  if (snapshot_->access_log) {
+    AccessRecord record;
+    record.client = client_ip_;
+    record.method = request_.method;
+    record.path = request_.path;
+    record.route = route_ != nullptr ? std::string_view(route_->name) : std::string_view();
+    record.status = status_;
+    record.bytes_in = body_bytes_;
+    record.bytes_out = bytes_out_;
+    record.total_us = microsBetween(started_, now);
+    if (route_ != nullptr && response_started_) record.upstream_us = microsBetween(upstream_started_, upstream_headers_);
+    snapshot_->access_log->write(record);
+  }
+  if (route_ != nullptr && !snapshot_->filters.empty()) {
+    snapshot_->filters.onComplete(FilterContext{request_, *route_}, status_);
+  }
+  resetRequestState();
+  if (!keep_alive_ || draining_) {
+    closeAfterFlush();
+    return;
+  }
+  if (!processing_) processInput();
+}
+
+void ClientConnection::resetRequestState() {
+  in_request_ = false;
+  route_ = nullptr;
+  pool_ = nullptr;
+  chunked_.reset();
+  evbuffer_drain(body_, evbuffer_get_length(body_));
+  body_done_ = true;
+  body_error_ = false;
+  body_waiting_ = false;
+  receive_paused_ = false;
+  framing_ = BodyFramingOut::None;
+  const std::shared_ptr<const Snapshot>& current = worker_->snapshot();
+  if (snapshot_ != current) parser_ = RequestParser(limitsOf(current->config->server));
+  snapshot_.reset();
+}
+
+void ClientConnection::closeAfterFlush() {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  armTimer(Timer::None, Millis(0));
+  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+    linger();
+    return;
+  }
+  bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);  // onWritable once everything is sent
+}
+
+void ClientConnection::linger() {
+  // Close the write side, then read and discard what the client still sends for a moment:
+  // closing with unread input makes the kernel send RST, which can destroy the response
+  // before the client reads it (RFC 9112 §9.6).
+  if (lingering_ || closed_) return;
+  lingering_ = true;
+  evutil_socket_t fd = bufferevent_getfd(bev_);
+  if (fd < 0 || ::shutdown(fd, SHUT_WR) != 0) {
+    close();
+    return;
+  }
+  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer_drain(in, evbuffer_get_length(in));
+  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  bufferevent_enable(bev_, EV_READ);
+  armTimer(Timer::Linger, kLingerTimeout);
+}
+
+void ClientConnection::drain() {
+  draining_ = true;
+  if (!in_request_ && !closing_) close();
+}
+
+void ClientConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (transfer_ != nullptr) {
+    pool_->cancel(transfer_);
+    transfer_ = nullptr;
+  }
+  evtimer_del(timer_);
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);
+  worker_->release(this);
+}
+
+}  // namespace perfgate

@@ -1,0 +1,113 @@
+// One client connection: HTTP/1.1 over a bufferevent, one request at a time (pipelined requests
+// wait in the input buffer and are answered in order), each forwarded through the worker's
+// upstream pool with the body streamed both ways under backpressure.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gateway/forwarding.h"
+#include "gateway/http_parser.h"
+#include "gateway/snapshot.h"
+#include "gateway/upstream.h"
+
+namespace perfgate {
+
+class Worker;
+
+// A response made by the gateway itself: JSON body {"error": ..., "status": N}.
+std::string gatewayErrorResponse(int status, std::string_view message, bool close, bool http10_keep_alive,
+                                 bool with_body);
+
+class ClientConnection final : public UpstreamObserver, private BodySink {
+ public:
+  ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip);
+  ~ClientConnection() override;
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  void start();
+  // Graceful shutdown: idle connections close now, busy ones after their current response.
+  void drain();
+  // Immediate close; the object is freed later by the worker, at a safe point.
+  void close();
+  bool closed() const { return closed_; }
+
+ private:
+  enum class Timer : uint8_t { None, Idle, Header, Body, Linger };
+
+  // libevent callbacks (noexcept trampolines).
+  static void onReadable(bufferevent*, void* self) noexcept;
+  static void onWritable(bufferevent*, void* self) noexcept;
+  static void onEvent(bufferevent*, short events, void* self) noexcept;
+  static void onTimer(evutil_socket_t, short, void* self) noexcept;
+
+  // UpstreamObserver
+  void onUpstreamHeaders(UpstreamResponseHead& head) override;
+  bool onUpstreamData(std::string_view data) override;
+  size_t onUpstreamReadBody(char* buffer, size_t size) override;
+  void onUpstreamDone(UpstreamResult result, const char* detail) override;
+  // BodySink (chunked request bodies)
+  void onBodyData(std::string_view data) override;
+
+  void processInput();
+  bool parseHead();  // false: nothing more to do now
+  void beginRequest();
+  bool pumpBody();  // moves request body from the input to body_; false on a framing error
+  void finishRequest();
+  void sendLocal(int status, std::string_view message, bool close_after);
+  void closeAfterFlush();
+  void linger();
+  void armTimer(Timer kind, Millis timeout);
+  void resetRequestState();
+
+  Worker* worker_;
+  bufferevent* bev_;
+  std::string client_ip_;
+  event* timer_ = nullptr;
+  Timer timer_kind_ = Timer::None;
+
+  std::shared_ptr<const Snapshot> snapshot_;  // of the request in flight
+  RequestParser parser_;
+  RequestHead request_;
+  const RouteConfig* route_ = nullptr;
+  bool in_request_ = false;
+  bool processing_ = false;  // inside processInput(); finishRequest() must not recurse
+
+  // Request body (decoded) on its way upstream.
+  evbuffer* body_ = nullptr;
+  uint64_t body_remaining_ = 0;  // Content-Length framing
+  std::optional<ChunkedDecoder> chunked_;
+  uint64_t body_bytes_ = 0;
+  bool body_done_ = true;
+  bool body_error_ = false;
+  bool body_waiting_ = false;  // the transfer paused its upload for want of data
+  ParseError body_parse_error_;
+
+  // Response.
+  UpstreamPool* pool_ = nullptr;
+  Transfer* transfer_ = nullptr;
+  BodyFramingOut framing_ = BodyFramingOut::None;
+  std::string head_scratch_;
+  int status_ = 0;
+  uint64_t bytes_out_ = 0;
+  bool response_started_ = false;
+  bool keep_alive_ = true;
+  bool receive_paused_ = false;
+
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point upstream_started_;
+  std::chrono::steady_clock::time_point upstream_headers_;
+
+  bool draining_ = false;
+  bool closing_ = false;  // closes once the output is flushed
+  bool lingering_ = false;  // output flushed and shut down; discarding input until EOF
+  bool closed_ = false;
+};
+
+}  // namespace perfgate

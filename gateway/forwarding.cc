@@ -1,0 +1,200 @@
+#include "gateway/forwarding.h"
+
+#include <array>
+
+namespace perfgate {
+namespace {
+
+// Collects the field names listed in Connection headers (RFC 9110 §7.6.1).
+struct ConnectionOptions {
+  std::array<std::string_view, 16> names;
+  size_t count = 0;
+  bool overflow = false;
+
+  template <typename Fields>
+  explicit ConnectionOptions(const Fields& fields) {
+    for (const HeaderField& field : fields) {
+      if (!equalsIgnoreCase(field.name, "connection")) continue;
+      std::string_view value = field.value;
+      while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view token = value.substr(0, comma);
+        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+        if (!token.empty()) {
+          if (count < names.size()) {
+            names[count++] = token;
+          } else {
+            overflow = true;
+          }
+        }
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+      }
+    }
+  }
+
+  bool names_field(std::string_view name) const {
+    for (size_t i = 0; i < count; ++i) {
+      if (equalsIgnoreCase(names[i], name)) return true;
+    }
+    return false;
+  }
+};
+
+bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && equalsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+void appendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+bool isHopByHop(std::string_view name) {
+  if (startsWithIgnoreCase(name, "proxy-")) return true;
+  switch (name.size()) {
+    case 2:
+      return equalsIgnoreCase(name, "te");
+    case 7:
+      return equalsIgnoreCase(name, "trailer") || equalsIgnoreCase(name, "upgrade");
+    case 10:
+      return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive");
+    case 14:
+      return equalsIgnoreCase(name, "http2-settings");
+    case 17:
+      return equalsIgnoreCase(name, "transfer-encoding");
+    default:
+      return false;
+  }
+}
+
+UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream,
+                                     std::string_view client_ip) {
+  UpstreamRequest out;
+  out.method.assign(request.method);
+  out.head = request.isHead();
+  out.url.reserve(upstream.base.size() + request.target.size());
+  out.url.append(upstream.base);
+  out.url.append(request.target == "*" ? std::string_view("/") : request.target);
+
+  out.has_body = request.framing != BodyFraming::None;
+  out.body_length = request.framing == BodyFraming::ContentLength
+                        ? static_cast<int64_t>(request.content_length) : -1;
+
+  ConnectionOptions options(request.headers);
+  std::string forwarded_for;
+  bool have_accept = false;
+  bool have_content_type = false;
+  out.headers.reserve(request.headers.size() + 8);
+  for (const HeaderField& field : request.headers) {
+    std::string_view name = field.name;
+    if (isHopByHop(name) || options.names_field(name)) continue;
+    // Framing and routing fields are set below from what we know, never copied.
+    if (equalsIgnoreCase(name, "host") || equalsIgnoreCase(name, "content-length") ||
+        equalsIgnoreCase(name, "expect") || equalsIgnoreCase(name, "x-forwarded-host") ||
+        equalsIgnoreCase(name, "x-forwarded-proto")) {
+      continue;
+    }
+    if (equalsIgnoreCase(name, "x-forwarded-for")) {
+      if (!forwarded_for.empty()) forwarded_for.append(", ");
+      forwarded_for.append(field.value);
+      continue;
+    }
+    if (equalsIgnoreCase(name, "accept")) have_accept = true;
+    if (equalsIgnoreCase(name, "content-type")) have_content_type = true;
+    std::string line;
+    line.reserve(name.size() + field.value.size() + 2);
+    line.append(name);
+    // curl drops a header given as "Name:" with nothing after it; "Name;" sends it empty.
+    if (field.value.empty()) {
+      line.push_back(';');
+    } else {
+      line.append(": ");
+      line.append(field.value);
+    }
+    out.headers.push_back(std::move(line));
+  }
+
+  std::string_view host;
+  switch (upstream.host_mode) {
+    case HostHeaderMode::Client: host = request.host.empty() ? std::string_view(upstream.authority) : request.host; break;
+    case HostHeaderMode::Upstream: host = upstream.authority; break;
+    case HostHeaderMode::Fixed: host = upstream.host_value; break;
+  }
+  out.headers.push_back("Host: " + std::string(host));
+  if (!forwarded_for.empty()) forwarded_for.append(", ");
+  forwarded_for.append(client_ip);
+  out.headers.push_back("X-Forwarded-For: " + forwarded_for);
+  out.headers.push_back("X-Forwarded-Proto: http");
+  if (!request.host.empty()) out.headers.push_back("X-Forwarded-Host: " + std::string(request.host));
+  out.headers.push_back(request.version == HttpVersion::Http10 ? "Via: 1.0 perfgate" : "Via: 1.1 perfgate");
+  // Keep curl from adding fields the client did not send.
+  if (!have_accept) out.headers.emplace_back("Accept:");
+  if (out.has_body && !have_content_type) out.headers.emplace_back("Content-Type:");
+  out.headers.emplace_back("Expect:");
+  if (out.has_body && out.body_length < 0) out.headers.emplace_back("Transfer-Encoding: chunked");
+  return out;
+}
+
+BodyFramingOut writeClientResponseHead(const UpstreamResponseHead& response, const RequestHead& request,
+                                       const std::vector<std::string>& extra, bool& keep_alive,
+                                       std::string& out) {
+  out.clear();
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(response.status));
+  out.push_back(' ');
+  out.append(response.reason);
+  out.append("\r\n");
+
+  ConnectionOptions options(response.headers);
+  bool chunked_upstream = false;
+  std::string_view content_length;
+  for (const HeaderField& field : response.headers) {
+    std::string_view name = field.name;
+    if (equalsIgnoreCase(name, "transfer-encoding")) {
+      chunked_upstream = true;
+      continue;
+    }
+    if (isHopByHop(name) || options.names_field(name)) continue;
+    if (equalsIgnoreCase(name, "content-length")) {
+      content_length = field.value;
+      continue;
+    }
+    appendField(out, name, field.value);
+  }
+  out.append("Via: 1.1 perfgate\r\n");
+  for (const std::string& line : extra) {
+    out.append(line);
+    out.append("\r\n");
+  }
+
+  // RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; Transfer-Encoding wins over Content-Length.
+  bool no_body = request.isHead() || response.status == 204 || response.status == 304 || response.status < 200;
+  BodyFramingOut framing;
+  if (!content_length.empty() && !chunked_upstream) {
+    appendField(out, "Content-Length", content_length);
+    framing = no_body ? BodyFramingOut::None : BodyFramingOut::Length;
+  } else if (no_body) {
+    framing = BodyFramingOut::None;
+  } else if (request.version == HttpVersion::Http11) {
+    out.append("Transfer-Encoding: chunked\r\n");
+    framing = BodyFramingOut::Chunked;
+  } else {
+    framing = BodyFramingOut::UntilClose;
+    keep_alive = false;
+  }
+  if (!keep_alive) {
+    out.append("Connection: close\r\n");
+  } else if (request.version == HttpVersion::Http10) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+  return framing;
+}
+
+}  // namespace perfgate

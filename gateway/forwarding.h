@@ -1,0 +1,34 @@
+// What crosses the proxy and what does not (RFC 9110 §7.6): the request forwarded upstream and
+// the response head sent back to the client, with hop-by-hop fields removed both ways.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "gateway/config.h"
+#include "gateway/http_parser.h"
+#include "gateway/upstream.h"
+
+namespace perfgate {
+
+// True for the fields that describe one connection and must never be forwarded:
+// Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, HTTP2-Settings, Proxy-*.
+bool isHopByHop(std::string_view name);
+
+// The request to send upstream: target appended to the upstream's base URL; the client's
+// fields minus hop-by-hop ones and the fields Connection names; Host per `host_header`;
+// X-Forwarded-For/-Proto/-Host and Via added. `client_ip` is the peer's address.
+UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream,
+                                     std::string_view client_ip);
+
+// How the response body is delimited toward the client.
+enum class BodyFramingOut : uint8_t { None, Length, Chunked, UntilClose };
+
+// Serializes the client's response head into `out` (status line to the final CRLF, `extra`
+// header lines added before it). Decides the framing; clears `keep_alive` when the body has
+// to be delimited by closing (HTTP/1.0 client, no length known).
+BodyFramingOut writeClientResponseHead(const UpstreamResponseHead& response, const RequestHead& request,
+                                       const std::vector<std::string>& extra, bool& keep_alive,
+                                       std::string& out);
+
+}  // namespace perfgate

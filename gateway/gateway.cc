@@ -1,0 +1,226 @@
+#include "gateway/gateway.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace perfgate {
+namespace {
+
+class SocketCloser {
+ public:
+  explicit SocketCloser(std::vector<int>& fds) : fds_(fds) {}
+  ~SocketCloser() {
+    if (armed_) {
+      for (int fd : fds_) ::close(fd);
+    }
+  }
+  void release() { armed_ = false; }
+
+ private:
+  std::vector<int>& fds_;
+  bool armed_ = true;
+};
+
+}  // namespace
+
+void applyLogLevel(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+Gateway::Gateway(GatewayOptions options, std::shared_ptr<const Config> config) : options_(std::move(options)) {
+  snapshot_ = makeSnapshot(applyOverrides(std::move(config)));
+}
+
+Gateway::~Gateway() {
+  workers_.clear();
+  admin_.reset();
+  for (event* ev : signal_events_) event_free(ev);
+  if (base_ != nullptr) event_base_free(base_);
+}
+
+std::shared_ptr<const Config> Gateway::applyOverrides(std::shared_ptr<const Config> config) const {
+  if (options_.workers == 0 && !options_.listen && !options_.admin) return config;
+  auto copy = std::make_shared<Config>(*config);
+  if (options_.workers != 0) copy->server.workers = options_.workers;
+  if (options_.listen) copy->server.listen = *options_.listen;
+  if (options_.admin) copy->admin.listen = *options_.admin;
+  return copy;
+}
+
+std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Config> config) {
+  std::shared_ptr<AccessLog> access_log;
+  const std::string& path = config->log.access_log;
+  if (!path.empty()) {
+    if (snapshot_ && snapshot_->access_log && snapshot_->access_log->path() == path) {
+      access_log = snapshot_->access_log;
+    } else {
+      access_log = std::make_shared<AccessLog>(path);
+    }
+  }
+  return std::make_shared<Snapshot>(std::move(config), std::move(access_log));
+}
+
+std::vector<int> Gateway::bindListeners(const ListenAddress& address, unsigned count, uint16_t& bound_port) {
+  std::vector<int> fds;
+  SocketCloser closer(fds);
+  uint16_t port = address.port;
+  for (unsigned i = 0; i < count; ++i) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    int rc = getaddrinfo(address.host.c_str(), std::to_string(port).c_str(), &hints, &found);
+    if (rc != 0) throw std::runtime_error("cannot resolve " + address.toString() + ": " + gai_strerror(rc));
+    int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      freeaddrinfo(found);
+      throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    }
+    fds.push_back(fd);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // One socket per worker on the same port: the kernel spreads new connections across them.
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    rc = ::bind(fd, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    if (rc != 0 || ::listen(fd, 4096) != 0) {
+      throw std::runtime_error("cannot listen on " + address.toString() + ": " + std::strerror(errno));
+    }
+    if (port == 0) {
+      sockaddr_storage bound{};
+      socklen_t length = sizeof bound;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
+      port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    }
+  }
+  bound_port = port;
+  closer.release();
+  return fds;
+}
+
+int Gateway::run() {
+  std::signal(SIGPIPE, SIG_IGN);
+  const Config& config = *snapshot_->config;
+  if (!isLoopback(config.admin.listen.host) && config.admin.token.empty()) {
+    spdlog::critical("admin listener {} is not loopback: set [admin] token", config.admin.listen.toString());
+    return 1;
+  }
+  unsigned count = config.server.workers != 0 ? config.server.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  base_ = event_base_new();
+  if (base_ == nullptr) {
+    spdlog::critical("event_base_new failed");
+    return 1;
+  }
+  uint16_t port = 0;
+  uint16_t admin_port = 0;
+  std::vector<int> fds;
+  try {
+    fds = bindListeners(config.server.listen, count, port);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+  admin_ = std::make_unique<AdminServer>(base_, *this);
+  if (std::string error = admin_->listen(config.admin.listen, admin_port); !error.empty()) {
+    for (int fd : fds) ::close(fd);
+    spdlog::critical("admin listener: {}", error);
+    return 1;
+  }
+
+  try {
+    for (unsigned i = 0; i < count; ++i) {
+      workers_.push_back(std::make_unique<Worker>(i, count, fds[i], snapshot_, &open_connections_));
+      fds[i] = -1;
+    }
+  } catch (const std::exception& e) {
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+    spdlog::critical("cannot start workers: {}", e.what());
+    return 1;
+  }
+  for (auto& worker : workers_) worker->start();
+
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    event* ev = evsignal_new(base_, sig, &Gateway::onSignal, this);
+    event_add(ev, nullptr);
+    signal_events_.push_back(ev);
+  }
+
+  ListenAddress listen = config.server.listen;
+  listen.port = port;
+  ListenAddress admin = config.admin.listen;
+  admin.port = admin_port;
+  std::printf("perfgate ready: listen=%s admin=%s workers=%u\n", listen.toString().c_str(),
+              admin.toString().c_str(), count);
+  std::fflush(stdout);
+  spdlog::info("perfgate {} listening on {} (admin {}), {} worker(s), {} route(s)", PERFGATE_VERSION,
+               listen.toString(), admin.toString(), count, config.routes.size());
+
+  event_base_dispatch(base_);
+  for (auto& worker : workers_) worker->join();
+  spdlog::info("perfgate stopped");
+  return 0;
+}
+
+void Gateway::onSignal(evutil_socket_t signal, short, void* self) noexcept {
+  auto* gateway = static_cast<Gateway*>(self);
+  if (signal == SIGHUP) {
+    gateway->reload();
+    return;
+  }
+  gateway->shutdown();
+}
+
+void Gateway::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  spdlog::info("shutting down: draining {} connection(s)", open_connections_.load());
+  for (auto& worker : workers_) worker->requestDrain();
+  event_base_loopexit(base_, nullptr);
+}
+
+std::string Gateway::reload() {
+  if (options_.config_path.empty()) {
+    spdlog::warn("reload: running from --upstream, no config file to re-read");
+    return "no config file to reload (started with --upstream)";
+  }
+  ConfigResult result = loadConfigFile(options_.config_path);
+  if (!result) {
+    spdlog::error("reload failed, keeping the running config: {}", result.error);
+    return result.error;
+  }
+  std::shared_ptr<const Config> config = applyOverrides(result.config);
+  const Config& running = *snapshot_->config;
+  if (config->server.listen.toString() != running.server.listen.toString() ||
+      config->server.workers != running.server.workers ||
+      config->admin.listen.toString() != running.admin.listen.toString()) {
+    spdlog::warn("reload: listen addresses and worker count change only on restart");
+  }
+  std::shared_ptr<const Snapshot> snapshot;
+  try {
+    snapshot = makeSnapshot(std::move(config));
+  } catch (const std::exception& e) {
+    spdlog::error("reload failed, keeping the running config: {}", e.what());
+    return e.what();
+  }
+  snapshot_ = snapshot;
+  applyLogLevel(snapshot_->config->log.level);
+  for (auto& worker : workers_) worker->publish(snapshot_);
+  spdlog::info("config reloaded from {}", options_.config_path);
+  return "";
+}
+
+}  // namespace perfgate

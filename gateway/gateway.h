@@ -1,0 +1,60 @@
+// The process: binds the listeners, runs the workers, and handles signals on the main thread
+// (SIGTERM/SIGINT drain and exit, SIGHUP reloads the config file).
+#pragma once
+
+#include <event2/event.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/admin_server.h"
+#include "gateway/config.h"
+#include "gateway/snapshot.h"
+#include "gateway/worker.h"
+
+namespace perfgate {
+
+struct GatewayOptions {
+  std::string config_path;  // empty: drop-in mode, nothing to reload
+  unsigned workers = 0;     // overrides the config when non-zero
+  std::optional<ListenAddress> listen;
+  std::optional<ListenAddress> admin;
+};
+
+class Gateway {
+ public:
+  Gateway(GatewayOptions options, std::shared_ptr<const Config> config);
+  ~Gateway();
+
+  // Runs until SIGTERM/SIGINT and a drain; returns the process exit code.
+  int run();
+
+  // Re-reads the config file. Returns "" on success, else the error (old config kept).
+  std::string reload();
+
+  unsigned openConnections() const { return open_connections_.load(); }
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+
+ private:
+  static void onSignal(evutil_socket_t signal, short, void* self) noexcept;
+  std::shared_ptr<const Config> applyOverrides(std::shared_ptr<const Config> config) const;
+  std::shared_ptr<const Snapshot> makeSnapshot(std::shared_ptr<const Config> config);
+  std::vector<int> bindListeners(const ListenAddress& address, unsigned count, uint16_t& bound_port);
+  void shutdown();
+
+  GatewayOptions options_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::atomic<unsigned> open_connections_{0};
+  event_base* base_ = nullptr;
+  std::vector<event*> signal_events_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<AdminServer> admin_;
+  bool stopping_ = false;
+};
+
+// Applies the [log] level to the process logger.
+void applyLogLevel(const std::string& level);
+
+}  // namespace perfgate

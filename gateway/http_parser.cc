@@ -1,0 +1,481 @@
+#include "gateway/http_parser.h"
+
+#include <array>
+#include <cstring>
+
+namespace perfgate {
+namespace {
+
+// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+constexpr std::array<bool, 256> makeTokenTable() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kToken = makeTokenTable();
+
+// Bytes allowed in a request target: visible ASCII except '#' (fragments are never sent).
+constexpr std::array<bool, 256> makeTargetTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c <= 0x7e; ++c) t[c] = c != '#';
+  return t;
+}
+constexpr std::array<bool, 256> kTarget = makeTargetTable();
+
+// Bytes allowed in a field value (RFC 9110 §5.5): VCHAR, obs-text, SP and HTAB; never CR, LF,
+// NUL or another control.
+constexpr std::array<bool, 256> makeValueTable() {
+  std::array<bool, 256> t{};
+  t['\t'] = true;
+  for (int c = 0x20; c <= 0x7e; ++c) t[c] = true;
+  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kValue = makeValueTable();
+
+// Bytes allowed in Host: uri-host [ ":" port ] (RFC 3986 reg-name, IP-literal, IPv4).
+constexpr std::array<bool, 256> makeHostTable() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=:[]%")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kHost = makeHostTable();
+
+inline unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (!kToken[c]) return false;
+  }
+  return true;
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && equalsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+bool validHost(std::string_view host) {
+  if (host.empty()) return false;
+  for (unsigned char c : host) {
+    if (!kHost[c]) return false;
+  }
+  return true;
+}
+
+// Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.
+template <typename Fn>
+void forEachListElement(std::string_view value, Fn&& fn) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view element = trimOws(value.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool hasToken(std::string_view value, std::string_view token) {
+  bool found = false;
+  forEachListElement(value, [&](std::string_view element) {
+    if (equalsIgnoreCase(element, token)) found = true;
+  });
+  return found;
+}
+
+std::optional<std::string_view> RequestHead::header(std::string_view name) const {
+  for (const HeaderField& field : headers) {
+    if (equalsIgnoreCase(field.name, name)) return field.value;
+  }
+  return std::nullopt;
+}
+
+ParseStatus RequestParser::fail(int status, const char* message) {
+  error_ = ParseError{status, message};
+  return ParseStatus::Error;
+}
+
+ParseStatus RequestParser::parse(std::string_view data, RequestHead& out, size_t& consumed) {
+  // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
+  size_t start = 0;
+  while (start + 1 < data.size() && data[start] == '\r' && data[start + 1] == '\n') start += 2;
+  if (start >= data.size() || (data[start] == '\r' && start + 1 == data.size())) {
+    if (start > limits_.max_header_bytes) return fail(431, "request header fields too large");
+    return ParseStatus::Incomplete;
+  }
+
+  // Find the end of the head (an empty line). Every LF must follow a CR: a bare LF is a line
+  // terminator to some parsers and not to others, which is how requests get smuggled.
+  size_t head_end = 0;
+  size_t i = scanned_ > start ? scanned_ : start;
+  while (i < data.size()) {
+    const void* found = std::memchr(data.data() + i, '\n', data.size() - i);
+    if (found == nullptr) {
+      i = data.size();
+      break;
+    }
+    size_t at = static_cast<const char*>(found) - data.data();
+    if (at == start || data[at - 1] != '\r') return fail(400, "bare LF in request head");
+    if (line_end_ == 0) line_end_ = at;
+    i = at + 1;
+    if (at >= start + 3 && data[at - 2] == '\n') {
+      head_end = at + 1;
+      break;
+    }
+  }
+  scanned_ = i;
+
+  size_t line_length = (line_end_ != 0 ? line_end_ - 1 : data.size()) - start;
+  if (line_length > limits_.max_request_line) return fail(414, "request line too long");
+  if (head_end == 0) {
+    if (data.size() - start > limits_.max_header_bytes) {
+      return fail(431, "request header fields too large");
+    }
+    return ParseStatus::Incomplete;
+  }
+  if (head_end - start > limits_.max_header_bytes) {
+    return fail(431, "request header fields too large");
+  }
+
+  out.raw.assign(data.data() + start, head_end - start);
+  consumed = head_end;
+  return parseHead(out.raw, out);
+}
+
+ParseStatus RequestParser::parseHead(std::string_view head, RequestHead& out) {
+  out.headers.clear();
+  out.framing = BodyFraming::None;
+  out.content_length = 0;
+  out.expect_continue = false;
+  out.host = {};
+
+  size_t line_end = head.find("\r\n");
+  ParseStatus status = parseRequestLine(head.substr(0, line_end), out);
+  if (status != ParseStatus::Complete) return status;
+
+  size_t pos = line_end + 2;
+  while (true) {
+    size_t eol = head.find("\r\n", pos);
+    std::string_view line = head.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (line.empty()) break;
+    // RFC 9112 §5.2: obs-fold is rejected (we are not a user agent that could unfold it).
+    if (line.front() == ' ' || line.front() == '\t') return fail(400, "obsolete line folding");
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return fail(400, "header line without colon");
+    std::string_view name = line.substr(0, colon);
+    // RFC 9112 §5.1: no whitespace is allowed between the field name and colon.
+    if (!isToken(name)) return fail(400, "invalid header name");
+    std::string_view value = trimOws(line.substr(colon + 1));
+    for (unsigned char c : value) {
+      if (!kValue[c]) return fail(400, "invalid character in header value");
+    }
+    if (out.headers.size() >= limits_.max_headers) return fail(431, "too many header fields");
+    out.headers.push_back(HeaderField{name, value});
+  }
+  return interpretHeaders(out);
+}
+
+ParseStatus RequestParser::parseRequestLine(std::string_view line, RequestHead& out) {
+  // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return fail(400, "malformed request line");
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return fail(400, "malformed request line");
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+
+  if (!isToken(method)) return fail(400, "invalid method");
+  if (target.empty()) return fail(400, "empty request target");
+  for (unsigned char c : target) {
+    if (!kTarget[c]) return fail(400, "invalid character in request target");
+  }
+
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return fail(400, "malformed HTTP version");
+  }
+  if (version == "HTTP/1.1") {
+    out.version = HttpVersion::Http11;
+  } else if (version == "HTTP/1.0") {
+    out.version = HttpVersion::Http10;
+  } else {
+    return fail(505, "HTTP version not supported");
+  }
+
+  out.method = method;
+  if (target.front() == '/') {
+    out.target = target;
+  } else if (target == "*") {
+    if (method != "OPTIONS") return fail(400, "asterisk-form is for OPTIONS only");
+    out.target = target;
+  } else if (startsWithIgnoreCase(target, "http://") || startsWithIgnoreCase(target, "https://")) {
+    // RFC 9112 §3.2.2 absolute-form: the authority replaces Host (§3.2.2, last paragraph).
+    size_t scheme_end = target.find("://") + 3;
+    size_t path_start = target.find_first_of("/?", scheme_end);
+    std::string_view authority = target.substr(scheme_end, path_start - scheme_end);
+    if (!validHost(authority) || authority.find('@') != std::string_view::npos) {
+      return fail(400, "invalid authority in absolute-form target");
+    }
+    out.host = authority;
+    if (path_start == std::string_view::npos) {
+      out.target = "/";
+    } else if (target[path_start] == '?') {
+      return fail(400, "absolute-form target without a path");
+    } else {
+      out.target = target.substr(path_start);
+    }
+  } else {
+    // Authority-form (CONNECT) and anything else: we are a reverse proxy, not a tunnel.
+    return fail(400, "unsupported request-target form");
+  }
+
+  size_t question = out.target.find('?');
+  out.path = out.target.substr(0, question);
+  out.query = question == std::string_view::npos ? std::string_view() : out.target.substr(question + 1);
+  return ParseStatus::Complete;
+}
+
+ParseStatus RequestParser::interpretHeaders(RequestHead& out) {
+  bool have_host = false;
+  bool have_length = false;
+  bool have_te = false;
+  bool chunked = false;
+  bool close = false;
+  bool keep_alive = false;
+
+  for (const HeaderField& field : out.headers) {
+    std::string_view name = field.name;
+    std::string_view value = field.value;
+    switch (name.size()) {
+      case 4:
+        if (equalsIgnoreCase(name, "host")) {
+          if (have_host) return fail(400, "duplicate Host header");
+          have_host = true;
+          if (!validHost(value)) return fail(400, "invalid Host header");
+          if (out.host.empty()) out.host = value;
+        }
+        break;
+      case 6:
+        if (equalsIgnoreCase(name, "expect")) {
+          if (!equalsIgnoreCase(value, "100-continue")) return fail(417, "unsupported expectation");
+          out.expect_continue = true;
+        }
+        break;
+      case 10:
+        if (equalsIgnoreCase(name, "connection")) {
+          forEachListElement(value, [&](std::string_view token) {
+            if (equalsIgnoreCase(token, "close")) close = true;
+            if (equalsIgnoreCase(token, "keep-alive")) keep_alive = true;
+          });
+        }
+        break;
+      case 14:
+        if (equalsIgnoreCase(name, "content-length")) {
+          // RFC 9112 §6.3: a repeated Content-Length is a framing ambiguity; refuse it.
+          if (have_length) return fail(400, "duplicate Content-Length");
+          have_length = true;
+          if (value.empty() || value.size() > 19) return fail(400, "invalid Content-Length");
+          uint64_t length = 0;
+          for (char c : value) {
+            if (c < '0' || c > '9') return fail(400, "invalid Content-Length");
+            length = length * 10 + static_cast<uint64_t>(c - '0');
+          }
+          out.content_length = length;
+        }
+        break;
+      case 17:
+        if (equalsIgnoreCase(name, "transfer-encoding")) {
+          have_te = true;
+          bool bad = false;
+          bool unsupported = false;
+          forEachListElement(value, [&](std::string_view coding) {
+            if (chunked) bad = true;  // chunked applied twice, or not the final coding
+            if (equalsIgnoreCase(coding, "chunked")) {
+              chunked = true;
+            } else {
+              unsupported = true;
+            }
+          });
+          if (bad) return fail(400, "chunked must be the final transfer coding, once");
+          if (unsupported) return fail(501, "unsupported transfer coding");
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  if (have_te) {
+    // RFC 9112 §6.1: Transfer-Encoding in a 1.0 request means faulty framing; with
+    // Content-Length it is the classic smuggling vector. Both are refused outright.
+    if (out.version == HttpVersion::Http10) return fail(400, "Transfer-Encoding in HTTP/1.0");
+    if (have_length) return fail(400, "both Content-Length and Transfer-Encoding");
+    if (!chunked) return fail(400, "Transfer-Encoding without chunked");
+    out.framing = BodyFraming::Chunked;
+  } else if (have_length) {
+    if (out.content_length > limits_.max_body_bytes) return fail(413, "request body too large");
+    out.framing = BodyFraming::ContentLength;
+  }
+
+  if (out.version == HttpVersion::Http11) {
+    if (!have_host) return fail(400, "missing Host header");
+    out.keep_alive = !close;
+  } else {
+    out.keep_alive = keep_alive && !close;
+    if (out.expect_continue) out.expect_continue = false;  // 100-continue is an HTTP/1.1 feature
+  }
+  if (out.framing == BodyFraming::None ||
+      (out.framing == BodyFraming::ContentLength && out.content_length == 0)) {
+    out.expect_continue = false;
+  }
+  return ParseStatus::Complete;
+}
+
+ParseStatus ChunkedDecoder::fail(int status, const char* message) {
+  error_ = ParseError{status, message};
+  return ParseStatus::Error;
+}
+
+ParseStatus ChunkedDecoder::decode(std::string_view in, size_t& consumed, BodySink& sink) {
+  constexpr size_t kMaxExtensionBytes = 4096;
+  size_t i = 0;
+  ParseStatus result = ParseStatus::Incomplete;
+  while (i < in.size() && result == ParseStatus::Incomplete) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    switch (state_) {
+      case State::Size: {
+        int digit = -1;
+        if (c >= '0' && c <= '9') digit = c - '0';
+        else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+        if (digit >= 0) {
+          if (++size_digits_ > 15) return fail(400, "chunk size too large");
+          chunk_remaining_ = chunk_remaining_ * 16 + static_cast<uint64_t>(digit);
+        } else if (size_digits_ > 0 && (c == ';' || c == ' ' || c == '\t')) {
+          state_ = State::Extension;
+          extension_bytes_ = 1;
+        } else if (size_digits_ > 0 && c == '\r') {
+          state_ = State::SizeLf;
+        } else {
+          return fail(400, "invalid chunk size");
+        }
+        ++i;
+        break;
+      }
+      case State::Extension:
+        if (c == '\r') {
+          state_ = State::SizeLf;
+        } else if (c == '\n' || c == 0) {
+          return fail(400, "invalid chunk extension");
+        } else if (++extension_bytes_ > kMaxExtensionBytes) {
+          return fail(400, "chunk extension too long");
+        }
+        ++i;
+        break;
+      case State::SizeLf:
+        if (c != '\n') return fail(400, "chunk size line not ended by CRLF");
+        ++i;
+        if (chunk_remaining_ == 0) {
+          state_ = State::TrailerLineStart;
+        } else {
+          if (chunk_remaining_ > max_body_ - body_bytes_) return fail(413, "request body too large");
+          state_ = State::Data;
+        }
+        break;
+      case State::Data: {
+        size_t take = static_cast<size_t>(
+            std::min<uint64_t>(chunk_remaining_, static_cast<uint64_t>(in.size() - i)));
+        sink.onBodyData(in.substr(i, take));
+        i += take;
+        chunk_remaining_ -= take;
+        body_bytes_ += take;
+        if (chunk_remaining_ == 0) state_ = State::DataCr;
+        break;
+      }
+      case State::DataCr:
+        if (c != '\r') return fail(400, "chunk data not followed by CRLF");
+        state_ = State::DataLf;
+        ++i;
+        break;
+      case State::DataLf:
+        if (c != '\n') return fail(400, "chunk data not followed by CRLF");
+        state_ = State::Size;
+        size_digits_ = 0;
+        ++i;
+        break;
+      case State::TrailerLineStart:
+        if (c == '\r') {
+          state_ = State::FinalLf;
+        } else if (kToken[c]) {
+          state_ = State::TrailerLine;
+          trailer_in_name_ = true;
+        } else {
+          return fail(400, "invalid trailer field");
+        }
+        if (++trailer_bytes_ > max_trailer_) return fail(431, "trailer section too large");
+        ++i;
+        break;
+      case State::TrailerLine:
+        if (++trailer_bytes_ > max_trailer_) return fail(431, "trailer section too large");
+        if (trailer_in_name_) {
+          if (c == ':') {
+            trailer_in_name_ = false;
+          } else if (!kToken[c]) {
+            return fail(400, "invalid trailer field name");
+          }
+        } else if (c == '\r') {
+          state_ = State::TrailerLf;
+        } else if (!kValue[c]) {
+          return fail(400, "invalid trailer field value");
+        }
+        ++i;
+        break;
+      case State::TrailerLf:
+        if (c != '\n') return fail(400, "trailer line not ended by CRLF");
+        state_ = State::TrailerLineStart;
+        ++i;
+        break;
+      case State::FinalLf:
+        if (c != '\n') return fail(400, "chunked body not ended by CRLF");
+        state_ = State::Done;
+        ++i;
+        result = ParseStatus::Complete;
+        break;
+      case State::Done:
+        result = ParseStatus::Complete;
+        break;
+    }
+  }
+  consumed = i;
+  if (state_ == State::Done) result = ParseStatus::Complete;
+  return result;
+}
+
+}  // namespace perfgate

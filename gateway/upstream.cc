@@ -1,0 +1,456 @@
+#include "gateway/upstream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace perfgate {
+namespace {
+
+constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
+constexpr size_t kMaxIdleTransfers = 1024;
+
+timeval toTimeval(Millis ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+unsigned perWorkerShare(unsigned total, unsigned workers) {
+  return std::max(1u, (total + workers - 1) / std::max(1u, workers));
+}
+
+// Splits the accumulated head ("reason\nName: value\n...") into views. False if malformed.
+bool indexHead(UpstreamResponseHead& head) {
+  std::string_view raw = head.raw;
+  size_t eol = raw.find('\n');
+  head.reason = raw.substr(0, eol);
+  head.headers.clear();
+  while (eol != std::string_view::npos) {
+    size_t start = eol + 1;
+    eol = raw.find('\n', start);
+    std::string_view line = raw.substr(start, eol == std::string_view::npos ? raw.size() - start : eol - start);
+    if (line.empty()) continue;
+    size_t colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return false;
+    std::string_view name = line.substr(0, colon);
+    if (name.find_first_of(" \t") != std::string_view::npos) return false;
+    head.headers.push_back(HeaderField{name, trimOws(line.substr(colon + 1))});
+  }
+  return true;
+}
+
+}  // namespace
+
+Transfer::Transfer(UpstreamPool* pool, CURL* easy) : pool_(pool), easy_(easy) {
+  progress_timer_ = evtimer_new(pool->base_, &Transfer::onProgressTimeout, this);
+}
+
+Transfer::~Transfer() {
+  if (progress_timer_ != nullptr) event_free(progress_timer_);
+  curl_slist_free_all(header_list_);
+  curl_easy_cleanup(easy_);
+}
+
+void Transfer::armProgressTimer() {
+  timeval tv = toTimeval(pool_->config_.response_timeout);
+  evtimer_add(progress_timer_, &tv);
+}
+
+void Transfer::applyPause() {
+  int mask = (recv_paused_ ? CURLPAUSE_RECV : 0) | (send_paused_ ? CURLPAUSE_SEND : 0);
+  CURLcode rc = curl_easy_pause(easy_, mask);
+  if (rc != CURLE_OK) spdlog::warn("upstream {}: curl_easy_pause: {}", pool_->config_.name, curl_easy_strerror(rc));
+}
+
+void Transfer::resumeReceive() {
+  if (!recv_paused_ || cancelled_) return;
+  recv_paused_ = false;
+  armProgressTimer();
+  applyPause();
+}
+
+void Transfer::resumeSend() {
+  if (!send_paused_ || cancelled_) return;
+  send_paused_ = false;
+  armProgressTimer();
+  applyPause();
+}
+
+size_t Transfer::onHeaderLine(char* data, size_t size, size_t count, void* self) noexcept {
+  auto* t = static_cast<Transfer*>(self);
+  size_t n = size * count;
+  if (t->observer_ == nullptr || t->bad_head_) return 0;
+  t->header_bytes_ += n;
+  if (t->header_bytes_ > kMaxResponseHeadBytes) {
+    t->bad_head_ = true;
+    return 0;
+  }
+  std::string_view line(data, n);
+  if (line.size() >= 2 && line.substr(line.size() - 2) == "\r\n") {
+    line.remove_suffix(2);
+  } else if (!line.empty() && line.back() == '\n') {
+    line.remove_suffix(1);
+  }
+  if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
+    t->bad_head_ = true;
+    return 0;
+  }
+  t->armProgressTimer();
+  UpstreamResponseHead& head = t->head_;
+  if (line.substr(0, 5) == "HTTP/") {
+    // Status line: "HTTP/1.1 200 OK". A new one after a 1xx starts the head again.
+    size_t sp = line.find(' ');
+    if (sp == std::string_view::npos || line.size() < sp + 4) {
+      t->bad_head_ = true;
+      return 0;
+    }
+    int status = 0;
+    for (size_t i = sp + 1; i < sp + 4; ++i) {
+      if (line[i] < '0' || line[i] > '9') {
+        t->bad_head_ = true;
+        return 0;
+      }
+      status = status * 10 + (line[i] - '0');
+    }
+    head.status = status;
+    head.raw.clear();
+    head.raw.append(line.size() > sp + 5 ? line.substr(sp + 5) : std::string_view());
+    return n;
+  }
+  if (head.status == 0) {
+    t->bad_head_ = true;
+    return 0;
+  }
+  if (!line.empty()) {
+    if (line.front() == ' ' || line.front() == '\t') {  // obs-fold from the backend: refuse
+      t->bad_head_ = true;
+      return 0;
+    }
+    head.raw.push_back('\n');
+    head.raw.append(line);
+    return n;
+  }
+  // Empty line: end of a head. Interim 1xx responses are consumed here (101 is never
+  // expected: Upgrade is not forwarded).
+  if (head.status < 200) {
+    if (head.status == 101) {
+      t->bad_head_ = true;
+      return 0;
+    }
+    head.status = 0;
+    head.raw.clear();
+    return n;
+  }
+  if (!indexHead(head)) {
+    t->bad_head_ = true;
+    return 0;
+  }
+  t->head_done_ = true;
+  t->observer_->onUpstreamHeaders(head);
+  return n;
+}
+
+size_t Transfer::onBodyData(char* data, size_t size, size_t count, void* self) noexcept {
+  auto* t = static_cast<Transfer*>(self);
+  size_t n = size * count;
+  if (t->observer_ == nullptr || !t->head_done_) return 0;  // aborts the transfer
+  if (!t->observer_->onUpstreamData(std::string_view(data, n))) {
+    t->recv_paused_ = true;
+    evtimer_del(t->progress_timer_);
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  t->armProgressTimer();
+  return n;
+}
+
+size_t Transfer::onReadBody(char* data, size_t size, size_t count, void* self) noexcept {
+  auto* t = static_cast<Transfer*>(self);
+  if (t->observer_ == nullptr) return CURL_READFUNC_ABORT;
+  size_t n = t->observer_->onUpstreamReadBody(data, size * count);
+  if (n == CURL_READFUNC_PAUSE) {
+    t->send_paused_ = true;
+    evtimer_del(t->progress_timer_);
+    return CURL_READFUNC_PAUSE;
+  }
+  t->armProgressTimer();
+  return n;
+}
+
+void Transfer::onProgressTimeout(evutil_socket_t, short, void* self) noexcept {
+  auto* t = static_cast<Transfer*>(self);
+  t->pool_->timeOut(t);
+}
+
+UpstreamPool::UpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers)
+    : base_(base), config_(config), multi_(curl_multi_init()) {
+  timer_ = evtimer_new(base_, &UpstreamPool::onTimerEvent, this);
+  reap_event_ = event_new(base_, -1, 0, &UpstreamPool::onReap, this);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &UpstreamPool::onSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &UpstreamPool::onTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  configure(config, workers);
+}
+
+UpstreamPool::~UpstreamPool() {
+  for (Transfer* t : owned_) {
+    if (t->in_multi_) curl_multi_remove_handle(multi_, t->easy_);
+  }
+  curl_multi_cleanup(multi_);
+  for (event* ev : socket_events_) event_free(ev);
+  for (Transfer* t : owned_) delete t;
+  event_free(timer_);
+  event_free(reap_event_);
+}
+
+void UpstreamPool::configure(const UpstreamConfig& config, unsigned workers) {
+  config_ = config;
+  long max_connections = perWorkerShare(config.max_connections, workers);
+  long max_idle = config.max_idle_connections == 0
+                      ? max_connections
+                      : perWorkerShare(config.max_idle_connections, workers);
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, max_connections);
+  curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_idle);
+}
+
+Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observer) {
+  Transfer* t = nullptr;
+  if (!idle_.empty()) {
+    t = idle_.back();
+    idle_.pop_back();
+    curl_easy_reset(t->easy_);
+  } else {
+    CURL* easy = curl_easy_init();
+    if (easy == nullptr) {
+      spdlog::error("upstream {}: curl_easy_init failed", config_.name);
+      return nullptr;
+    }
+    t = new Transfer(this, easy);
+    owned_.push_back(t);
+  }
+
+  CURL* e = t->easy_;
+  for (const std::string& line : request.headers) {
+    curl_slist* next = curl_slist_append(t->header_list_, line.c_str());
+    if (next == nullptr) {
+      recycle(t);
+      return nullptr;
+    }
+    t->header_list_ = next;
+  }
+  bool ok = curl_easy_setopt(e, CURLOPT_URL, request.url.c_str()) == CURLE_OK;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);  // forward the path exactly as the client sent it
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::onHeaderLine);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::onBodyData);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list_);
+  if (request.head) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (request.has_body) {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, &Transfer::onReadBody);
+    curl_easy_setopt(e, CURLOPT_READDATA, t);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body_length));
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  }
+  if (request.method != "GET" && request.method != "HEAD" && !(request.method == "POST" && request.has_body)) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  if (!ok) {
+    spdlog::warn("upstream {}: curl rejected url {}", config_.name, request.url);
+    recycle(t);
+    return nullptr;
+  }
+
+  t->observer_ = observer;
+  CURLMcode mc = curl_multi_add_handle(multi_, e);
+  if (mc != CURLM_OK) {
+    spdlog::error("upstream {}: curl_multi_add_handle: {}", config_.name, curl_multi_strerror(mc));
+    t->observer_ = nullptr;
+    recycle(t);
+    return nullptr;
+  }
+  t->in_multi_ = true;
+  ++active_;
+  t->armProgressTimer();
+  return t;
+}
+
+void UpstreamPool::cancel(Transfer* transfer) {
+  if (transfer->cancelled_) return;
+  transfer->observer_ = nullptr;
+  transfer->cancelled_ = true;
+  evtimer_del(transfer->progress_timer_);
+  cancelled_.push_back(transfer);
+  event_active(reap_event_, 0, 0);
+}
+
+void UpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
+  auto* pool = static_cast<UpstreamPool*>(self);
+  std::vector<Transfer*> reaped;
+  reaped.swap(pool->cancelled_);
+  for (Transfer* t : reaped) {
+    if (t->in_multi_) {
+      curl_multi_remove_handle(pool->multi_, t->easy_);
+      t->in_multi_ = false;
+      --pool->active_;
+    }
+    pool->recycle(t);
+  }
+}
+
+void UpstreamPool::recycle(Transfer* t) {
+  evtimer_del(t->progress_timer_);
+  curl_slist_free_all(t->header_list_);
+  t->header_list_ = nullptr;
+  t->observer_ = nullptr;
+  t->head_ = UpstreamResponseHead();
+  t->header_bytes_ = 0;
+  t->head_done_ = t->cancelled_ = t->recv_paused_ = t->send_paused_ = false;
+  t->timed_out_ = t->bad_head_ = false;
+  if (idle_.size() < kMaxIdleTransfers) {
+    idle_.push_back(t);
+  } else {
+    owned_.erase(std::find(owned_.begin(), owned_.end(), t));
+    delete t;
+  }
+}
+
+void UpstreamPool::timeOut(Transfer* t) {
+  if (!t->in_multi_ || t->cancelled_) return;
+  t->timed_out_ = true;
+  finish(t, UpstreamResult::Timeout, "no response from upstream within response_timeout");
+}
+
+void UpstreamPool::finish(Transfer* t, UpstreamResult result, const char* detail) {
+  if (t->in_multi_) {
+    curl_multi_remove_handle(multi_, t->easy_);
+    t->in_multi_ = false;
+    --active_;
+  }
+  if (t->cancelled_) return;  // onReap recycles it
+  evtimer_del(t->progress_timer_);
+  UpstreamObserver* observer = t->observer_;
+  t->observer_ = nullptr;
+  if (observer != nullptr) observer->onUpstreamDone(result, detail);
+  recycle(t);
+}
+
+void UpstreamPool::collectFinished() {
+  int pending = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &pending)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    if (t == nullptr) continue;
+    CURLcode code = msg->data.result;
+    UpstreamResult result = UpstreamResult::Ok;
+    const char* detail = "";
+    if (t->bad_head_) {
+      result = UpstreamResult::BadResponse;
+      detail = "invalid response head from upstream";
+    } else {
+      switch (code) {
+        case CURLE_OK:
+          if (!t->head_done_) {
+            result = UpstreamResult::BadResponse;
+            detail = "upstream sent no response";
+          }
+          break;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+          result = UpstreamResult::ConnectFailed;
+          detail = curl_easy_strerror(code);
+          break;
+        case CURLE_OPERATION_TIMEDOUT:
+          result = UpstreamResult::Timeout;
+          detail = "upstream connect timed out";
+          break;
+        case CURLE_ABORTED_BY_CALLBACK:
+        case CURLE_SEND_ERROR:
+          result = t->head_done_ ? UpstreamResult::Truncated : UpstreamResult::SendFailed;
+          detail = curl_easy_strerror(code);
+          break;
+        default:
+          result = t->head_done_ ? UpstreamResult::Truncated : UpstreamResult::BadResponse;
+          detail = curl_easy_strerror(code);
+          break;
+      }
+    }
+    finish(t, result, detail);
+  }
+}
+
+void UpstreamPool::drive(curl_socket_t fd, int action) {
+  int running = 0;
+  CURLMcode mc = curl_multi_socket_action(multi_, fd, action, &running);
+  if (mc != CURLM_OK) spdlog::error("upstream {}: curl_multi_socket_action: {}", config_.name, curl_multi_strerror(mc));
+  collectFinished();
+}
+
+int UpstreamPool::onSocket(CURL*, curl_socket_t fd, int what, void* self, void* socket_event) noexcept {
+  auto* pool = static_cast<UpstreamPool*>(self);
+  auto* ev = static_cast<event*>(socket_event);
+  if (what == CURL_POLL_REMOVE) {
+    if (ev != nullptr) {
+      pool->socket_events_.erase(ev);
+      event_free(ev);
+    }
+    return 0;
+  }
+  short kind = EV_PERSIST;
+  if (what & CURL_POLL_IN) kind |= EV_READ;
+  if (what & CURL_POLL_OUT) kind |= EV_WRITE;
+  if (ev != nullptr) {
+    event_del(ev);
+    event_assign(ev, pool->base_, fd, kind, &UpstreamPool::onSocketEvent, pool);
+  } else {
+    ev = event_new(pool->base_, fd, kind, &UpstreamPool::onSocketEvent, pool);
+    if (ev == nullptr) return -1;
+    pool->socket_events_.insert(ev);
+    curl_multi_assign(pool->multi_, fd, ev);
+  }
+  event_add(ev, nullptr);
+  return 0;
+}
+
+int UpstreamPool::onTimer(CURLM*, long timeout_ms, void* self) noexcept {
+  auto* pool = static_cast<UpstreamPool*>(self);
+  // CURLMOPT_TIMERFUNCTION: -1 deletes the timer; any other value replaces it. Never call
+  // curl from here: the timer event does it.
+  if (timeout_ms < 0) {
+    evtimer_del(pool->timer_);
+  } else {
+    timeval tv = toTimeval(Millis(timeout_ms));
+    evtimer_add(pool->timer_, &tv);
+  }
+  return 0;
+}
+
+void UpstreamPool::onSocketEvent(evutil_socket_t fd, short events, void* self) noexcept {
+  int action = ((events & EV_READ) ? CURL_CSELECT_IN : 0) | ((events & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+  static_cast<UpstreamPool*>(self)->drive(fd, action);
+}
+
+void UpstreamPool::onTimerEvent(evutil_socket_t, short, void* self) noexcept {
+  static_cast<UpstreamPool*>(self)->drive(CURL_SOCKET_TIMEOUT, 0);
+}
+
+}  // namespace perfgate

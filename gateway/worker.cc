@@ -1,0 +1,202 @@
+#include "gateway/worker.h"
+
+#include <arpa/inet.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "gateway/connection.h"
+
+namespace perfgate {
+namespace {
+
+std::string peerAddress(const sockaddr* address) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text, sizeof text);
+  } else if (address->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+}  // namespace
+
+Worker::Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared_ptr<const Snapshot> snapshot,
+               std::atomic<unsigned>* open_connections)
+    : index_(index),
+      worker_count_(worker_count),
+      listen_fd_(listen_fd),
+      open_connections_(open_connections),
+      snapshot_(std::move(snapshot)) {
+  event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+  base_ = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  if (base_ == nullptr) throw std::runtime_error("event_base_new failed");
+  notify_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (notify_fd_ < 0) throw std::runtime_error("eventfd failed");
+  notify_event_ = event_new(base_, notify_fd_, EV_READ | EV_PERSIST, &Worker::onNotify, this);
+  reap_event_ = event_new(base_, -1, 0, &Worker::onReap, this);
+  drain_timer_ = evtimer_new(base_, &Worker::onDrainTimeout, this);
+  event_add(notify_event_, nullptr);
+  listener_ = evconnlistener_new(base_, &Worker::onAccept, this, LEV_OPT_CLOSE_ON_FREE, 0, listen_fd_);
+  if (listener_ == nullptr) throw std::runtime_error("evconnlistener_new failed");
+  adopt(snapshot_);
+}
+
+Worker::~Worker() {
+  for (ClientConnection* c : connections_) delete c;
+  for (ClientConnection* c : dead_) delete c;
+  open_connections_->fetch_sub(static_cast<unsigned>(connections_.size() + dead_.size()));
+  connections_.clear();
+  dead_.clear();
+  pools_.clear();  // before the base: pools free their events
+  if (listener_ != nullptr) evconnlistener_free(listener_);
+  event_free(notify_event_);
+  event_free(reap_event_);
+  event_free(drain_timer_);
+  ::close(notify_fd_);
+  event_base_free(base_);
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  pthread_setname_np(pthread_self(), ("perfgate-w" + std::to_string(index_)).c_str());
+  event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+}
+
+void Worker::publish(std::shared_ptr<const Snapshot> snapshot) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_snapshot_ = std::move(snapshot);
+  }
+  uint64_t one = 1;
+  ssize_t n = ::write(notify_fd_, &one, sizeof one);
+  (void)n;  // eventfd writes only fail when the counter would overflow: already signalled
+}
+
+void Worker::requestDrain() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    drain_requested_ = true;
+  }
+  uint64_t one = 1;
+  ssize_t n = ::write(notify_fd_, &one, sizeof one);
+  (void)n;
+}
+
+void Worker::onNotify(evutil_socket_t fd, short, void* self) noexcept {
+  auto* w = static_cast<Worker*>(self);
+  uint64_t count = 0;
+  ssize_t n = ::read(fd, &count, sizeof count);
+  (void)n;
+  std::shared_ptr<const Snapshot> snapshot;
+  bool drain = false;
+  {
+    std::lock_guard<std::mutex> lock(w->mutex_);
+    snapshot.swap(w->pending_snapshot_);
+    drain = w->drain_requested_;
+  }
+  if (snapshot) w->adopt(std::move(snapshot));
+  if (drain && !w->draining_) w->beginDrain();
+}
+
+void Worker::adopt(std::shared_ptr<const Snapshot> snapshot) {
+  for (const UpstreamConfig& upstream : snapshot->config->upstreams) {
+    auto it = pools_.find(upstream.name);
+    if (it == pools_.end()) {
+      pools_.emplace(upstream.name, std::make_unique<UpstreamPool>(base_, upstream, worker_count_));
+    } else {
+      it->second->configure(upstream, worker_count_);
+    }
+  }
+  snapshot_ = std::move(snapshot);
+}
+
+UpstreamPool* Worker::pool(const UpstreamConfig& upstream) {
+  auto it = pools_.find(upstream.name);
+  if (it != pools_.end()) return it->second.get();
+  // A request on an older snapshot naming an upstream that a reload removed and re-added.
+  auto pool = std::make_unique<UpstreamPool>(base_, upstream, worker_count_);
+  UpstreamPool* raw = pool.get();
+  pools_.emplace(upstream.name, std::move(pool));
+  return raw;
+}
+
+void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int, void* self) noexcept {
+  auto* w = static_cast<Worker*>(self);
+  const ServerConfig& server = w->snapshot_->config->server;
+  if (w->open_connections_->fetch_add(1) >= server.max_connections) {
+    w->open_connections_->fetch_sub(1);
+    // Answer rather than refuse silently; a fresh socket's send buffer takes this whole.
+    std::string response = gatewayErrorResponse(503, "too many connections", true, false, true);
+    ssize_t n = ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
+    (void)n;
+    ::close(fd);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  bufferevent* bev = bufferevent_socket_new(w->base_, fd, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) {
+    spdlog::error("worker {}: bufferevent_socket_new failed", w->index_);
+    w->open_connections_->fetch_sub(1);
+    ::close(fd);
+    return;
+  }
+  auto* connection = new ClientConnection(w, bev, peerAddress(address));
+  w->connections_.insert(connection);
+  connection->start();
+}
+
+void Worker::release(ClientConnection* connection) {
+  connections_.erase(connection);
+  dead_.push_back(connection);
+  event_active(reap_event_, 0, 0);
+}
+
+void Worker::onReap(evutil_socket_t, short, void* self) noexcept {
+  auto* w = static_cast<Worker*>(self);
+  std::vector<ClientConnection*> dead;
+  dead.swap(w->dead_);
+  for (ClientConnection* c : dead) delete c;
+  w->open_connections_->fetch_sub(static_cast<unsigned>(dead.size()));
+  if (w->draining_ && w->connections_.empty()) event_base_loopexit(w->base_, nullptr);
+}
+
+void Worker::beginDrain() {
+  draining_ = true;
+  if (listener_ != nullptr) {
+    evconnlistener_free(listener_);
+    listener_ = nullptr;
+  }
+  std::vector<ClientConnection*> open(connections_.begin(), connections_.end());
+  for (ClientConnection* c : open) c->drain();
+  Millis timeout = snapshot_->config->server.drain_timeout;
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  evtimer_add(drain_timer_, &tv);
+  if (connections_.empty()) event_base_loopexit(base_, nullptr);
+}
+
+void Worker::onDrainTimeout(evutil_socket_t, short, void* self) noexcept {
+  auto* w = static_cast<Worker*>(self);
+  if (!w->connections_.empty()) {
+    spdlog::warn("worker {}: drain timeout, closing {} connection(s)", w->index_, w->connections_.size());
+  }
+  std::vector<ClientConnection*> open(w->connections_.begin(), w->connections_.end());
+  for (ClientConnection* c : open) c->close();
+  event_base_loopexit(w->base_, nullptr);
+}
+
+}  // namespace perfgate

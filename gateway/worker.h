@@ -1,0 +1,79 @@
+// A worker: one thread, one event_base, one SO_REUSEPORT listener, its own upstream pools and
+// connections. Nothing is shared with other workers on the request path; the main thread talks
+// to a worker only through publish() and requestDrain(), which wake it through an eventfd.
+#pragma once
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "gateway/snapshot.h"
+#include "gateway/upstream.h"
+
+namespace perfgate {
+
+class ClientConnection;
+
+class Worker {
+ public:
+  // `listen_fd` is a bound, listening socket the worker takes ownership of.
+  Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared_ptr<const Snapshot> snapshot,
+         std::atomic<unsigned>* open_connections);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  void join();
+
+  // Thread-safe (main thread): hand over a new snapshot; stop accepting and drain.
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+  void requestDrain();
+
+  // Worker thread only.
+  event_base* base() const { return base_; }
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+  UpstreamPool* pool(const UpstreamConfig& upstream);
+  void release(ClientConnection* connection);  // frees it at a safe point
+
+ private:
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* self) noexcept;
+  static void onNotify(evutil_socket_t fd, short, void* self) noexcept;
+  static void onReap(evutil_socket_t, short, void* self) noexcept;
+  static void onDrainTimeout(evutil_socket_t, short, void* self) noexcept;
+  void run();
+  void adopt(std::shared_ptr<const Snapshot> snapshot);
+  void beginDrain();
+
+  unsigned index_;
+  unsigned worker_count_;
+  int listen_fd_;
+  std::atomic<unsigned>* open_connections_;
+  event_base* base_ = nullptr;
+  evconnlistener* listener_ = nullptr;
+  int notify_fd_ = -1;
+  event* notify_event_ = nullptr;
+  event* reap_event_ = nullptr;
+  event* drain_timer_ = nullptr;
+  std::thread thread_;
+
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
+  std::unordered_set<ClientConnection*> connections_;
+  std::vector<ClientConnection*> dead_;
+  bool draining_ = false;
+
+  std::mutex mutex_;  // guards the two fields below
+  std::shared_ptr<const Snapshot> pending_snapshot_;
+  bool drain_requested_ = false;
+};
+
+}  // namespace perfgate
