@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace perfgate {
 namespace {
@@ -99,7 +100,8 @@ size_t Transfer::onHeaderLine(char* data, size_t size, size_t count, void* self)
   } else if (!line.empty() && line.back() == '\n') {
     line.remove_suffix(1);
   }
-  if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
+  if (std::memchr(line.data(), '\r', line.size()) != nullptr ||
+      std::memchr(line.data(), '\0', line.size()) != nullptr) {
     t->bad_head_ = true;
     return 0;
   }
@@ -227,7 +229,6 @@ Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observe
   if (!idle_.empty()) {
     t = idle_.back();
     idle_.pop_back();
-    curl_easy_reset(t->easy_);
   } else {
     CURL* easy = curl_easy_init();
     if (easy == nullptr) {
@@ -236,8 +237,10 @@ Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observe
     }
     t = new Transfer(this, easy);
     owned_.push_back(t);
+    setConstantOptions(t);
   }
 
+  // Only what differs between requests is set here; a recycled handle keeps the rest.
   CURL* e = t->easy_;
   for (const std::string& line : request.headers) {
     curl_slist* next = curl_slist_append(t->header_list_, line.c_str());
@@ -247,37 +250,23 @@ Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observe
     }
     t->header_list_ = next;
   }
-  bool ok = curl_easy_setopt(e, CURLOPT_URL, request.url.c_str()) == CURLE_OK;
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);  // forward the path exactly as the client sent it
-  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::onHeaderLine);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::onBodyData);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list_);
-  if (request.head) {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (request.has_body) {
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, &Transfer::onReadBody);
-    curl_easy_setopt(e, CURLOPT_READDATA, t);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body_length));
-  } else {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  }
-  if (request.method != "GET" && request.method != "HEAD" && !(request.method == "POST" && request.has_body)) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  }
-  if (!ok) {
+  if (curl_easy_setopt(e, CURLOPT_URL, request.url.c_str()) != CURLE_OK) {
     spdlog::warn("upstream {}: curl rejected url {}", config_.name, request.url);
     recycle(t);
     return nullptr;
   }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list_);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
+  if (request.head) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (request.has_body) {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body_length));
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  }
+  bool custom = request.method != "GET" && request.method != "HEAD" && !(request.method == "POST" && request.has_body);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? request.method.c_str() : nullptr);
 
   t->observer_ = observer;
   CURLMcode mc = curl_multi_add_handle(multi_, e);
@@ -291,6 +280,23 @@ Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observe
   ++active_;
   t->armProgressTimer();
   return t;
+}
+
+void UpstreamPool::setConstantOptions(Transfer* t) {
+  CURL* e = t->easy_;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");  // never a proxy from the environment
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);  // forward the path exactly as the client sent it
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::onHeaderLine);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::onBodyData);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, &Transfer::onReadBody);
+  curl_easy_setopt(e, CURLOPT_READDATA, t);
 }
 
 void UpstreamPool::cancel(Transfer* transfer) {
@@ -318,6 +324,7 @@ void UpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
 
 void UpstreamPool::recycle(Transfer* t) {
   evtimer_del(t->progress_timer_);
+  curl_easy_setopt(t->easy_, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(t->header_list_);
   t->header_list_ = nullptr;
   t->observer_ = nullptr;

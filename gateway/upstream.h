@@ -129,6 +129,7 @@ class UpstreamPool {
   void collectFinished();
   void finish(Transfer* transfer, UpstreamResult result, const char* detail);
   void recycle(Transfer* transfer);
+  void setConstantOptions(Transfer* transfer);
   void timeOut(Transfer* transfer);
 
   event_base* base_;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds perfgate and runs it. With no --upstream/--config it also starts the bundled sample
+# backend on 127.0.0.1:8000 and puts perfgate in front of it.
+#   scripts/run.sh                               # sample backend + perfgate on :8080, admin :9901
+#   scripts/run.sh --upstream http://10.0.0.5:8000
+#   scripts/run.sh --config conf/perfgate.toml
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh build
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPERFGATE_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" --target perfgate perfgate-sample-backend
+
+args=("$@")
+backend_pid=""
+cleanup() { [ -n "$backend_pid" ] && kill "$backend_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+
+if [[ " ${args[*]-} " != *" --upstream "* && " ${args[*]-} " != *" --config "* ]]; then
+  build/bench/perfgate-sample-backend --listen 127.0.0.1:8000 --latency 20-150 &
+  backend_pid=$!
+  args+=(--upstream http://127.0.0.1:8000)
+  echo "run.sh: sample backend on http://127.0.0.1:8000 (20-150 ms per /api/ call)" >&2
+fi
+echo "run.sh: try  curl -i http://127.0.0.1:8080/api/items  and  curl http://127.0.0.1:9901/api/monitoring/health" >&2
+build/perfgate "${args[@]}"
