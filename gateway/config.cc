@@ -213,7 +213,8 @@ void readRoute(const toml::table& table, size_t index, Config& config) {
   }
   const std::string& match = prefix ? *prefix : *path;
   if (match.empty() || match.front() != '/') {
-    throw r.error(prefix ? "prefix" : "path", "route '" + route.name + "': paths start with '/'");
+    const char* key = prefix ? "prefix" : "path";
+    throw r.error(key, "route '" + route.name + "': '" + key + "' must start with '/'");
   }
   (prefix ? route.prefix : route.path) = match;
   auto upstream = r.string("upstream");

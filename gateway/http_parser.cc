@@ -18,10 +18,13 @@ constexpr std::array<bool, 256> makeTokenTable() {
 }
 constexpr std::array<bool, 256> kToken = makeTokenTable();
 
-// Bytes allowed in a request target: visible ASCII except '#' (fragments are never sent).
+// Bytes allowed in a request target (RFC 3986 pchar, '/', '?', and '%' for escapes): visible
+// ASCII except '#' (fragments are never sent) and the characters RFC 3986 excludes, such as '\',
+// which some backends read as '/' and so could step around a route prefix.
 constexpr std::array<bool, 256> makeTargetTable() {
   std::array<bool, 256> t{};
-  for (int c = 0x21; c <= 0x7e; ++c) t[c] = c != '#';
+  for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;
+  for (char c : std::string_view("#\\\"<>^`{|}")) t[static_cast<unsigned char>(c)] = false;
   return t;
 }
 constexpr std::array<bool, 256> kTarget = makeTargetTable();
@@ -47,6 +50,10 @@ constexpr std::array<bool, 256> makeHostTable() {
   return t;
 }
 constexpr std::array<bool, 256> kHost = makeHostTable();
+
+inline bool isHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 inline unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
@@ -213,8 +220,12 @@ ParseStatus RequestParser::parseRequestLine(std::string_view line, RequestHead& 
 
   if (!isToken(method)) return fail(400, "invalid method");
   if (target.empty()) return fail(400, "empty request target");
-  for (unsigned char c : target) {
+  for (size_t i = 0; i < target.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(target[i]);
     if (!kTarget[c]) return fail(400, "invalid character in request target");
+    if (c == '%' && (i + 2 >= target.size() || !isHex(target[i + 1]) || !isHex(target[i + 2]))) {
+      return fail(400, "invalid percent-encoding in request target");
+    }
   }
 
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
@@ -301,11 +312,13 @@ ParseStatus RequestParser::interpretHeaders(RequestHead& out) {
           // RFC 9112 §6.3: a repeated Content-Length is a framing ambiguity; refuse it.
           if (have_length) return fail(400, "duplicate Content-Length");
           have_length = true;
-          if (value.empty() || value.size() > 19) return fail(400, "invalid Content-Length");
+          if (value.empty()) return fail(400, "invalid Content-Length");
           uint64_t length = 0;
           for (char c : value) {
             if (c < '0' || c > '9') return fail(400, "invalid Content-Length");
-            length = length * 10 + static_cast<uint64_t>(c - '0');
+            uint64_t digit = static_cast<uint64_t>(c - '0');
+            if (length > (UINT64_MAX - digit) / 10) return fail(400, "invalid Content-Length");
+            length = length * 10 + digit;
           }
           out.content_length = length;
         }
@@ -376,7 +389,10 @@ ParseStatus ChunkedDecoder::decode(std::string_view in, size_t& consumed, BodySi
         else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
         else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
         if (digit >= 0) {
-          if (++size_digits_ > 15) return fail(400, "chunk size too large");
+          // Leading zeros are allowed (1*HEXDIG) but bounded; the value must stay below 2^60.
+          if (++size_digits_ > 64 || chunk_remaining_ > (UINT64_MAX >> 4) / 16) {
+            return fail(400, "chunk size too large");
+          }
           chunk_remaining_ = chunk_remaining_ * 16 + static_cast<uint64_t>(digit);
         } else if (size_digits_ > 0 && (c == ';' || c == ' ' || c == '\t')) {
           state_ = State::Extension;
