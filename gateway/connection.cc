@@ -145,6 +145,17 @@ void ClientConnection::onWritable(bufferevent*, void* self) noexcept {
 
 void ClientConnection::onEvent(bufferevent*, short events, void* self) noexcept {
   auto* c = static_cast<ClientConnection*>(self);
+  if ((events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) && !c->closing_ && !c->lingering_) {
+    // A half-close (RFC 9112 §9.6): the client sent all it will send. Requests already
+    // received whole are still answered; then the connection closes.
+    c->peer_eof_ = true;
+    if (c->in_request_) {
+      if (!c->body_done_) c->close();  // the body will never complete
+      return;
+    }
+    c->processInput();
+    return;
+  }
   if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) c->close();
 }
 
@@ -203,7 +214,9 @@ bool ClientConnection::parseHead() {
   size_t length = evbuffer_get_length(in);
   const ServerConfig& server = worker_->snapshot()->config->server;
   if (length == 0) {
-    if (draining_) {
+    if (peer_eof_) {
+      closeAfterFlush();
+    } else if (draining_) {
       close();
     } else if (timer_kind_ != Timer::Idle) {
       armTimer(Timer::Idle, server.idle_timeout);
@@ -217,6 +230,10 @@ bool ClientConnection::parseHead() {
   size_t consumed = 0;
   switch (parser_.parse(std::string_view(data, window), request_, consumed)) {
     case ParseStatus::Incomplete:
+      if (peer_eof_) {
+        close();  // a partial head that can never complete
+        return false;
+      }
       // The header timeout runs from the first byte of the head, however slowly the rest comes.
       if (timer_kind_ != Timer::Header) armTimer(Timer::Header, server.header_timeout);
       return false;

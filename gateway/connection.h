@@ -105,6 +105,7 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
   std::chrono::steady_clock::time_point upstream_headers_;
 
   bool draining_ = false;
+  bool peer_eof_ = false;  // the client half-closed its side
   bool closing_ = false;  // closes once the output is flushed
   bool lingering_ = false;  // output flushed and shut down; discarding input until EOF
   bool closed_ = false;

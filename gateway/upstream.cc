@@ -265,8 +265,8 @@ Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observe
   } else {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   }
-  bool custom = request.method != "GET" && request.method != "HEAD" && !(request.method == "POST" && request.has_body);
-  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? request.method.c_str() : nullptr);
+  const char* implied = request.head ? "HEAD" : request.has_body ? "POST" : "GET";
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, request.method == implied ? nullptr : request.method.c_str());
 
   t->observer_ = observer;
   CURLMcode mc = curl_multi_add_handle(multi_, e);
