@@ -1,7 +1,10 @@
 #include "gateway/config.h"
 
+#include <netdb.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <set>
 #include <stdexcept>
 
@@ -147,13 +150,14 @@ void readLog(const toml::table& table, LogConfig& log) {
   if (auto v = r.string("access_log")) log.access_log = *v;
 }
 
-// Fills url-derived fields; returns an error message or "".
+// Fills url-derived fields and resolves a plain-HTTP upstream's address; returns an error
+// message or "".
 std::string resolveUpstreamUrl(UpstreamConfig& upstream) {
   const std::string& url = upstream.url;
   size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return "upstream url must start with http:// or https://";
-  std::string scheme = url.substr(0, scheme_end);
+  std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
   if (scheme != "http" && scheme != "https") return "upstream url must start with http:// or https://";
+  upstream.tls = scheme == "https";
   size_t authority_start = scheme_end + 3;
   size_t path_start = url.find('/', authority_start);
   upstream.authority = url.substr(authority_start, path_start - authority_start);
@@ -164,8 +168,42 @@ std::string resolveUpstreamUrl(UpstreamConfig& upstream) {
   if (url.find_first_of("?# ", authority_start) != std::string::npos) {
     return "upstream url must not have a query or fragment";
   }
-  upstream.base = url;
-  while (!upstream.base.empty() && upstream.base.back() == '/') upstream.base.pop_back();
+  upstream.origin = url.substr(0, path_start);
+  upstream.base_path = path_start == std::string::npos ? "" : url.substr(path_start);
+  while (!upstream.base_path.empty() && upstream.base_path.back() == '/') upstream.base_path.pop_back();
+
+  std::string host = upstream.authority;
+  std::string port = upstream.tls ? "443" : "80";
+  if (host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string::npos) return "upstream url has a bad IPv6 address";
+    if (close + 1 < host.size()) {
+      if (host[close + 1] != ':') return "upstream url has a bad port";
+      port = host.substr(close + 2);
+    }
+    host = host.substr(1, close - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  unsigned port_number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || port_number == 0 ||
+      port_number > 65535) {
+    return "upstream url has a bad port";
+  }
+  if (upstream.tls) return "";
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return "cannot resolve upstream host '" + host + "': " + gai_strerror(rc);
+  }
+  std::memcpy(&upstream.address, found->ai_addr, found->ai_addrlen);
+  upstream.address_length = found->ai_addrlen;
+  freeaddrinfo(found);
   return "";
 }
 

@@ -2,6 +2,8 @@
 // validated, then frozen and shared by every worker as `std::shared_ptr<const Config>`.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -49,9 +51,14 @@ enum class HostHeaderMode : uint8_t { Client, Upstream, Fixed };
 
 struct UpstreamConfig {
   std::string name;
-  std::string url;   // scheme://host[:port][/base-path], no query
-  std::string base;  // url without a trailing '/', prepended to the request target
+  std::string url;        // scheme://host[:port][/base-path], no query
+  std::string origin;     // scheme://host[:port]
+  std::string base_path;  // url's path without a trailing '/', prepended to the request target
   std::string authority;  // host[:port] of url, for host_header = "upstream"
+  bool tls = false;       // https://
+  // Resolved when the config is loaded (plain-HTTP upstreams; libcurl resolves https ones).
+  sockaddr_storage address{};
+  socklen_t address_length = 0;
   unsigned max_connections = 64;  // across all workers (each worker gets its share)
   unsigned max_idle_connections = 0;  // 0: same as max_connections
   Millis connect_timeout{2'000};

@@ -330,12 +330,12 @@ void ClientConnection::onBodyData(std::string_view data) {
 }
 
 size_t ClientConnection::onUpstreamReadBody(char* buffer, size_t size) {
-  if (evbuffer_get_length(body_) == 0 && !body_done_ && !pumpBody()) return CURL_READFUNC_ABORT;
+  if (evbuffer_get_length(body_) == 0 && !body_done_ && !pumpBody()) return kBodyAbort;
   int n = evbuffer_remove(body_, buffer, size);
   if (n > 0) return static_cast<size_t>(n);
   if (body_done_) return 0;
   body_waiting_ = true;
-  return CURL_READFUNC_PAUSE;
+  return kBodyPause;
 }
 
 void ClientConnection::onUpstreamHeaders(UpstreamResponseHead& head) {

@@ -91,7 +91,7 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
 
   // Response.
   UpstreamPool* pool_ = nullptr;
-  Transfer* transfer_ = nullptr;
+  UpstreamTransfer* transfer_ = nullptr;
   BodyFramingOut framing_ = BodyFramingOut::None;
   std::string head_scratch_;
   int status_ = 0;

@@ -78,19 +78,18 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
   UpstreamRequest out;
   out.method.assign(request.method);
   out.head = request.isHead();
-  out.url.reserve(upstream.base.size() + request.target.size());
-  out.url.append(upstream.base);
-  out.url.append(request.target == "*" ? std::string_view("/") : request.target);
-
+  std::string_view target = request.target == "*" ? std::string_view("/") : request.target;
+  out.target.reserve(upstream.base_path.size() + target.size());
+  out.target.append(upstream.base_path);
+  out.target.append(target);
   out.has_body = request.framing != BodyFraming::None;
   out.body_length = request.framing == BodyFraming::ContentLength
                         ? static_cast<int64_t>(request.content_length) : -1;
 
   ConnectionOptions options(request.headers);
   std::string forwarded_for;
-  bool have_accept = false;
-  bool have_content_type = false;
-  out.headers.reserve(request.headers.size() + 8);
+  std::string& h = out.headers;
+  h.reserve(request.raw.size() + 160);
   for (const HeaderField& field : request.headers) {
     std::string_view name = field.name;
     if (isHopByHop(name) || options.names_field(name)) continue;
@@ -105,19 +104,7 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
       forwarded_for.append(field.value);
       continue;
     }
-    if (equalsIgnoreCase(name, "accept")) have_accept = true;
-    if (equalsIgnoreCase(name, "content-type")) have_content_type = true;
-    std::string line;
-    line.reserve(name.size() + field.value.size() + 2);
-    line.append(name);
-    // curl drops a header given as "Name:" with nothing after it; "Name;" sends it empty.
-    if (field.value.empty()) {
-      line.push_back(';');
-    } else {
-      line.append(": ");
-      line.append(field.value);
-    }
-    out.headers.push_back(std::move(line));
+    appendField(h, name, field.value);
   }
 
   std::string_view host;
@@ -126,18 +113,13 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
     case HostHeaderMode::Upstream: host = upstream.authority; break;
     case HostHeaderMode::Fixed: host = upstream.host_value; break;
   }
-  out.headers.push_back("Host: " + std::string(host));
+  appendField(h, "Host", host);
   if (!forwarded_for.empty()) forwarded_for.append(", ");
   forwarded_for.append(client_ip);
-  out.headers.push_back("X-Forwarded-For: " + forwarded_for);
-  out.headers.push_back("X-Forwarded-Proto: http");
-  if (!request.host.empty()) out.headers.push_back("X-Forwarded-Host: " + std::string(request.host));
-  out.headers.push_back(request.version == HttpVersion::Http10 ? "Via: 1.0 perfgate" : "Via: 1.1 perfgate");
-  // Keep curl from adding fields the client did not send.
-  if (!have_accept) out.headers.emplace_back("Accept:");
-  if (out.has_body && !have_content_type) out.headers.emplace_back("Content-Type:");
-  out.headers.emplace_back("Expect:");
-  if (out.has_body && out.body_length < 0) out.headers.emplace_back("Transfer-Encoding: chunked");
+  appendField(h, "X-Forwarded-For", forwarded_for);
+  appendField(h, "X-Forwarded-Proto", "http");
+  if (!request.host.empty()) appendField(h, "X-Forwarded-Host", request.host);
+  appendField(h, "Via", request.version == HttpVersion::Http10 ? "1.0 perfgate" : "1.1 perfgate");
   return out;
 }
 

@@ -55,6 +55,7 @@ Worker::~Worker() {
   connections_.clear();
   dead_.clear();
   pools_.clear();  // before the base: pools free their events
+  retired_pools_.clear();
   if (listener_ != nullptr) evconnlistener_free(listener_);
   event_free(notify_event_);
   event_free(reap_event_);
@@ -116,7 +117,11 @@ void Worker::adopt(std::shared_ptr<const Snapshot> snapshot) {
   for (const UpstreamConfig& upstream : snapshot->config->upstreams) {
     auto it = pools_.find(upstream.name);
     if (it == pools_.end()) {
-      pools_.emplace(upstream.name, std::make_unique<UpstreamPool>(base_, upstream, worker_count_));
+      pools_.emplace(upstream.name, makeUpstreamPool(base_, upstream, worker_count_));
+    } else if (it->second->tls() != upstream.tls) {
+      // The scheme changed: a new pool; the old one lives on for transfers still using it.
+      retired_pools_.push_back(std::move(it->second));
+      it->second = makeUpstreamPool(base_, upstream, worker_count_);
     } else {
       it->second->configure(upstream, worker_count_);
     }
@@ -128,7 +133,7 @@ UpstreamPool* Worker::pool(const UpstreamConfig& upstream) {
   auto it = pools_.find(upstream.name);
   if (it != pools_.end()) return it->second.get();
   // A request on an older snapshot naming an upstream that a reload removed and re-added.
-  auto pool = std::make_unique<UpstreamPool>(base_, upstream, worker_count_);
+  auto pool = makeUpstreamPool(base_, upstream, worker_count_);
   UpstreamPool* raw = pool.get();
   pools_.emplace(upstream.name, std::move(pool));
   return raw;

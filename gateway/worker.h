@@ -67,6 +67,7 @@ class Worker {
 
   std::shared_ptr<const Snapshot> snapshot_;
   std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
+  std::vector<std::unique_ptr<UpstreamPool>> retired_pools_;
   std::unordered_set<ClientConnection*> connections_;
   std::vector<ClientConnection*> dead_;
   bool draining_ = false;

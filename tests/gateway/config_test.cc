@@ -143,7 +143,8 @@ TEST(ConfigLoad, FullConfig) {
   const UpstreamConfig& u = c.upstreams[0];
   EXPECT_EQ(u.name, "backend");
   EXPECT_EQ(u.url, "http://127.0.0.1:8000");
-  EXPECT_EQ(u.base, "http://127.0.0.1:8000");
+  EXPECT_EQ(u.origin, "http://127.0.0.1:8000");
+  EXPECT_EQ(u.base_path, "");
   EXPECT_EQ(u.authority, "127.0.0.1:8000");
   EXPECT_EQ(u.max_connections, 8u);
   EXPECT_EQ(u.connect_timeout, milliseconds(1000));
@@ -222,7 +223,7 @@ url = "https://alpha.example/base/"
 host_header = "client"
 max_idle_connections = 4
 [upstream.mid]
-url = "http://mid.example"
+url = "http://localhost:8080/"
 host_header = "api.example.com"
 [[route]]
 name = "z"
@@ -254,14 +255,20 @@ upstream = "mid"
   EXPECT_EQ(c.routes[2].upstream_index, 1u);
 
   const UpstreamConfig& alpha = c.upstreams[0];
-  EXPECT_EQ(alpha.base, "https://alpha.example/base");
+  EXPECT_EQ(alpha.origin, "https://alpha.example");
+  EXPECT_EQ(alpha.base_path, "/base");
+  EXPECT_TRUE(alpha.tls);
+  EXPECT_EQ(alpha.address_length, 0u);  // libcurl resolves https upstreams
   EXPECT_EQ(alpha.authority, "alpha.example");
   EXPECT_EQ(alpha.host_mode, HostHeaderMode::Client);
   EXPECT_EQ(alpha.max_idle_connections, 4u);
 
   const UpstreamConfig& mid = c.upstreams[1];
-  EXPECT_EQ(mid.base, "http://mid.example");
-  EXPECT_EQ(mid.authority, "mid.example");
+  EXPECT_EQ(mid.origin, "http://localhost:8080");
+  EXPECT_EQ(mid.base_path, "");
+  EXPECT_FALSE(mid.tls);
+  EXPECT_GT(mid.address_length, 0u);  // resolved at load
+  EXPECT_EQ(mid.authority, "localhost:8080");
   EXPECT_EQ(mid.host_mode, HostHeaderMode::Fixed);
   EXPECT_EQ(mid.host_value, "api.example.com");
 
@@ -277,7 +284,7 @@ TEST(ConfigLoad, DropInConfig) {
   EXPECT_EQ(c.source, "");
   ASSERT_EQ(c.upstreams.size(), 1u);
   EXPECT_EQ(c.upstreams[0].url, "http://127.0.0.1:8000");
-  EXPECT_EQ(c.upstreams[0].base, "http://127.0.0.1:8000");
+  EXPECT_EQ(c.upstreams[0].origin, "http://127.0.0.1:8000");
   EXPECT_EQ(c.upstreams[0].authority, "127.0.0.1:8000");
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_EQ(c.routes[0].prefix, "/");

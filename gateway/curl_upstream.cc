@@ -1,4 +1,4 @@
-#include "gateway/upstream.h"
+#include "gateway/curl_upstream.h"
 
 #include <spdlog/spdlog.h>
 
@@ -24,10 +24,6 @@ std::string_view trimOws(std::string_view s) {
   return s;
 }
 
-unsigned perWorkerShare(unsigned total, unsigned workers) {
-  return std::max(1u, (total + workers - 1) / std::max(1u, workers));
-}
-
 // Splits the accumulated head ("reason\nName: value\n...") into views. False if malformed.
 bool indexHead(UpstreamResponseHead& head) {
   std::string_view raw = head.raw;
@@ -48,45 +44,84 @@ bool indexHead(UpstreamResponseHead& head) {
   return true;
 }
 
-}  // namespace
-
-Transfer::Transfer(UpstreamPool* pool, CURL* easy) : pool_(pool), easy_(easy) {
-  progress_timer_ = evtimer_new(pool->base_, &Transfer::onProgressTimeout, this);
+// Turns the wire-format header block into curl's list, in curl's dialect: "Name;" sends an
+// empty field, "Name:" suppresses a field curl would add by itself.
+bool buildHeaderList(const UpstreamRequest& request, curl_slist*& list) {
+  bool have_accept = false;
+  bool have_content_type = false;
+  std::string line;
+  auto append = [&list](const char* text) {
+    curl_slist* next = curl_slist_append(list, text);
+    if (next == nullptr) return false;
+    list = next;
+    return true;
+  };
+  std::string_view block = request.headers;
+  while (!block.empty()) {
+    size_t eol = block.find("\r\n");
+    std::string_view field = block.substr(0, eol);
+    block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
+    size_t colon = field.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = field.substr(0, colon);
+    std::string_view value = trimOws(field.substr(colon + 1));
+    if (equalsIgnoreCase(name, "accept")) have_accept = true;
+    if (equalsIgnoreCase(name, "content-type")) have_content_type = true;
+    line.assign(name);
+    if (value.empty()) {
+      line.push_back(';');
+    } else {
+      line.append(": ");
+      line.append(value);
+    }
+    if (!append(line.c_str())) return false;
+  }
+  if (!have_accept && !append("Accept:")) return false;
+  if (request.has_body && !have_content_type && !append("Content-Type:")) return false;
+  if (!append("Expect:")) return false;
+  if (request.has_body && request.body_length < 0 && !append("Transfer-Encoding: chunked")) return false;
+  return true;
 }
 
-Transfer::~Transfer() {
+}  // namespace
+
+CurlTransfer::CurlTransfer(CurlUpstreamPool* pool, CURL* easy) : pool_(pool), easy_(easy) {
+  progress_timer_ = evtimer_new(pool->base_, &CurlTransfer::onProgressTimeout, this);
+}
+
+CurlTransfer::~CurlTransfer() {
   if (progress_timer_ != nullptr) event_free(progress_timer_);
   curl_slist_free_all(header_list_);
   curl_easy_cleanup(easy_);
 }
 
-void Transfer::armProgressTimer() {
+void CurlTransfer::armProgressTimer() {
   timeval tv = toTimeval(pool_->config_.response_timeout);
   evtimer_add(progress_timer_, &tv);
 }
 
-void Transfer::applyPause() {
+void CurlTransfer::applyPause() {
   int mask = (recv_paused_ ? CURLPAUSE_RECV : 0) | (send_paused_ ? CURLPAUSE_SEND : 0);
   CURLcode rc = curl_easy_pause(easy_, mask);
   if (rc != CURLE_OK) spdlog::warn("upstream {}: curl_easy_pause: {}", pool_->config_.name, curl_easy_strerror(rc));
 }
 
-void Transfer::resumeReceive() {
+void CurlTransfer::resumeReceive() {
   if (!recv_paused_ || cancelled_) return;
   recv_paused_ = false;
   armProgressTimer();
   applyPause();
 }
 
-void Transfer::resumeSend() {
+void CurlTransfer::resumeSend() {
   if (!send_paused_ || cancelled_) return;
   send_paused_ = false;
   armProgressTimer();
   applyPause();
 }
 
-size_t Transfer::onHeaderLine(char* data, size_t size, size_t count, void* self) noexcept {
-  auto* t = static_cast<Transfer*>(self);
+size_t CurlTransfer::onHeaderLine(char* data, size_t size, size_t count, void* self) noexcept {
+  auto* t = static_cast<CurlTransfer*>(self);
   size_t n = size * count;
   if (t->observer_ == nullptr || t->bad_head_) return 0;
   t->header_bytes_ += n;
@@ -160,8 +195,8 @@ size_t Transfer::onHeaderLine(char* data, size_t size, size_t count, void* self)
   return n;
 }
 
-size_t Transfer::onBodyData(char* data, size_t size, size_t count, void* self) noexcept {
-  auto* t = static_cast<Transfer*>(self);
+size_t CurlTransfer::onBodyData(char* data, size_t size, size_t count, void* self) noexcept {
+  auto* t = static_cast<CurlTransfer*>(self);
   size_t n = size * count;
   if (t->observer_ == nullptr || !t->head_done_) return 0;  // aborts the transfer
   if (!t->observer_->onUpstreamData(std::string_view(data, n))) {
@@ -173,11 +208,12 @@ size_t Transfer::onBodyData(char* data, size_t size, size_t count, void* self) n
   return n;
 }
 
-size_t Transfer::onReadBody(char* data, size_t size, size_t count, void* self) noexcept {
-  auto* t = static_cast<Transfer*>(self);
+size_t CurlTransfer::onReadBody(char* data, size_t size, size_t count, void* self) noexcept {
+  auto* t = static_cast<CurlTransfer*>(self);
   if (t->observer_ == nullptr) return CURL_READFUNC_ABORT;
   size_t n = t->observer_->onUpstreamReadBody(data, size * count);
-  if (n == CURL_READFUNC_PAUSE) {
+  if (n == kBodyAbort) return CURL_READFUNC_ABORT;
+  if (n == kBodyPause) {
     t->send_paused_ = true;
     evtimer_del(t->progress_timer_);
     return CURL_READFUNC_PAUSE;
@@ -186,34 +222,34 @@ size_t Transfer::onReadBody(char* data, size_t size, size_t count, void* self) n
   return n;
 }
 
-void Transfer::onProgressTimeout(evutil_socket_t, short, void* self) noexcept {
-  auto* t = static_cast<Transfer*>(self);
+void CurlTransfer::onProgressTimeout(evutil_socket_t, short, void* self) noexcept {
+  auto* t = static_cast<CurlTransfer*>(self);
   t->pool_->timeOut(t);
 }
 
-UpstreamPool::UpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers)
+CurlUpstreamPool::CurlUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers)
     : base_(base), config_(config), multi_(curl_multi_init()) {
-  timer_ = evtimer_new(base_, &UpstreamPool::onTimerEvent, this);
-  reap_event_ = event_new(base_, -1, 0, &UpstreamPool::onReap, this);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &UpstreamPool::onSocket);
+  timer_ = evtimer_new(base_, &CurlUpstreamPool::onTimerEvent, this);
+  reap_event_ = event_new(base_, -1, 0, &CurlUpstreamPool::onReap, this);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlUpstreamPool::onSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &UpstreamPool::onTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlUpstreamPool::onTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   configure(config, workers);
 }
 
-UpstreamPool::~UpstreamPool() {
-  for (Transfer* t : owned_) {
+CurlUpstreamPool::~CurlUpstreamPool() {
+  for (CurlTransfer* t : owned_) {
     if (t->in_multi_) curl_multi_remove_handle(multi_, t->easy_);
   }
   curl_multi_cleanup(multi_);
   for (event* ev : socket_events_) event_free(ev);
-  for (Transfer* t : owned_) delete t;
+  for (CurlTransfer* t : owned_) delete t;
   event_free(timer_);
   event_free(reap_event_);
 }
 
-void UpstreamPool::configure(const UpstreamConfig& config, unsigned workers) {
+void CurlUpstreamPool::configure(const UpstreamConfig& config, unsigned workers) {
   config_ = config;
   long max_connections = perWorkerShare(config.max_connections, workers);
   long max_idle = config.max_idle_connections == 0
@@ -224,8 +260,8 @@ void UpstreamPool::configure(const UpstreamConfig& config, unsigned workers) {
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_idle);
 }
 
-Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observer) {
-  Transfer* t = nullptr;
+UpstreamTransfer* CurlUpstreamPool::start(UpstreamRequest request, UpstreamObserver* observer) {
+  CurlTransfer* t = nullptr;
   if (!idle_.empty()) {
     t = idle_.back();
     idle_.pop_back();
@@ -235,23 +271,21 @@ Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observe
       spdlog::error("upstream {}: curl_easy_init failed", config_.name);
       return nullptr;
     }
-    t = new Transfer(this, easy);
+    t = new CurlTransfer(this, easy);
     owned_.push_back(t);
     setConstantOptions(t);
   }
 
   // Only what differs between requests is set here; a recycled handle keeps the rest.
   CURL* e = t->easy_;
-  for (const std::string& line : request.headers) {
-    curl_slist* next = curl_slist_append(t->header_list_, line.c_str());
-    if (next == nullptr) {
-      recycle(t);
-      return nullptr;
-    }
-    t->header_list_ = next;
+  if (!buildHeaderList(request, t->header_list_)) {
+    recycle(t);
+    return nullptr;
   }
-  if (curl_easy_setopt(e, CURLOPT_URL, request.url.c_str()) != CURLE_OK) {
-    spdlog::warn("upstream {}: curl rejected url {}", config_.name, request.url);
+  t->url_.assign(config_.origin);
+  t->url_.append(request.target);
+  if (curl_easy_setopt(e, CURLOPT_URL, t->url_.c_str()) != CURLE_OK) {
+    spdlog::warn("upstream {}: curl rejected url {}", config_.name, t->url_);
     recycle(t);
     return nullptr;
   }
@@ -277,12 +311,11 @@ Transfer* UpstreamPool::start(UpstreamRequest request, UpstreamObserver* observe
     return nullptr;
   }
   t->in_multi_ = true;
-  ++active_;
   t->armProgressTimer();
   return t;
 }
 
-void UpstreamPool::setConstantOptions(Transfer* t) {
+void CurlUpstreamPool::setConstantOptions(CurlTransfer* t) {
   CURL* e = t->easy_;
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -291,15 +324,16 @@ void UpstreamPool::setConstantOptions(Transfer* t) {
   curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);  // forward the path exactly as the client sent it
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::onHeaderLine);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlTransfer::onHeaderLine);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::onBodyData);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlTransfer::onBodyData);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, &Transfer::onReadBody);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, &CurlTransfer::onReadBody);
   curl_easy_setopt(e, CURLOPT_READDATA, t);
 }
 
-void UpstreamPool::cancel(Transfer* transfer) {
+void CurlUpstreamPool::cancel(UpstreamTransfer* base) {
+  auto* transfer = static_cast<CurlTransfer*>(base);
   if (transfer->cancelled_) return;
   transfer->observer_ = nullptr;
   transfer->cancelled_ = true;
@@ -308,21 +342,20 @@ void UpstreamPool::cancel(Transfer* transfer) {
   event_active(reap_event_, 0, 0);
 }
 
-void UpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
-  auto* pool = static_cast<UpstreamPool*>(self);
-  std::vector<Transfer*> reaped;
+void CurlUpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
+  auto* pool = static_cast<CurlUpstreamPool*>(self);
+  std::vector<CurlTransfer*> reaped;
   reaped.swap(pool->cancelled_);
-  for (Transfer* t : reaped) {
+  for (CurlTransfer* t : reaped) {
     if (t->in_multi_) {
       curl_multi_remove_handle(pool->multi_, t->easy_);
       t->in_multi_ = false;
-      --pool->active_;
     }
     pool->recycle(t);
   }
 }
 
-void UpstreamPool::recycle(Transfer* t) {
+void CurlUpstreamPool::recycle(CurlTransfer* t) {
   evtimer_del(t->progress_timer_);
   curl_easy_setopt(t->easy_, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(t->header_list_);
@@ -331,7 +364,7 @@ void UpstreamPool::recycle(Transfer* t) {
   t->head_ = UpstreamResponseHead();
   t->header_bytes_ = 0;
   t->head_done_ = t->cancelled_ = t->recv_paused_ = t->send_paused_ = false;
-  t->timed_out_ = t->bad_head_ = false;
+  t->bad_head_ = false;
   if (idle_.size() < kMaxIdleTransfers) {
     idle_.push_back(t);
   } else {
@@ -340,17 +373,15 @@ void UpstreamPool::recycle(Transfer* t) {
   }
 }
 
-void UpstreamPool::timeOut(Transfer* t) {
+void CurlUpstreamPool::timeOut(CurlTransfer* t) {
   if (!t->in_multi_ || t->cancelled_) return;
-  t->timed_out_ = true;
   finish(t, UpstreamResult::Timeout, "no response from upstream within response_timeout");
 }
 
-void UpstreamPool::finish(Transfer* t, UpstreamResult result, const char* detail) {
+void CurlUpstreamPool::finish(CurlTransfer* t, UpstreamResult result, const char* detail) {
   if (t->in_multi_) {
     curl_multi_remove_handle(multi_, t->easy_);
     t->in_multi_ = false;
-    --active_;
   }
   if (t->cancelled_) return;  // onReap recycles it
   evtimer_del(t->progress_timer_);
@@ -360,11 +391,11 @@ void UpstreamPool::finish(Transfer* t, UpstreamResult result, const char* detail
   recycle(t);
 }
 
-void UpstreamPool::collectFinished() {
+void CurlUpstreamPool::collectFinished() {
   int pending = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi_, &pending)) {
     if (msg->msg != CURLMSG_DONE) continue;
-    Transfer* t = nullptr;
+    CurlTransfer* t = nullptr;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     if (t == nullptr) continue;
     CURLcode code = msg->data.result;
@@ -405,15 +436,15 @@ void UpstreamPool::collectFinished() {
   }
 }
 
-void UpstreamPool::drive(curl_socket_t fd, int action) {
+void CurlUpstreamPool::drive(curl_socket_t fd, int action) {
   int running = 0;
   CURLMcode mc = curl_multi_socket_action(multi_, fd, action, &running);
   if (mc != CURLM_OK) spdlog::error("upstream {}: curl_multi_socket_action: {}", config_.name, curl_multi_strerror(mc));
   collectFinished();
 }
 
-int UpstreamPool::onSocket(CURL*, curl_socket_t fd, int what, void* self, void* socket_event) noexcept {
-  auto* pool = static_cast<UpstreamPool*>(self);
+int CurlUpstreamPool::onSocket(CURL*, curl_socket_t fd, int what, void* self, void* socket_event) noexcept {
+  auto* pool = static_cast<CurlUpstreamPool*>(self);
   auto* ev = static_cast<event*>(socket_event);
   if (what == CURL_POLL_REMOVE) {
     if (ev != nullptr) {
@@ -427,9 +458,9 @@ int UpstreamPool::onSocket(CURL*, curl_socket_t fd, int what, void* self, void* 
   if (what & CURL_POLL_OUT) kind |= EV_WRITE;
   if (ev != nullptr) {
     event_del(ev);
-    event_assign(ev, pool->base_, fd, kind, &UpstreamPool::onSocketEvent, pool);
+    event_assign(ev, pool->base_, fd, kind, &CurlUpstreamPool::onSocketEvent, pool);
   } else {
-    ev = event_new(pool->base_, fd, kind, &UpstreamPool::onSocketEvent, pool);
+    ev = event_new(pool->base_, fd, kind, &CurlUpstreamPool::onSocketEvent, pool);
     if (ev == nullptr) return -1;
     pool->socket_events_.insert(ev);
     curl_multi_assign(pool->multi_, fd, ev);
@@ -438,8 +469,8 @@ int UpstreamPool::onSocket(CURL*, curl_socket_t fd, int what, void* self, void* 
   return 0;
 }
 
-int UpstreamPool::onTimer(CURLM*, long timeout_ms, void* self) noexcept {
-  auto* pool = static_cast<UpstreamPool*>(self);
+int CurlUpstreamPool::onTimer(CURLM*, long timeout_ms, void* self) noexcept {
+  auto* pool = static_cast<CurlUpstreamPool*>(self);
   // CURLMOPT_TIMERFUNCTION: -1 deletes the timer; any other value replaces it. Never call
   // curl from here: the timer event does it.
   if (timeout_ms < 0) {
@@ -451,13 +482,13 @@ int UpstreamPool::onTimer(CURLM*, long timeout_ms, void* self) noexcept {
   return 0;
 }
 
-void UpstreamPool::onSocketEvent(evutil_socket_t fd, short events, void* self) noexcept {
+void CurlUpstreamPool::onSocketEvent(evutil_socket_t fd, short events, void* self) noexcept {
   int action = ((events & EV_READ) ? CURL_CSELECT_IN : 0) | ((events & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-  static_cast<UpstreamPool*>(self)->drive(fd, action);
+  static_cast<CurlUpstreamPool*>(self)->drive(fd, action);
 }
 
-void UpstreamPool::onTimerEvent(evutil_socket_t, short, void* self) noexcept {
-  static_cast<UpstreamPool*>(self)->drive(CURL_SOCKET_TIMEOUT, 0);
+void CurlUpstreamPool::onTimerEvent(evutil_socket_t, short, void* self) noexcept {
+  static_cast<CurlUpstreamPool*>(self)->drive(CURL_SOCKET_TIMEOUT, 0);
 }
 
 }  // namespace perfgate

@@ -1,0 +1,402 @@
+#include "routes.h"
+
+#include <event2/buffer.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "content.h"
+
+namespace sample_backend {
+namespace {
+
+constexpr std::string_view kServerLine = "Server: perfgate-sample-backend\r\n";
+constexpr size_t kCopyLimit = 4096;  // larger fixed bodies are added by reference, not copied
+
+constexpr uint64_t kMaxDelayMs = 10 * 60 * 1000;
+constexpr uint64_t kMaxStreamBytes = uint64_t{1} << 40;
+constexpr uint64_t kDefaultDownloadBytes = 10 * 1024 * 1024;
+
+struct FixedSet {
+  StaticResponse pass, small, items, home, page, app_js, cache_etag, cache_last_modified, not_found;
+};
+FixedSet* g_fixed = nullptr;
+
+std::atomic<uint64_t> g_sequence{0};  // numbers the bodies of /cache/* variants and /api/login
+
+std::string statusLine(int status) {
+  return "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) + "\r\n";
+}
+
+StaticResponse makeFixed(int status, std::string_view content_type, std::string_view headers,
+                         std::string_view body, bool etag, bool last_modified) {
+  StaticResponse r;
+  r.body = body;
+  std::string validators;
+  if (etag) {
+    r.etag = strongEtag(body);
+    validators += "ETag: " + r.etag + "\r\n";
+  }
+  if (last_modified) {
+    r.last_modified = kLastModified;
+    validators += "Last-Modified: " + httpDate(kLastModified) + "\r\n";
+  }
+  std::string common = std::string(kServerLine) + std::string(headers) + validators;
+  r.head = statusLine(status) + common + "Content-Type: " + std::string(content_type) + "\r\n" +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (etag || last_modified) r.head_304 = statusLine(304) + common;
+  return r;
+}
+
+// RFC 9110 13.2.2: If-None-Match first; If-Modified-Since only without it, for GET/HEAD.
+bool notModified(const StaticResponse& r, const RequestHead& h) {
+  if (!h.if_none_match.empty()) return !r.etag.empty() && etagMatches(h.if_none_match, r.etag);
+  if (!h.if_modified_since.empty() && r.last_modified != 0) {
+    time_t since = 0;
+    return parseHttpDate(h.if_modified_since, &since) && since >= r.last_modified;
+  }
+  return false;
+}
+
+bool isGet(const RequestHead& h) { return h.method == "GET" || h.method == "HEAD"; }
+
+Route fixedRoute(const StaticResponse& r, const RequestHead& h) {
+  Route route;
+  route.kind = RouteKind::kFixed;
+  route.fixed = &r;
+  route.not_modified = !r.head_304.empty() && notModified(r, h);
+  return route;
+}
+
+Route errorRoute(int status, std::string message) {
+  Route route;
+  route.kind = RouteKind::kError;
+  route.a = static_cast<uint64_t>(status);
+  route.text = std::move(message);
+  return route;
+}
+
+Route methodNotAllowed(std::string_view allow) {
+  Route route = errorRoute(405, "method not allowed");
+  route.allow = allow;
+  return route;
+}
+
+Route classifyApi(std::string_view rest, const RequestHead& h) {
+  const bool get = isGet(h);
+  if (rest == "pass") return get ? fixedRoute(g_fixed->pass, h) : methodNotAllowed("GET, HEAD");
+  if (rest == "small") return get ? fixedRoute(g_fixed->small, h) : methodNotAllowed("GET, HEAD");
+  if (rest == "items") return get ? fixedRoute(g_fixed->items, h) : methodNotAllowed("GET, HEAD");
+  if (rest.starts_with("items/")) {
+    if (!get) return methodNotAllowed("GET, HEAD");
+    Route route;
+    route.kind = RouteKind::kItem;
+    uint64_t id = 0;
+    route.a = parseUint(rest.substr(6), kMaxItemId, &id) ? id : 0;  // 0: not found
+    return route;
+  }
+  if (rest == "search") {
+    if (!get) return methodNotAllowed("GET, HEAD");
+    Route route;
+    route.kind = RouteKind::kSearch;
+    route.text = formDecode(queryParam(h.query, "q"));
+    return route;
+  }
+  if (rest == "orders" || rest == "login") {
+    if (h.method != "POST") return methodNotAllowed("POST");
+    Route route;
+    route.kind = rest == "orders" ? RouteKind::kOrders : RouteKind::kLogin;
+    return route;
+  }
+  return fixedRoute(g_fixed->not_found, h);
+}
+
+Route classifyCache(std::string_view rest, const RequestHead& h) {
+  if (!isGet(h)) return methodNotAllowed("GET, HEAD");
+  if (rest == "etag") return fixedRoute(g_fixed->cache_etag, h);
+  if (rest == "last-modified") return fixedRoute(g_fixed->cache_last_modified, h);
+  Route route;
+  route.kind = RouteKind::kCacheVariant;
+  if (rest.starts_with("max-age/")) {
+    if (!parseUint(rest.substr(8), 100000000, &route.a)) return fixedRoute(g_fixed->not_found, h);
+    route.text = "max-age";
+  } else if (rest == "no-store" || rest == "private" || rest == "none") {
+    route.text = rest;
+  } else {
+    return fixedRoute(g_fixed->not_found, h);
+  }
+  return route;
+}
+
+std::string echoPrefix(const RequestHead& h) {
+  std::string s = "{\"method\":\"" + jsonEscape(h.method) + "\",\"target\":\"" + jsonEscape(h.target) +
+                  "\",\"version\":\"HTTP/1." + std::to_string(h.minor_version) + "\",\"headers\":[";
+  for (size_t i = 0; i < h.headers.size(); ++i) {
+    if (i) s += ',';
+    s += "[\"" + jsonEscape(h.headers[i].name) + "\",\"" + jsonEscape(h.headers[i].value) + "\"]";
+  }
+  s += "],\"body_bytes\":";
+  return s;
+}
+
+bool noBodyStatus(int status) { return status == 204 || status == 304 || status < 200; }
+
+void addBody(evbuffer* out, std::string_view body) {
+  if (body.size() > kCopyLimit) {
+    evbuffer_add_reference(out, body.data(), body.size(), nullptr, nullptr);
+  } else {
+    evbuffer_add(out, body.data(), body.size());
+  }
+}
+
+}  // namespace
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+  }
+}
+
+void initRoutes() {
+  if (g_fixed != nullptr) return;
+  const Bodies& b = bodies();
+  constexpr std::string_view kJson = "application/json";
+  constexpr std::string_view kHtml = "text/html; charset=utf-8";
+  g_fixed = new FixedSet{
+      makeFixed(200, kJson, "Cache-Control: no-store\r\n", b.pass_json, false, false),
+      makeFixed(200, kJson, "Cache-Control: public, max-age=60\r\n", b.small_json, true, true),
+      makeFixed(200, kJson, "Cache-Control: public, max-age=30\r\n", b.items_json, false, false),
+      makeFixed(200, kHtml, "Cache-Control: public, max-age=30\r\n", b.home_html, false, false),
+      makeFixed(200, kHtml, "Cache-Control: public, max-age=60\r\n", b.page_html, false, false),
+      makeFixed(200, "application/javascript; charset=utf-8", "Cache-Control: public, max-age=86400\r\n",
+                b.app_js, true, true),
+      makeFixed(200, kJson, "Cache-Control: no-cache\r\n", b.etag_json, true, false),
+      makeFixed(200, kJson, "", b.last_modified_json, false, true),
+      makeFixed(404, kJson, "", b.not_found_json, false, false),
+  };
+}
+
+Route classify(const RequestHead& h) {
+  std::string_view p = h.path;
+  if (p.starts_with("/api/")) {
+    Route route = classifyApi(p.substr(5), h);
+    route.api = true;
+    return route;
+  }
+  if (p == "/") return isGet(h) ? fixedRoute(g_fixed->home, h) : methodNotAllowed("GET, HEAD");
+  if (p == "/page") return isGet(h) ? fixedRoute(g_fixed->page, h) : methodNotAllowed("GET, HEAD");
+  if (p == "/static/app.js") return isGet(h) ? fixedRoute(g_fixed->app_js, h) : methodNotAllowed("GET, HEAD");
+  if (p.starts_with("/cache/")) return classifyCache(p.substr(7), h);
+  if (p == "/echo") {
+    Route route;
+    route.kind = RouteKind::kEcho;
+    route.text = echoPrefix(h);
+    return route;
+  }
+  if (p == "/__stats") {
+    if (!isGet(h)) return methodNotAllowed("GET, HEAD");
+    Route route;
+    route.kind = RouteKind::kStats;
+    return route;
+  }
+  if (p.starts_with("/delay/")) {
+    Route route;
+    route.kind = RouteKind::kDelay;
+    if (!parseUint(p.substr(7), kMaxDelayMs, &route.a)) return errorRoute(400, "delay must be 0-600000 ms");
+    return route;
+  }
+  if (p.starts_with("/status/")) {
+    Route route;
+    route.kind = RouteKind::kStatus;
+    if (!parseUint(p.substr(8), 599, &route.a) || route.a < 200) return errorRoute(400, "status must be 200-599");
+    return route;
+  }
+  if (p == "/chunked") {
+    if (!isGet(h)) return methodNotAllowed("GET, HEAD");
+    Route route;
+    route.kind = RouteKind::kChunked;
+    route.a = 8;
+    route.b = 1024;
+    std::string_view n = queryParam(h.query, "n"), size = queryParam(h.query, "size");
+    if ((!n.empty() && !parseUint(n, 1000000, &route.a)) ||
+        (!size.empty() && !parseUint(size, 64 * 1024 * 1024, &route.b)) || route.a * route.b > kMaxStreamBytes) {
+      return errorRoute(400, "n must be 0-1000000 and size 0-67108864");
+    }
+    if (route.b == 0) route.a = 0;  // a zero-size chunk would end the body
+    return route;
+  }
+  if (p == "/download") {
+    if (!isGet(h)) return methodNotAllowed("GET, HEAD");
+    Route route;
+    route.kind = RouteKind::kDownload;
+    route.a = kDefaultDownloadBytes;
+    std::string_view bytes = queryParam(h.query, "bytes");
+    if (!bytes.empty() && !parseUint(bytes, kMaxStreamBytes, &route.a)) return errorRoute(400, "bytes must be 0-2^40");
+    return route;
+  }
+  return fixedRoute(g_fixed->not_found, h);
+}
+
+bool isStreaming(const Route& route) {
+  return route.kind == RouteKind::kChunked || route.kind == RouteKind::kDownload;
+}
+
+void writeHeadEnd(evbuffer* out, const ResponseContext& ctx) {
+  evbuffer_add(out, ctx.date_line.data(), ctx.date_line.size());
+  if (!ctx.keep_alive) {
+    evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+  } else if (ctx.minor_version == 0) {
+    evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+  } else {
+    evbuffer_add(out, "\r\n", 2);
+  }
+}
+
+static void writeDynamic(evbuffer* out, int status, std::string_view content_type, std::string_view extra_headers,
+                         std::string_view body, const ResponseContext& ctx) {
+  std::string head;
+  head.reserve(256);
+  head += statusLine(status);
+  head += kServerLine;
+  head += extra_headers;
+  if (!noBodyStatus(status)) {
+    head += "Content-Type: ";
+    head += content_type;
+    head += "\r\nContent-Length: ";
+    head += std::to_string(body.size());
+    head += "\r\n";
+  }
+  evbuffer_add(out, head.data(), head.size());
+  writeHeadEnd(out, ctx);
+  if (!ctx.head_method && !noBodyStatus(status)) addBody(out, body);
+}
+
+void writeJson(evbuffer* out, int status, std::string_view extra_headers, std::string_view body,
+               const ResponseContext& ctx) {
+  writeDynamic(out, status, "application/json", extra_headers, body, ctx);
+}
+
+void writeResponse(evbuffer* out, const Route& route, uint64_t body_bytes, const ResponseContext& ctx) {
+  switch (route.kind) {
+    case RouteKind::kFixed: {
+      const StaticResponse& r = *route.fixed;
+      const std::string& head = route.not_modified ? r.head_304 : r.head;
+      evbuffer_add(out, head.data(), head.size());
+      writeHeadEnd(out, ctx);
+      if (!ctx.head_method && !route.not_modified) addBody(out, r.body);
+      return;
+    }
+    case RouteKind::kItem:
+      if (route.a == 0) {
+        writeJson(out, 404, "", "{\"error\":\"no such item\",\"status\":404}", ctx);
+      } else {
+        writeJson(out, 200, "Cache-Control: public, max-age=30\r\n", itemJson(static_cast<int>(route.a)), ctx);
+      }
+      return;
+    case RouteKind::kSearch:
+      writeJson(out, 200, "Cache-Control: public, max-age=10\r\n", searchJson(route.text), ctx);
+      return;
+    case RouteKind::kOrders:
+      writeJson(out, 201, "Cache-Control: no-store\r\n",
+                "{\"ok\":true,\"bytes\":" + std::to_string(body_bytes) + "}", ctx);
+      return;
+    case RouteKind::kLogin: {
+      uint64_t seq = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
+      char cookie[160];
+      std::snprintf(cookie, sizeof cookie,
+                    "Cache-Control: private\r\nSet-Cookie: session=s%016llx; Path=/; HttpOnly\r\n",
+                    static_cast<unsigned long long>(seq * 0x9E3779B97F4A7C15ULL));
+      writeJson(out, 200, cookie, "{\"ok\":true,\"user\":\"demo\"}", ctx);
+      return;
+    }
+    case RouteKind::kCacheVariant: {
+      std::string headers;
+      if (route.text == "max-age") {
+        headers = "Cache-Control: public, max-age=" + std::to_string(route.a) + "\r\n";
+      } else if (route.text != "none") {
+        headers = "Cache-Control: " + route.text + "\r\n";
+      }
+      // The sequence number tells a test whether a response came from the backend or a cache.
+      uint64_t seq = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
+      writeJson(out, 200, headers,
+                "{\"variant\":\"" + route.text + "\",\"max_age\":" + std::to_string(route.a) +
+                    ",\"seq\":" + std::to_string(seq) + "}",
+                ctx);
+      return;
+    }
+    case RouteKind::kDelay:
+      writeJson(out, 200, "Cache-Control: no-store\r\n", "{\"delay_ms\":" + std::to_string(route.a) + "}", ctx);
+      return;
+    case RouteKind::kStatus: {
+      int status = static_cast<int>(route.a);
+      writeJson(out, status, "",
+                "{\"status\":" + std::to_string(status) + ",\"reason\":\"" + reasonPhrase(status) + "\"}", ctx);
+      return;
+    }
+    case RouteKind::kEcho:
+      writeJson(out, 200, "Cache-Control: no-store\r\n", route.text + std::to_string(body_bytes) + "}", ctx);
+      return;
+    case RouteKind::kError: {
+      int status = static_cast<int>(route.a);
+      std::string headers = route.allow.empty() ? std::string() : "Allow: " + route.allow + "\r\n";
+      writeJson(out, status, headers,
+                "{\"error\":\"" + jsonEscape(route.text) + "\",\"status\":" + std::to_string(status) + "}", ctx);
+      return;
+    }
+    case RouteKind::kStats:
+    case RouteKind::kChunked:
+    case RouteKind::kDownload:
+      break;  // answered by the connection
+  }
+}
+
+bool writeStreamHead(evbuffer* out, const Route& route, const ResponseContext& ctx) {
+  const bool download = route.kind == RouteKind::kDownload;
+  const uint64_t length = download ? route.a : route.a * route.b;
+  const bool chunked = !download && ctx.minor_version == 1;
+  std::string head = statusLine(200);
+  head += kServerLine;
+  head += download ? "Content-Type: application/octet-stream\r\nCache-Control: no-store\r\n"
+                   : "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n";
+  if (chunked) {
+    head += "Transfer-Encoding: chunked\r\n";
+  } else {
+    head += "Content-Length: " + std::to_string(length) + "\r\n";
+  }
+  evbuffer_add(out, head.data(), head.size());
+  writeHeadEnd(out, ctx);
+  return chunked;
+}
+
+}  // namespace sample_backend

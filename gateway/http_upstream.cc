@@ -1,0 +1,630 @@
+#include "gateway/http_upstream.h"
+
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "gateway/curl_upstream.h"
+
+namespace perfgate {
+namespace {
+
+constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
+constexpr size_t kPendingHighWater = 64 * 1024;  // decoded body waiting for the client
+constexpr size_t kInputHighWater = 256 * 1024;   // raw bytes read from the backend
+constexpr size_t kOutputHighWater = 64 * 1024;   // request bytes waiting for the backend
+constexpr size_t kBodyChunk = 16 * 1024;
+constexpr size_t kMaxFreeTransfers = 1024;
+
+timeval toTimeval(Millis ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool isIdempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS" || method == "TRACE";
+}
+
+}  // namespace
+
+unsigned perWorkerShare(unsigned total, unsigned workers) {
+  return std::max(1u, (total + workers - 1) / std::max(1u, workers));
+}
+
+std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers) {
+  if (config.tls) return std::make_unique<CurlUpstreamPool>(base, config, workers);
+  return std::make_unique<HttpUpstreamPool>(base, config, workers);
+}
+
+HttpTransfer::HttpTransfer(HttpUpstreamPool* pool)
+    : pool_(pool), timer_(evtimer_new(pool->base_, &HttpTransfer::onTimeout, this)), pending_(evbuffer_new()) {}
+
+HttpTransfer::~HttpTransfer() {
+  event_free(timer_);
+  evbuffer_free(pending_);
+}
+
+void HttpTransfer::armTimer(Millis timeout) {
+  timeval tv = toTimeval(timeout);
+  evtimer_add(timer_, &tv);
+}
+
+void HttpTransfer::onBodyData(std::string_view data) { evbuffer_add(pending_, data.data(), data.size()); }
+
+void HttpTransfer::onTimeout(evutil_socket_t, short, void* self) noexcept {
+  auto* t = static_cast<HttpTransfer*>(self);
+  bool connecting = t->connection_ != nullptr && !t->connection_->connected;
+  t->pool_->finish(t, UpstreamResult::Timeout,
+                   connecting ? "upstream connect timed out" : "no response from upstream within response_timeout");
+}
+
+void HttpTransfer::resumeReceive() {
+  if (!receive_paused_ || cancelled_ || connection_ == nullptr) return;
+  receive_paused_ = false;
+  armTimer(pool_->config_.response_timeout);
+  bufferevent_enable(connection_->bev, EV_READ);
+  pool_->deliver(connection_);
+}
+
+void HttpTransfer::resumeSend() {
+  if (!send_paused_ || cancelled_ || connection_ == nullptr) return;
+  send_paused_ = false;
+  armTimer(pool_->config_.response_timeout);
+  pool_->pumpRequestBody(connection_);
+}
+
+HttpUpstreamPool::HttpUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers)
+    : base_(base), config_(config), reap_event_(event_new(base, -1, 0, &HttpUpstreamPool::onReap, this)) {
+  configure(config, workers);
+}
+
+HttpUpstreamPool::~HttpUpstreamPool() {
+  for (HttpConnection* c : idle_) closeConnection(c);
+  for (HttpTransfer* t : all_transfers_) {
+    if (t->connection_ != nullptr) closeConnection(t->connection_);
+  }
+  for (HttpConnection* c : reap_connections_) delete c;
+  for (HttpTransfer* t : all_transfers_) delete t;
+  event_free(reap_event_);
+}
+
+void HttpUpstreamPool::configure(const UpstreamConfig& config, unsigned workers) {
+  config_ = config;
+  max_connections_ = perWorkerShare(config.max_connections, workers);
+  max_idle_ = config.max_idle_connections == 0 ? max_connections_
+                                               : perWorkerShare(config.max_idle_connections, workers);
+}
+
+UpstreamTransfer* HttpUpstreamPool::start(UpstreamRequest request, UpstreamObserver* observer) {
+  HttpTransfer* t;
+  if (!free_transfers_.empty()) {
+    t = free_transfers_.back();
+    free_transfers_.pop_back();
+  } else {
+    t = new HttpTransfer(this);
+    all_transfers_.push_back(t);
+  }
+  t->observer_ = observer;
+  t->has_body_ = request.has_body;
+  t->chunked_body_ = request.has_body && request.body_length < 0;
+  t->head_request_ = request.head;
+  t->idempotent_ = isIdempotent(request.method);
+
+  std::string& head = t->request_head_;
+  head.clear();
+  head.reserve(request.method.size() + request.target.size() + request.headers.size() + 64);
+  head.append(request.method);
+  head.push_back(' ');
+  head.append(request.target);
+  head.append(" HTTP/1.1\r\n");
+  head.append(request.headers);
+  if (t->chunked_body_) {
+    head.append("Transfer-Encoding: chunked\r\n");
+  } else if (request.has_body) {
+    head.append("Content-Length: ");
+    head.append(std::to_string(request.body_length));
+    head.append("\r\n");
+  }
+  head.append("\r\n");
+
+  t->armTimer(config_.response_timeout);
+  if (idle_.empty() && open_ < max_connections_) {
+    HttpConnection* c = connect();
+    if (c == nullptr) {
+      spdlog::error("upstream {}: cannot open a connection", config_.name);
+      recycle(t);
+      return nullptr;
+    }
+    attach(t, c);
+    return t;
+  }
+  dispatch(t);
+  return t;
+}
+
+void HttpUpstreamPool::dispatch(HttpTransfer* t) {
+  if (!idle_.empty()) {
+    HttpConnection* c = idle_.back();
+    idle_.pop_back();
+    attach(t, c);
+    return;
+  }
+  if (open_ < max_connections_) {
+    if (HttpConnection* c = connect()) {
+      attach(t, c);
+      return;
+    }
+    finish(t, UpstreamResult::ConnectFailed, "cannot open a connection to the upstream");
+    return;
+  }
+  queue_.push_back(t);
+}
+
+HttpConnection* HttpUpstreamPool::connect() {
+  bufferevent* bev = bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) return nullptr;
+  auto* c = new HttpConnection();
+  c->pool = this;
+  c->bev = bev;
+  bufferevent_setcb(bev, &HttpUpstreamPool::onRead, &HttpUpstreamPool::onWrite, &HttpUpstreamPool::onEvent, c);
+  bufferevent_setwatermark(bev, EV_READ, 0, kInputHighWater);
+  bufferevent_setwatermark(bev, EV_WRITE, kOutputHighWater / 2, 0);
+  ++open_;
+  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&config_.address),
+                                 static_cast<int>(config_.address_length)) != 0) {
+    // An immediate failure (e.g. ECONNREFUSED on loopback) is reported through onEvent.
+    if (bufferevent_getfd(bev) < 0) {
+      --open_;
+      bufferevent_free(bev);
+      delete c;
+      return nullptr;
+    }
+  }
+  evutil_socket_t fd = bufferevent_getfd(bev);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  return c;
+}
+
+void HttpUpstreamPool::attach(HttpTransfer* t, HttpConnection* c) {
+  c->transfer = t;
+  t->connection_ = c;
+  if (!c->connected) {
+    t->armTimer(config_.connect_timeout);
+    return;  // onEvent(CONNECTED) sends the request
+  }
+  sendRequest(c);
+}
+
+void HttpUpstreamPool::sendRequest(HttpConnection* c) {
+  HttpTransfer* t = c->transfer;
+  bufferevent_write(c->bev, t->request_head_.data(), t->request_head_.size());
+  t->body_sent_ = !t->has_body_;
+  if (t->has_body_) pumpRequestBody(c);
+}
+
+void HttpUpstreamPool::pumpRequestBody(HttpConnection* c) {
+  HttpTransfer* t = c->transfer;
+  if (t == nullptr || t->body_sent_ || t->send_paused_ || t->observer_ == nullptr) return;
+  evbuffer* out = bufferevent_get_output(c->bev);
+  char buffer[kBodyChunk];
+  while (evbuffer_get_length(out) < kOutputHighWater) {
+    size_t n = t->observer_->onUpstreamReadBody(buffer, sizeof buffer);
+    if (n == kBodyAbort) {
+      finish(t, UpstreamResult::SendFailed, "the client's request body broke off");
+      return;
+    }
+    if (n == kBodyPause) {
+      t->send_paused_ = true;
+      evtimer_del(t->timer_);  // waiting for the client now; its own timeout applies
+      return;
+    }
+    if (n == 0) {
+      if (t->chunked_body_) evbuffer_add(out, "0\r\n\r\n", 5);
+      t->body_sent_ = true;
+      return;
+    }
+    t->body_started_ = true;
+    if (t->chunked_body_) {
+      char size_line[24];
+      int length = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+      evbuffer_add(out, size_line, static_cast<size_t>(length));
+      evbuffer_add(out, buffer, n);
+      evbuffer_add(out, "\r\n", 2);
+    } else {
+      evbuffer_add(out, buffer, n);
+    }
+  }
+}
+
+void HttpUpstreamPool::onWrite(bufferevent*, void* connection) noexcept {
+  auto* c = static_cast<HttpConnection*>(connection);
+  if (c->transfer != nullptr && !c->transfer->body_sent_) {
+    c->transfer->armTimer(c->pool->config_.response_timeout);
+    c->pool->pumpRequestBody(c);
+  }
+}
+
+void HttpUpstreamPool::onEvent(bufferevent*, short events, void* connection) noexcept {
+  auto* c = static_cast<HttpConnection*>(connection);
+  HttpUpstreamPool* pool = c->pool;
+  if (events & BEV_EVENT_CONNECTED) {
+    c->connected = true;
+    if (c->transfer != nullptr) {
+      c->transfer->armTimer(pool->config_.response_timeout);
+      pool->sendRequest(c);
+    }
+    return;
+  }
+  if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+    pool->onConnectionLost(c, (events & BEV_EVENT_ERROR) != 0);
+  }
+}
+
+void HttpUpstreamPool::onConnectionLost(HttpConnection* c, bool error) {
+  HttpTransfer* t = c->transfer;
+  if (t == nullptr) {  // an idle connection the backend closed
+    idle_.erase(std::remove(idle_.begin(), idle_.end(), c), idle_.end());
+    closeConnection(c);
+    return;
+  }
+  if (!c->connected) {
+    finish(t, UpstreamResult::ConnectFailed, error ? evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())
+                                                   : "upstream closed the connection while connecting");
+    return;
+  }
+  if (!t->response_started_) {
+    // RFC 9112 §9.3.1: a keep-alive connection the backend closed just as we reused it. Retry
+    // once on a fresh connection when nothing of the request could have been acted on twice.
+    if (c->reused && !t->retried_ && t->idempotent_ && !t->body_started_) {
+      t->retried_ = true;
+      c->transfer = nullptr;
+      t->connection_ = nullptr;
+      closeConnection(c);
+      dispatch(t);
+      return;
+    }
+    finish(t, t->body_sent_ ? UpstreamResult::BadResponse : UpstreamResult::SendFailed,
+           "upstream closed the connection without a response");
+    return;
+  }
+  // Read what is still buffered: a close-delimited body ends here; any other ends early
+  // (deliver() decides, now or once the client has taken what is pending).
+  c->eof = true;
+  readResponse(c);
+  if (c->transfer == t && t->head_.status < 200) {
+    finish(t, UpstreamResult::BadResponse, "upstream closed the connection in the middle of the response head");
+  }
+}
+
+void HttpUpstreamPool::onRead(bufferevent*, void* connection) noexcept {
+  auto* c = static_cast<HttpConnection*>(connection);
+  if (c->transfer == nullptr) {
+    // Bytes on an idle connection: the backend is out of step with us. Drop the connection.
+    HttpUpstreamPool* pool = c->pool;
+    pool->idle_.erase(std::remove(pool->idle_.begin(), pool->idle_.end(), c), pool->idle_.end());
+    pool->closeConnection(c);
+    return;
+  }
+  c->pool->readResponse(c);
+}
+
+bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
+  failed = false;
+  size_t length = evbuffer_get_length(in);
+  size_t window = std::min(length, kMaxResponseHeadBytes);
+  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(window)));
+  std::string_view view(data, window);
+  size_t from = t->head_scan_ > 3 ? t->head_scan_ - 3 : 0;
+  size_t end = view.find("\r\n\r\n", from);
+  if (end == std::string_view::npos) {
+    t->head_scan_ = window;
+    failed = length >= kMaxResponseHeadBytes;
+    return false;
+  }
+  t->head_scan_ = 0;
+  std::string_view head_text = view.substr(0, end + 2);  // keeps the last field's CRLF
+
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ]
+  size_t line_end = head_text.find("\r\n");
+  std::string_view status_line = head_text.substr(0, line_end);
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
+      (status_line.size() > 12 && status_line[12] != ' ')) {
+    failed = true;
+    return false;
+  }
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (status_line[i] < '0' || status_line[i] > '9') {
+      failed = true;
+      return false;
+    }
+    status = status * 10 + (status_line[i] - '0');
+  }
+  bool http10 = status_line[7] == '0';
+
+  UpstreamResponseHead& head = t->head_;
+  head.raw.assign(head_text);
+  head.headers.clear();
+  std::string_view raw = head.raw;
+  head.status = status;
+  head.reason = status_line.size() > 13 ? raw.substr(13, line_end - 13) : std::string_view();
+  bool connection_close = http10;
+  bool have_te = false;
+  bool chunked = false;
+  std::optional<uint64_t> content_length;
+  size_t pos = line_end + 2;
+  while (pos < raw.size()) {
+    size_t eol = raw.find("\r\n", pos);
+    std::string_view line = raw.substr(pos, eol - pos);
+    pos = eol + 2;
+    size_t colon = line.find(':');
+    if (line.empty() || line.front() == ' ' || line.front() == '\t' || colon == 0 ||
+        colon == std::string_view::npos || line.substr(0, colon).find_first_of(" \t") != std::string_view::npos ||
+        std::memchr(line.data(), '\r', line.size()) != nullptr ||
+        std::memchr(line.data(), '\0', line.size()) != nullptr || std::memchr(line.data(), '\n', line.size()) != nullptr) {
+      failed = true;  // obs-fold, bare CR/LF, NUL, missing colon: not a head we can relay safely
+      return false;
+    }
+    HeaderField field{line.substr(0, colon), trimOws(line.substr(colon + 1))};
+    head.headers.push_back(field);
+    if (equalsIgnoreCase(field.name, "content-length")) {
+      uint64_t value = 0;
+      if (field.value.empty() || field.value.size() > 18 ||
+          field.value.find_first_not_of("0123456789") != std::string_view::npos) {
+        failed = true;
+        return false;
+      }
+      for (char ch : field.value) value = value * 10 + static_cast<uint64_t>(ch - '0');
+      if (content_length && *content_length != value) {  // RFC 9112 §6.3: conflicting lengths
+        failed = true;
+        return false;
+      }
+      content_length = value;
+    } else if (equalsIgnoreCase(field.name, "transfer-encoding")) {
+      have_te = true;
+      std::string_view value = field.value;
+      size_t comma = value.rfind(',');
+      chunked = equalsIgnoreCase(trimOws(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
+    } else if (equalsIgnoreCase(field.name, "connection")) {
+      if (hasToken(field.value, "close")) connection_close = true;
+      if (http10 && hasToken(field.value, "keep-alive")) connection_close = false;
+    }
+  }
+  evbuffer_drain(in, end + 4);
+
+  // RFC 9112 §6.3, in order: no body for HEAD, 1xx, 204, 304; chunked; Content-Length;
+  // otherwise the body runs until the connection closes.
+  if (t->head_request_ || status < 200 || status == 204 || status == 304) {
+    t->framing_ = HttpTransfer::Framing::None;
+  } else if (have_te) {
+    t->framing_ = chunked ? HttpTransfer::Framing::Chunked : HttpTransfer::Framing::UntilClose;
+  } else if (content_length) {
+    t->framing_ = HttpTransfer::Framing::Length;
+    t->remaining_ = *content_length;
+  } else {
+    t->framing_ = HttpTransfer::Framing::UntilClose;
+  }
+  t->reusable_ = !connection_close && t->framing_ != HttpTransfer::Framing::UntilClose;
+  return true;
+}
+
+void HttpUpstreamPool::readResponse(HttpConnection* c) {
+  HttpTransfer* t = c->transfer;
+  evbuffer* in = bufferevent_get_input(c->bev);
+  if (evbuffer_get_length(in) > 0 && !t->response_started_) t->response_started_ = true;
+  t->armTimer(config_.response_timeout);
+
+  while (t->head_.status == 0 || t->head_.status < 200) {
+    if (evbuffer_get_length(in) == 0) return;
+    bool failed = false;
+    t->head_.status = 0;
+    if (!parseHead(t, in, failed)) {
+      if (failed) finish(t, UpstreamResult::BadResponse, "invalid response head from upstream");
+      return;
+    }
+    if (t->head_.status == 101) {
+      finish(t, UpstreamResult::BadResponse, "upstream switched protocols without an Upgrade");
+      return;
+    }
+    if (t->head_.status < 200) continue;  // interim response: the final one follows
+    if (t->framing_ == HttpTransfer::Framing::Chunked) t->chunked_.emplace(UINT64_MAX, kMaxResponseHeadBytes);
+    if (t->framing_ == HttpTransfer::Framing::None ||
+        (t->framing_ == HttpTransfer::Framing::Length && t->remaining_ == 0)) {
+      t->body_complete_ = true;
+    }
+    if (t->observer_ != nullptr) t->observer_->onUpstreamHeaders(t->head_);
+    if (c->transfer != t) return;
+  }
+
+  // Move body bytes from the socket into `pending_`, decoded, while the client keeps up.
+  while (!t->body_complete_ && evbuffer_get_length(t->pending_) < kPendingHighWater) {
+    size_t available = evbuffer_get_length(in);
+    if (available == 0) break;
+    switch (t->framing_) {
+      case HttpTransfer::Framing::Length: {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(available, t->remaining_));
+        evbuffer_remove_buffer(in, t->pending_, take);
+        t->remaining_ -= take;
+        t->body_complete_ = t->remaining_ == 0;
+        break;
+      }
+      case HttpTransfer::Framing::Chunked: {
+        evbuffer_iovec segment;
+        if (evbuffer_peek(in, -1, nullptr, &segment, 1) < 1) break;
+        size_t consumed = 0;
+        ParseStatus status = t->chunked_->decode(
+            std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len), consumed, *t);
+        evbuffer_drain(in, consumed);
+        if (status == ParseStatus::Error) {
+          finish(t, UpstreamResult::Truncated, "invalid chunked framing from upstream");
+          return;
+        }
+        t->body_complete_ = status == ParseStatus::Complete;
+        break;
+      }
+      case HttpTransfer::Framing::UntilClose:
+        evbuffer_remove_buffer(in, t->pending_, available);
+        t->body_complete_ = c->eof;
+        break;
+      case HttpTransfer::Framing::None:
+        t->body_complete_ = true;
+        break;
+    }
+  }
+  deliver(c);
+}
+
+void HttpUpstreamPool::deliver(HttpConnection* c) {
+  HttpTransfer* t = c->transfer;
+  while (evbuffer_get_length(t->pending_) > 0) {
+    evbuffer_iovec segment;
+    evbuffer_peek(t->pending_, -1, nullptr, &segment, 1);
+    if (t->observer_ == nullptr) return;
+    if (!t->observer_->onUpstreamData(std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len))) {
+      t->receive_paused_ = true;
+      evtimer_del(t->timer_);
+      bufferevent_disable(c->bev, EV_READ);
+      return;
+    }
+    evbuffer_drain(t->pending_, segment.iov_len);
+  }
+  if (t->body_complete_) {
+    if (!t->body_sent_) t->reusable_ = false;  // the backend answered before taking the whole body
+    finish(t, UpstreamResult::Ok, "");
+    return;
+  }
+  // More may already be buffered (we stopped at the pending high-water mark).
+  if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+    readResponse(c);
+  } else if (c->eof) {
+    if (t->framing_ == HttpTransfer::Framing::UntilClose) {
+      t->reusable_ = false;
+      finish(t, UpstreamResult::Ok, "");
+    } else {
+      finish(t, UpstreamResult::Truncated, "upstream closed the connection in the middle of the response");
+    }
+  }
+}
+
+void HttpUpstreamPool::finish(HttpTransfer* t, UpstreamResult result, const char* detail) {
+  evtimer_del(t->timer_);
+  if (HttpConnection* c = t->connection_) {
+    t->connection_ = nullptr;
+    c->transfer = nullptr;
+    if (result == UpstreamResult::Ok && t->reusable_ && !c->eof) {
+      c->reused = true;
+      release(c);
+    } else {
+      closeConnection(c);
+    }
+  } else {
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), t), queue_.end());
+  }
+  UpstreamObserver* observer = t->observer_;
+  t->observer_ = nullptr;
+  if (observer != nullptr) observer->onUpstreamDone(result, detail);
+  if (!t->cancelled_) recycle(t);
+}
+
+void HttpUpstreamPool::release(HttpConnection* c) {
+  if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {  // bytes after the response
+    closeConnection(c);
+    return;
+  }
+  bufferevent_enable(c->bev, EV_READ);  // notice the backend closing it while idle
+  if (!queue_.empty()) {
+    HttpTransfer* next = queue_.front();
+    queue_.pop_front();
+    attach(next, c);
+    return;
+  }
+  if (idle_.size() >= max_idle_) {
+    closeConnection(c);
+    return;
+  }
+  idle_.push_back(c);
+}
+
+void HttpUpstreamPool::closeConnection(HttpConnection* c) {
+  if (c->bev != nullptr) {
+    bufferevent_free(c->bev);
+    c->bev = nullptr;
+    --open_;
+  }
+  c->dead = true;
+  reap_connections_.push_back(c);
+  event_active(reap_event_, 0, 0);  // also starts queued transfers on the freed slot
+}
+
+void HttpUpstreamPool::cancel(UpstreamTransfer* base) {
+  auto* t = static_cast<HttpTransfer*>(base);
+  if (t->cancelled_) return;
+  t->cancelled_ = true;
+  t->observer_ = nullptr;
+  evtimer_del(t->timer_);
+  if (HttpConnection* c = t->connection_) {
+    // Mid-exchange: the connection's state is unknown to the backend's next reader. Close it.
+    t->connection_ = nullptr;
+    c->transfer = nullptr;
+    closeConnection(c);
+  } else {
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), t), queue_.end());
+  }
+  reap_transfers_.push_back(t);
+  event_active(reap_event_, 0, 0);
+}
+
+void HttpUpstreamPool::recycle(HttpTransfer* t) {
+  evtimer_del(t->timer_);
+  t->observer_ = nullptr;
+  t->connection_ = nullptr;
+  t->body_sent_ = t->body_started_ = t->send_paused_ = t->receive_paused_ = false;
+  t->cancelled_ = t->retried_ = t->response_started_ = t->body_complete_ = t->reusable_ = false;
+  t->head_scan_ = 0;
+  t->head_.status = 0;
+  t->head_.headers.clear();
+  t->framing_ = HttpTransfer::Framing::None;
+  t->remaining_ = 0;
+  t->chunked_.reset();
+  evbuffer_drain(t->pending_, evbuffer_get_length(t->pending_));
+  if (free_transfers_.size() < kMaxFreeTransfers) {
+    free_transfers_.push_back(t);
+  } else {
+    all_transfers_.erase(std::find(all_transfers_.begin(), all_transfers_.end(), t));
+    delete t;
+  }
+}
+
+void HttpUpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
+  auto* pool = static_cast<HttpUpstreamPool*>(self);
+  std::vector<HttpConnection*> connections;
+  connections.swap(pool->reap_connections_);
+  for (HttpConnection* c : connections) delete c;
+  std::vector<HttpTransfer*> transfers;
+  transfers.swap(pool->reap_transfers_);
+  for (HttpTransfer* t : transfers) pool->recycle(t);
+  while (!pool->queue_.empty() && (!pool->idle_.empty() || pool->open_ < pool->max_connections_)) {
+    HttpTransfer* next = pool->queue_.front();
+    pool->queue_.pop_front();
+    pool->dispatch(next);
+  }
+}
+
+}  // namespace perfgate
