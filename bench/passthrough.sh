@@ -13,7 +13,7 @@ Measures the uncached pass-through cost of perfgate against the backend alone an
 GET /api/pass (789-byte JSON, Cache-Control: no-store). Rounds are interleaved
 (direct perfgate nginx direct perfgate nginx ...); the table shows per-target medians of req/s,
 p50 and p99 (wrk --latency), then the perfgate/nginx ratio. Every round goes to
-build/bench/passthrough-<timestamp>.csv. It builds perfgate and the sample backend (Release) first.
+build-release/bench/passthrough-<timestamp>.csv. It builds perfgate and the sample backend (Release) first.
 
 Options:
   --rounds N         interleaved rounds (default 3)
@@ -30,7 +30,7 @@ on CPU 0, wrk -t1 on CPU 1 (taskset). perfgate runs with --workers 1 and nginx w
 worker_processes 1. Everything listens on 127.0.0.1 only and is stopped when the script exits.
 
 Environment: BENCH_BACKEND_PORT (18000), BENCH_PERFGATE_PORT (18080), BENCH_ADMIN_PORT (19901),
-BENCH_NGINX_PORT (18081); BENCH_BUILD_DIR (build) for the binaries and the CSV.
+BENCH_NGINX_PORT (18081); BENCH_BUILD_DIR (build-release) for the binaries and the CSV.
 
 Needs: cmake and a C++ toolchain, wrk, nginx, taskset; scripts/deps.sh bench installs what is
 missing.
@@ -81,7 +81,7 @@ nginx_port="${BENCH_NGINX_PORT:-18081}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-build_dir="${BENCH_BUILD_DIR:-build}"
+build_dir="${BENCH_BUILD_DIR:-build-release}"
 perfgate_bin="$root/$build_dir/perfgate"
 backend_bin="$root/$build_dir/bench/perfgate-sample-backend"
 
