@@ -210,7 +210,7 @@ std::string resolveUpstreamUrl(UpstreamConfig& upstream) {
 void readUpstream(const std::string& name, const toml::table& table, UpstreamConfig& upstream) {
   TableReader r(table, "upstream." + name);
   r.allowOnly({"url", "max_connections", "max_idle_connections", "connect_timeout",
-               "response_timeout", "host_header"});
+               "response_timeout", "host_header", "tls_ca_file"});
   upstream.name = name;
   auto url = r.string("url");
   if (!url) throw ConfigError(table.source(), "[upstream." + name + "] needs a 'url'");
@@ -220,6 +220,10 @@ void readUpstream(const std::string& name, const toml::table& table, UpstreamCon
   if (auto v = r.integer("max_idle_connections", 0, 100'000)) upstream.max_idle_connections = static_cast<unsigned>(*v);
   if (auto v = r.duration("connect_timeout")) upstream.connect_timeout = *v;
   if (auto v = r.duration("response_timeout")) upstream.response_timeout = *v;
+  if (auto v = r.string("tls_ca_file")) {
+    if (!upstream.tls) throw r.error("tls_ca_file", "'tls_ca_file' needs an https:// url");
+    upstream.tls_ca_file = *v;
+  }
   if (auto v = r.string("host_header")) {
     if (*v == "client") {
       upstream.host_mode = HostHeaderMode::Client;

@@ -64,7 +64,8 @@ struct UpstreamConfig {
   Millis connect_timeout{2'000};
   Millis response_timeout{30'000};  // request sent to response headers received
   HostHeaderMode host_mode = HostHeaderMode::Client;
-  std::string host_value;  // for HostHeaderMode::Fixed
+  std::string host_value;   // for HostHeaderMode::Fixed
+  std::string tls_ca_file;  // https upstreams: CA bundle to verify against; empty: system CAs
 };
 
 struct RouteConfig {

@@ -291,6 +291,7 @@ UpstreamTransfer* CurlUpstreamPool::start(UpstreamRequest request, UpstreamObser
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list_);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_CAINFO, config_.tls_ca_file.empty() ? nullptr : config_.tls_ca_file.c_str());
   if (request.head) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (request.has_body) {
