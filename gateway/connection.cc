@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "gateway/access_log.h"
+#include "gateway/event_util.h"
 #include "gateway/http_date.h"
 #include "gateway/worker.h"
 
@@ -19,13 +20,6 @@ constexpr size_t kBodyHighWater = 256 * 1024;    // decoded request body waiting
 constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
 constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
 constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
-
-timeval toTimeval(Millis ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
 
 ParseLimits limitsOf(const ServerConfig& server) {
   return ParseLimits{server.max_request_line, server.max_header_bytes, server.max_headers,
@@ -406,7 +400,10 @@ void ClientConnection::onUpstreamDone(UpstreamResult result, const char* detail)
 }
 
 void ClientConnection::sendLocal(int status, std::string_view message, bool close_after) {
-  if (close_after) keep_alive_ = false;
+  if (close_after) {
+    keep_alive_ = false;
+    error_reply_ = true;  // the client may still be sending what we refused: linger
+  }
   bool keep = in_request_ && keep_alive_;
   bool with_body = !(in_request_ && request_.isHead());
   std::string response = gatewayErrorResponse(
@@ -483,13 +480,17 @@ void ClientConnection::linger() {
   // closing with unread input makes the kernel send RST, which can destroy the response
   // before the client reads it (RFC 9112 §9.6).
   if (lingering_ || closed_) return;
+  evbuffer* in = bufferevent_get_input(bev_);
+  if (!error_reply_ && evbuffer_get_length(in) == 0) {  // the client is not sending: nothing to wait for
+    close();
+    return;
+  }
   lingering_ = true;
   evutil_socket_t fd = bufferevent_getfd(bev_);
   if (fd < 0 || ::shutdown(fd, SHUT_WR) != 0) {
     close();
     return;
   }
-  evbuffer* in = bufferevent_get_input(bev_);
   evbuffer_drain(in, evbuffer_get_length(in));
   bufferevent_setwatermark(bev_, EV_READ, 0, 0);
   bufferevent_enable(bev_, EV_READ);

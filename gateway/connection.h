@@ -108,6 +108,7 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
   bool peer_eof_ = false;  // the client half-closed its side
   bool closing_ = false;  // closes once the output is flushed
   bool lingering_ = false;  // output flushed and shut down; discarding input until EOF
+  bool error_reply_ = false;  // closing after an error reply
   bool closed_ = false;
 };
 

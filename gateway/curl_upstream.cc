@@ -5,24 +5,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gateway/event_util.h"
+
 namespace perfgate {
 namespace {
 
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 constexpr size_t kMaxIdleTransfers = 1024;
-
-timeval toTimeval(Millis ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Splits the accumulated head ("reason\nName: value\n...") into views. False if malformed.
 bool indexHead(UpstreamResponseHead& head) {

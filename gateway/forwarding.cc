@@ -18,9 +18,7 @@ struct ConnectionOptions {
       std::string_view value = field.value;
       while (!value.empty()) {
         size_t comma = value.find(',');
-        std::string_view token = value.substr(0, comma);
-        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+        std::string_view token = trimOws(value.substr(0, comma));
         if (!token.empty()) {
           if (count < names.size()) {
             names[count++] = token;

@@ -129,6 +129,9 @@ class ChunkedDecoder {
 // ASCII case-insensitive comparison, as header names and tokens require.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
+// `s` without leading and trailing spaces and tabs (OWS, RFC 9110 §5.6.3).
+std::string_view trimOws(std::string_view s);
+
 // True when the comma-separated list `value` holds `token` (case-insensitive, OWS trimmed).
 bool hasToken(std::string_view value, std::string_view token);
 

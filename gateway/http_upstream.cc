@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "gateway/curl_upstream.h"
+#include "gateway/event_util.h"
 
 namespace perfgate {
 namespace {
@@ -19,19 +20,6 @@ constexpr size_t kInputHighWater = 256 * 1024;   // raw bytes read from the back
 constexpr size_t kOutputHighWater = 64 * 1024;   // request bytes waiting for the backend
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxFreeTransfers = 1024;
-
-timeval toTimeval(Millis ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool isIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gateway/connection.h"
+#include "gateway/event_util.h"
 
 namespace perfgate {
 namespace {
@@ -189,7 +190,7 @@ void Worker::beginDrain() {
   std::vector<ClientConnection*> open(connections_.begin(), connections_.end());
   for (ClientConnection* c : open) c->drain();
   Millis timeout = snapshot_->config->server.drain_timeout;
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  timeval tv = toTimeval(timeout);
   evtimer_add(drain_timer_, &tv);
   if (connections_.empty()) event_base_loopexit(base_, nullptr);
 }
