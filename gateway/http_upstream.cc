@@ -363,10 +363,13 @@ bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
     std::string_view line = raw.substr(pos, eol - pos);
     pos = eol + 2;
     size_t colon = line.find(':');
-    if (line.empty() || line.front() == ' ' || line.front() == '\t' || colon == 0 ||
-        colon == std::string_view::npos || line.substr(0, colon).find_first_of(" \t") != std::string_view::npos ||
-        std::memchr(line.data(), '\r', line.size()) != nullptr ||
-        std::memchr(line.data(), '\0', line.size()) != nullptr || std::memchr(line.data(), '\n', line.size()) != nullptr) {
+    bool valid = !line.empty() && colon != 0 && colon != std::string_view::npos;
+    for (size_t i = 0; valid && i < line.size(); ++i) {
+      unsigned char ch = static_cast<unsigned char>(line[i]);
+      // No controls but HTAB anywhere (bare CR/LF, NUL), no whitespace in or before the name.
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f || (i <= colon && (ch == ' ' || ch == '\t'))) valid = false;
+    }
+    if (!valid) {
       failed = true;  // obs-fold, bare CR/LF, NUL, missing colon: not a head we can relay safely
       return false;
     }
