@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libxxhash-dev
             libspdlog-dev libfmt-dev zlib1g-dev libtomlplusplus-dev nlohmann-json3-dev)
-test_pkgs=(libgtest-dev curl python3)
+test_pkgs=(libgtest-dev curl openssl)
 bench_pkgs=(wrk nginx-light haproxy varnish libbenchmark-dev)
 
 want=()
