@@ -289,8 +289,13 @@ GatewayProcess::~GatewayProcess() {
     }
   }
   if (reader_.joinable()) reader_.join();
+  // Under -DPERFGATE_SANITIZE=ON the gateway reports leaks and undefined behaviour on stderr
+  // (at exit, for leaks); any such report fails the test that ran it.
+  std::string err = stderrText();
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (err.find(marker) != std::string::npos) ADD_FAILURE() << "perfgate reported: " << marker;
+  }
   if (::testing::Test::HasFailure()) {
-    std::string err = stderrText();
     std::fprintf(stderr, "--- perfgate (pid %d) stderr, last 4000 bytes ---\n%s\n--- end of perfgate stderr ---\n",
                  static_cast<int>(pid_), tail(err, 4000).c_str());
   }
