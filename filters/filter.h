@@ -1,7 +1,11 @@
-// The filter contract. A filter may inspect the request before it is forwarded and change the
-// response head on its way to the client; the proxy core runs the chain and knows nothing of
-// any filter's insides (compare h2o's handler/filter/logger split and Envoy's stream filters).
-// Every hook has a pass-through default, so a filter overrides only what it uses.
+// The filter contract. A filter may answer a request itself, add to the request sent upstream,
+// add to the response head on its way to the client, and watch the response body; the proxy
+// core runs the chain and knows nothing of any filter's insides (compare h2o's
+// handler/filter/logger split and Envoy's stream filters). Every hook has a pass-through
+// default, so a filter overrides only what it uses.
+//
+// Filters are built once per config snapshot and shared read-only by every worker; what a filter
+// remembers about one exchange lives in that exchange's state slot (Exchange::state()).
 #pragma once
 
 #include <memory>
@@ -14,47 +18,92 @@
 namespace perfgate {
 
 struct RouteConfig;
+struct UpstreamRequest;
+struct UpstreamResponseHead;
 
-// What a filter sees of one exchange.
-struct FilterContext {
-  const RequestHead& request;
-  const RouteConfig& route;
+// Per-exchange memory of one filter; destroyed when the exchange ends.
+class FilterState {
+ public:
+  virtual ~FilterState() = default;
 };
 
 // Header lines a filter adds to the client's response ("Name: value", no CRLF).
 using ExtraHeaders = std::vector<std::string>;
 
+// One request/response exchange as the filters see it; implemented by the client connection.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  virtual const RequestHead& request() const = 0;
+  virtual const RouteConfig& route() const = 0;
+  // The slot for the filter at `index` in the chain.
+  virtual std::unique_ptr<FilterState>& state(size_t index) = 0;
+  // Answers the request without the backend. `head` is the status line and fields, each ending
+  // in CRLF, without the final empty line (the connection adds Connection as needed); `body` is
+  // sent by reference, kept alive by `owner` until written.
+  virtual void respond(int status, std::string head, std::string_view body,
+                       std::shared_ptr<const void> owner) = 0;
+};
+
+enum class FilterAction : uint8_t {
+  Continue,   // go on to the next filter / the backend
+  Responded,  // the filter answered through Exchange::respond(); nothing is forwarded
+};
+
 class Filter {
  public:
   virtual ~Filter() = default;
   virtual std::string_view name() const = 0;
+
   // The request is parsed and routed; nothing has been sent upstream yet.
-  virtual void onRequest(const FilterContext&) {}
-  // The backend's response head has arrived and is about to be sent to the client.
-  virtual void onResponseHead(const FilterContext&, int /*status*/, ExtraHeaders& /*extra*/) {}
-  // The exchange is over (response written or aborted).
-  virtual void onComplete(const FilterContext&, int /*status*/) {}
+  virtual FilterAction onRequest(Exchange&, size_t /*index*/) const { return FilterAction::Continue; }
+  // The request is about to go upstream; fields may be appended to `request.headers`.
+  virtual void onUpstreamRequest(Exchange&, size_t /*index*/, UpstreamRequest& /*request*/) const {}
+  // The backend's response head arrived. Returns Responded when the filter answered instead
+  // (e.g. a 304 that refreshed a stored response); the backend's response is then dropped.
+  virtual FilterAction onResponseHead(Exchange&, size_t /*index*/, const UpstreamResponseHead& /*head*/,
+                                      ExtraHeaders& /*extra*/) const {
+    return FilterAction::Continue;
+  }
+  // A piece of the response body (transfer coding removed), as it goes to the client.
+  virtual void onResponseData(Exchange&, size_t /*index*/, std::string_view /*data*/) const {}
+  // The exchange is over; `complete` is true when the whole response reached the output.
+  virtual void onComplete(Exchange&, size_t /*index*/, bool /*complete*/) const {}
 };
 
-// The filters configured for a config snapshot, in order. Built once per snapshot, shared
-// read-only by every worker; filters keep per-exchange state out of themselves.
+// The filters configured for a config snapshot, in order.
 class FilterChain {
  public:
-  void add(std::unique_ptr<Filter> filter) { filters_.push_back(std::move(filter)); }
+  void add(std::shared_ptr<const Filter> filter) { filters_.push_back(std::move(filter)); }
   bool empty() const { return filters_.empty(); }
+  size_t size() const { return filters_.size(); }
 
-  void onRequest(const FilterContext& context) const {
-    for (const auto& filter : filters_) filter->onRequest(context);
+  FilterAction onRequest(Exchange& exchange) const {
+    for (size_t i = 0; i < filters_.size(); ++i) {
+      if (filters_[i]->onRequest(exchange, i) == FilterAction::Responded) return FilterAction::Responded;
+    }
+    return FilterAction::Continue;
   }
-  void onResponseHead(const FilterContext& context, int status, ExtraHeaders& extra) const {
-    for (const auto& filter : filters_) filter->onResponseHead(context, status, extra);
+  void onUpstreamRequest(Exchange& exchange, UpstreamRequest& request) const {
+    for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onUpstreamRequest(exchange, i, request);
   }
-  void onComplete(const FilterContext& context, int status) const {
-    for (const auto& filter : filters_) filter->onComplete(context, status);
+  FilterAction onResponseHead(Exchange& exchange, const UpstreamResponseHead& head, ExtraHeaders& extra) const {
+    for (size_t i = 0; i < filters_.size(); ++i) {
+      if (filters_[i]->onResponseHead(exchange, i, head, extra) == FilterAction::Responded) {
+        return FilterAction::Responded;
+      }
+    }
+    return FilterAction::Continue;
+  }
+  void onResponseData(Exchange& exchange, std::string_view data) const {
+    for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onResponseData(exchange, i, data);
+  }
+  void onComplete(Exchange& exchange, bool complete) const {
+    for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onComplete(exchange, i, complete);
   }
 
  private:
-  std::vector<std::unique_ptr<Filter>> filters_;
+  std::vector<std::shared_ptr<const Filter>> filters_;
 };
 
 }  // namespace perfgate

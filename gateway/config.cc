@@ -45,6 +45,13 @@ class TableReader {
     return node->as_string()->get();
   }
 
+  std::optional<bool> boolean(std::string_view key) const {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (!node->is_boolean()) throw typeError(*node, key, "true or false");
+    return node->as_boolean()->get();
+  }
+
   std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max) const {
     const toml::node* node = find(key);
     if (node == nullptr) return std::nullopt;
@@ -129,6 +136,16 @@ void readServer(const toml::table& table, ServerConfig& server) {
   if (server.max_request_line < 16) throw r.error("max_request_line", "'max_request_line' must be at least 16 bytes");
   if (server.max_header_bytes < server.max_request_line) {
     throw r.error("max_header_bytes", "'max_header_bytes' must be at least 'max_request_line'");
+  }
+}
+
+void readCache(const toml::table& table, CacheConfig& cache) {
+  TableReader r(table, "cache");
+  r.allowOnly({"max_bytes", "max_object_bytes"});
+  if (auto v = r.size("max_bytes")) cache.max_bytes = *v;
+  if (auto v = r.size("max_object_bytes")) cache.max_object_bytes = *v;
+  if (cache.max_object_bytes > cache.max_bytes) {
+    throw r.error("max_object_bytes", "'max_object_bytes' must not exceed 'max_bytes'");
   }
 }
 
@@ -240,7 +257,8 @@ void readUpstream(const std::string& name, const toml::table& table, UpstreamCon
 
 void readRoute(const toml::table& table, size_t index, Config& config) {
   TableReader r(table, "[route]");
-  r.allowOnly({"name", "prefix", "path", "upstream"});
+  r.allowOnly({"name", "prefix", "path", "upstream", "cache", "ttl", "ttl_override", "stale_if_error",
+               "heuristic_freshness", "allow_cookies", "ignore_client_no_cache"});
   RouteConfig route;
   auto name = r.string("name");
   if (!name || name->empty()) throw ConfigError(table.source(), "route #" + std::to_string(index + 1) + " needs a 'name'");
@@ -265,6 +283,13 @@ void readRoute(const toml::table& table, size_t index, Config& config) {
   if (target == nullptr) throw r.error("upstream", "route '" + route.name + "' names unknown upstream '" + *upstream + "'");
   route.upstream = *upstream;
   route.upstream_index = static_cast<size_t>(target - config.upstreams.data());
+  if (auto v = r.boolean("cache")) route.cache = *v;
+  route.ttl = r.duration("ttl");
+  route.ttl_override = r.duration("ttl_override");
+  route.stale_if_error = r.duration("stale_if_error");
+  if (auto v = r.boolean("heuristic_freshness")) route.heuristic_freshness = *v;
+  if (auto v = r.boolean("allow_cookies")) route.allow_cookies = *v;
+  if (auto v = r.boolean("ignore_client_no_cache")) route.ignore_client_no_cache = *v;
   config.routes.push_back(std::move(route));
 }
 
@@ -272,11 +297,12 @@ std::shared_ptr<const Config> buildConfig(const toml::table& root, const std::st
   auto config = std::make_shared<Config>();
   config->source = source;
   TableReader top(root, "top level");
-  top.allowOnly({"server", "admin", "log", "upstream", "route"});
+  top.allowOnly({"server", "admin", "log", "cache", "upstream", "route"});
 
   if (const toml::node* n = root.get("server")) readServer(requireTable(*n, "server"), config->server);
   if (const toml::node* n = root.get("admin")) readAdmin(requireTable(*n, "admin"), config->admin);
   if (const toml::node* n = root.get("log")) readLog(requireTable(*n, "log"), config->log);
+  if (const toml::node* n = root.get("cache")) readCache(requireTable(*n, "cache"), config->cache);
   if (const toml::node* n = root.get("upstream")) {
     for (const auto& [key, node] : requireTable(*n, "upstream")) {
       UpstreamConfig upstream;

@@ -68,12 +68,25 @@ struct UpstreamConfig {
   std::string tls_ca_file;  // https upstreams: CA bundle to verify against; empty: system CAs
 };
 
+struct CacheConfig {
+  uint64_t max_bytes = 256ull * 1024 * 1024;  // L1 budget: stored heads, bodies, keys, overhead
+  uint64_t max_object_bytes = 8ull * 1024 * 1024;  // larger responses stream through unstored
+};
+
 struct RouteConfig {
   std::string name;
   std::string prefix;  // one of prefix / path is set
   std::string path;
   std::string upstream;
   size_t upstream_index = 0;  // into Config::upstreams, resolved at load
+  // Response cache (RFC 9111 rules; the settings below only widen or narrow them per route).
+  bool cache = true;
+  std::optional<Millis> ttl;           // lifetime when the backend gives none
+  std::optional<Millis> ttl_override;  // lifetime whatever the backend says
+  std::optional<Millis> stale_if_error;  // window when the backend gives none
+  bool heuristic_freshness = false;    // 10% of the Last-Modified age (RFC 9111 §4.2.2)
+  bool allow_cookies = false;          // store responses that set cookies
+  bool ignore_client_no_cache = false;  // serve fresh entries despite request no-cache/max-age=0
 };
 
 struct Config {
@@ -81,6 +94,7 @@ struct Config {
   ServerConfig server;
   AdminConfig admin;
   LogConfig log;
+  CacheConfig cache;
   std::vector<UpstreamConfig> upstreams;  // sorted by name
   std::vector<RouteConfig> routes;        // in file order
 

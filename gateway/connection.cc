@@ -83,12 +83,14 @@ ClientConnection::ClientConnection(Worker* worker, bufferevent* bev, std::string
       client_ip_(std::move(client_ip)),
       parser_(limitsOf(worker->snapshot()->config->server)) {
   timer_ = evtimer_new(worker_->base(), &ClientConnection::onTimer, this);
+  resume_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onResume, this);
   body_ = evbuffer_new();
 }
 
 ClientConnection::~ClientConnection() {
   if (transfer_ != nullptr) pool_->cancel(transfer_);
   if (timer_ != nullptr) event_free(timer_);
+  if (resume_event_ != nullptr) event_free(resume_event_);
   if (body_ != nullptr) evbuffer_free(body_);
   if (bev_ != nullptr) bufferevent_free(bev_);
 }
@@ -176,6 +178,10 @@ void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
   }
 }
 
+void ClientConnection::onResume(evutil_socket_t, short, void* self) noexcept {
+  static_cast<ClientConnection*>(self)->processInput();
+}
+
 void ClientConnection::processInput() {
   if (processing_ || closed_ || closing_) return;
   processing_ = true;
@@ -252,6 +258,7 @@ void ClientConnection::beginRequest() {
   bytes_out_ = 0;
   body_bytes_ = 0;
   response_started_ = false;
+  response_complete_ = false;
   keep_alive_ = request_.keep_alive && !draining_;
 
   switch (request_.framing) {
@@ -273,13 +280,19 @@ void ClientConnection::beginRequest() {
     sendLocal(404, "no route for this path", !body_done_);
     return;
   }
+  const FilterChain& filters = snapshot_->filters;
+  if (!filters.empty()) {
+    filter_states_.resize(filters.size());
+    if (filters.onRequest(*this) == FilterAction::Responded) return;
+  }
   const UpstreamConfig& upstream = snapshot_->config->upstreams[route_->upstream_index];
   pool_ = worker_->pool(upstream);
-  if (!snapshot_->filters.empty()) snapshot_->filters.onRequest(FilterContext{request_, *route_});
   if (request_.expect_continue) bufferevent_write(bev_, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 
+  UpstreamRequest forwarded = buildUpstreamRequest(request_, upstream, client_ip_);
+  if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded);
   upstream_started_ = Clock::now();
-  transfer_ = pool_->start(buildUpstreamRequest(request_, upstream, client_ip_), this);
+  transfer_ = pool_->start(std::move(forwarded), this);
   if (transfer_ == nullptr) sendLocal(502, "the upstream request could not be started", !body_done_);
 }
 
@@ -339,7 +352,10 @@ void ClientConnection::onUpstreamHeaders(UpstreamResponseHead& head) {
   // unusable for another request.
   if (!body_done_ || draining_) keep_alive_ = false;
   ExtraHeaders extra;
-  if (!snapshot_->filters.empty()) snapshot_->filters.onResponseHead(FilterContext{request_, *route_}, head.status, extra);
+  if (!snapshot_->filters.empty() &&
+      snapshot_->filters.onResponseHead(*this, head, extra) == FilterAction::Responded) {
+    return;  // a filter answered (and finished the request); the backend's response is dropped
+  }
   framing_ = writeClientResponseHead(head, request_, extra, keep_alive_, head_scratch_);
   bufferevent_write(bev_, head_scratch_.data(), head_scratch_.size());
   response_started_ = true;
@@ -368,6 +384,7 @@ bool ClientConnection::onUpstreamData(std::string_view data) {
       break;
   }
   bytes_out_ += data.size();
+  if (!snapshot_->filters.empty()) snapshot_->filters.onResponseData(*this, data);
   return true;
 }
 
@@ -375,6 +392,7 @@ void ClientConnection::onUpstreamDone(UpstreamResult result, const char* detail)
   transfer_ = nullptr;
   if (result == UpstreamResult::Ok) {
     if (framing_ == BodyFramingOut::Chunked) bufferevent_write(bev_, "0\r\n\r\n", 5);
+    response_complete_ = true;
     finishRequest();
     return;
   }
@@ -437,15 +455,50 @@ void ClientConnection::finishRequest() {
     if (route_ != nullptr && response_started_) record.upstream_us = microsBetween(upstream_started_, upstream_headers_);
     snapshot_->access_log->write(record);
   }
-  if (route_ != nullptr && !snapshot_->filters.empty()) {
-    snapshot_->filters.onComplete(FilterContext{request_, *route_}, status_);
-  }
+  if (route_ != nullptr && !filter_states_.empty()) snapshot_->filters.onComplete(*this, response_complete_);
   resetRequestState();
   if (!keep_alive_ || draining_) {
     closeAfterFlush();
     return;
   }
-  if (!processing_) processInput();
+  // Pipelined input is parsed on the next loop turn: this may run inside an upstream callback,
+  // where starting the next transfer is not allowed. With no input, processInput() only arms
+  // the idle timer (or closes a half-closed connection), which is safe anywhere.
+  if (!processing_) {
+    if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+      event_active(resume_event_, 0, 0);
+    } else {
+      processInput();
+    }
+  }
+}
+
+namespace {
+void releaseOwner(const void*, size_t, void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
+}  // namespace
+
+void ClientConnection::respond(int status, std::string head, std::string_view body, std::shared_ptr<const void> owner) {
+  if (!body_done_) keep_alive_ = false;  // an unread request body leaves the connection unusable
+  if (!keep_alive_) {
+    head.append("Connection: close\r\n");
+  } else if (request_.version == HttpVersion::Http10) {
+    head.append("Connection: keep-alive\r\n");
+  }
+  head.append("\r\n");
+  if (transfer_ != nullptr) {
+    pool_->cancel(transfer_);
+    transfer_ = nullptr;
+  }
+  evbuffer* out = bufferevent_get_output(bev_);
+  evbuffer_add(out, head.data(), head.size());
+  if (!body.empty()) {
+    evbuffer_add_reference(out, body.data(), body.size(), &releaseOwner, new std::shared_ptr<const void>(std::move(owner)));
+  }
+  status_ = status;
+  bytes_out_ = body.size();
+  response_started_ = true;
+  response_complete_ = true;
+  finishRequest();
 }
 
 void ClientConnection::resetRequestState() {
@@ -459,6 +512,7 @@ void ClientConnection::resetRequestState() {
   body_waiting_ = false;
   receive_paused_ = false;
   framing_ = BodyFramingOut::None;
+  filter_states_.clear();
   const std::shared_ptr<const Snapshot>& current = worker_->snapshot();
   if (snapshot_ != current) parser_ = RequestParser(limitsOf(current->config->server));
   snapshot_.reset();
@@ -510,6 +564,7 @@ void ClientConnection::close() {
     transfer_ = nullptr;
   }
   evtimer_del(timer_);
+  event_del(resume_event_);
   bufferevent_disable(bev_, EV_READ | EV_WRITE);
   bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);
   worker_->release(this);

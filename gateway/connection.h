@@ -24,7 +24,7 @@ class Worker;
 std::string gatewayErrorResponse(int status, std::string_view message, bool close, bool http10_keep_alive,
                                  bool with_body);
 
-class ClientConnection final : public UpstreamObserver, private BodySink {
+class ClientConnection final : public UpstreamObserver, public Exchange, private BodySink {
  public:
   ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip);
   ~ClientConnection() override;
@@ -38,6 +38,12 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
   void close();
   bool closed() const { return closed_; }
 
+  // Exchange (what filters see)
+  const RequestHead& request() const override { return request_; }
+  const RouteConfig& route() const override { return *route_; }
+  std::unique_ptr<FilterState>& state(size_t index) override { return filter_states_[index]; }
+  void respond(int status, std::string head, std::string_view body, std::shared_ptr<const void> owner) override;
+
  private:
   enum class Timer : uint8_t { None, Idle, Header, Body, Linger };
 
@@ -46,6 +52,7 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
   static void onWritable(bufferevent*, void* self) noexcept;
   static void onEvent(bufferevent*, short events, void* self) noexcept;
   static void onTimer(evutil_socket_t, short, void* self) noexcept;
+  static void onResume(evutil_socket_t, short, void* self) noexcept;
 
   // UpstreamObserver
   void onUpstreamHeaders(UpstreamResponseHead& head) override;
@@ -70,6 +77,7 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
   bufferevent* bev_;
   std::string client_ip_;
   event* timer_ = nullptr;
+  event* resume_event_ = nullptr;  // processes pipelined input on the next loop turn
   Timer timer_kind_ = Timer::None;
 
   std::shared_ptr<const Snapshot> snapshot_;  // of the request in flight
@@ -77,6 +85,7 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
   RequestHead request_;
   const RouteConfig* route_ = nullptr;
   bool in_request_ = false;
+  std::vector<std::unique_ptr<FilterState>> filter_states_;
   bool processing_ = false;  // inside processInput(); finishRequest() must not recurse
 
   // Request body (decoded) on its way upstream.
@@ -97,6 +106,7 @@ class ClientConnection final : public UpstreamObserver, private BodySink {
   int status_ = 0;
   uint64_t bytes_out_ = 0;
   bool response_started_ = false;
+  bool response_complete_ = false;  // the whole response reached the output buffer
   bool keep_alive_ = true;
   bool receive_paused_ = false;
 

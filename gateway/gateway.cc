@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "filters/cache/cache_filter.h"
+
 namespace perfgate {
 namespace {
 
@@ -66,7 +68,14 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
       access_log = std::make_shared<AccessLog>(path);
     }
   }
-  return std::make_shared<Snapshot>(std::move(config), std::move(access_log));
+  if (!cache_store_) {
+    cache_store_ = std::make_shared<CacheStore>(config->cache.max_bytes);
+  } else if (cache_store_->maxBytes() != config->cache.max_bytes) {
+    spdlog::warn("reload: [cache] max_bytes changes only on restart");
+  }
+  auto snapshot = std::make_shared<Snapshot>(config, std::move(access_log));
+  snapshot->filters.add(std::make_shared<CacheFilter>(cache_store_, config->cache));
+  return snapshot;
 }
 
 std::vector<int> Gateway::bindListeners(const ListenAddress& address, unsigned count, uint16_t& bound_port) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/cache/cache_store.h"
 #include "gateway/admin_server.h"
 #include "gateway/config.h"
 #include "gateway/snapshot.h"
@@ -46,6 +47,7 @@ class Gateway {
 
   GatewayOptions options_;
   std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<CacheStore> cache_store_;  // L1, shared by every worker; outlives reloads
   std::atomic<unsigned> open_connections_{0};
   event_base* base_ = nullptr;
   std::vector<event*> signal_events_;

@@ -90,7 +90,17 @@ HttpUpstreamPool::~HttpUpstreamPool() {
 }
 
 void HttpUpstreamPool::configure(const UpstreamConfig& config, unsigned workers) {
+  bool moved = config.address_length != config_.address_length ||
+               std::memcmp(&config.address, &config_.address, config.address_length) != 0;
   config_ = config;
+  if (moved) {
+    // The backend's address changed on reload: idle connections go now; busy ones are closed
+    // when their exchange ends instead of returning to the pool.
+    ++generation_;
+    std::vector<HttpConnection*> idle;
+    idle.swap(idle_);
+    for (HttpConnection* c : idle) closeConnection(c);
+  }
   max_connections_ = perWorkerShare(config.max_connections, workers);
   max_idle_ = config.max_idle_connections == 0 ? max_connections_
                                                : perWorkerShare(config.max_idle_connections, workers);
@@ -167,6 +177,7 @@ HttpConnection* HttpUpstreamPool::connect() {
   auto* c = new HttpConnection();
   c->pool = this;
   c->bev = bev;
+  c->generation = generation_;
   bufferevent_setcb(bev, &HttpUpstreamPool::onRead, &HttpUpstreamPool::onWrite, &HttpUpstreamPool::onEvent, c);
   bufferevent_setwatermark(bev, EV_READ, 0, kInputHighWater);
   bufferevent_setwatermark(bev, EV_WRITE, kOutputHighWater / 2, 0);
@@ -535,7 +546,8 @@ void HttpUpstreamPool::finish(HttpTransfer* t, UpstreamResult result, const char
 }
 
 void HttpUpstreamPool::release(HttpConnection* c) {
-  if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {  // bytes after the response
+  if (c->generation != generation_ ||                           // to an address since replaced
+      evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {  // bytes after the response
     closeConnection(c);
     return;
   }

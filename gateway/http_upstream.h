@@ -67,6 +67,7 @@ struct HttpConnection {
   bufferevent* bev = nullptr;
   HttpTransfer* transfer = nullptr;
   bool connected = false;
+  unsigned generation = 0;  // the pool's address generation when it connected
   bool reused = false;  // has carried a request before
   bool eof = false;     // the backend closed its side
   bool dead = false;
@@ -110,6 +111,7 @@ class HttpUpstreamPool final : public UpstreamPool {
   unsigned max_connections_ = 1;
   unsigned max_idle_ = 1;
   unsigned open_ = 0;  // connections open or opening
+  unsigned generation_ = 0;  // bumped when a reload changes the backend's address
   event* reap_event_;
   std::vector<HttpConnection*> idle_;
   std::deque<HttpTransfer*> queue_;  // waiting for a connection

@@ -1,0 +1,30 @@
+// The response cache as a filter (RFC 9111, shared cache): looks a request up before it is
+// forwarded and answers fresh hits from memory; on a miss it watches the backend's response and
+// stores it when the rules allow. X-Cache and Cache-Status (RFC 9211) say what happened and why.
+#pragma once
+
+#include <memory>
+
+#include "filters/cache/cache_store.h"
+#include "filters/filter.h"
+#include "gateway/config.h"
+
+namespace perfgate {
+
+class CacheFilter final : public Filter {
+ public:
+  CacheFilter(std::shared_ptr<CacheStore> store, const CacheConfig& config);
+
+  std::string_view name() const override { return "cache"; }
+  FilterAction onRequest(Exchange& exchange, size_t index) const override;
+  FilterAction onResponseHead(Exchange& exchange, size_t index, const UpstreamResponseHead& head,
+                              ExtraHeaders& extra) const override;
+  void onResponseData(Exchange& exchange, size_t index, std::string_view data) const override;
+  void onComplete(Exchange& exchange, size_t index, bool complete) const override;
+
+ private:
+  std::shared_ptr<CacheStore> store_;
+  CacheConfig config_;
+};
+
+}  // namespace perfgate

@@ -1,0 +1,225 @@
+#include "filters/cache/cache_key.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+
+namespace perfgate {
+namespace {
+
+char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+void appendLower(std::string& out, std::string_view s) {
+  for (char c : s) out.push_back(lowerAscii(c));
+}
+
+std::string toLower(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  appendLower(out, s);
+  return out;
+}
+
+// "<decimal length>:<bytes>": a reader always knows where a part ends, whatever it contains.
+void appendPart(std::string& out, std::string_view part, bool lower = false) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), part.size());
+  (void)ec;  // 24 digits always hold a size_t
+  out.append(digits, end);
+  out.push_back(':');
+  if (lower) {
+    appendLower(out, part);
+  } else {
+    out.append(part);
+  }
+}
+
+bool readPart(std::string_view& in, std::string_view& part) {
+  size_t colon = in.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 20) return false;
+  size_t len = 0;
+  auto [ptr, ec] = std::from_chars(in.data(), in.data() + colon, len);
+  if (ec != std::errc() || ptr != in.data() + colon) return false;
+  if (in.size() - colon - 1 < len) return false;
+  part = in.substr(colon + 1, len);
+  in.remove_prefix(colon + 1 + len);
+  return true;
+}
+
+// The host without the scheme's default port (RFC 9110 §4.2.3: "http://a:80/" and "http://a/"
+// are the same resource); an empty port (RFC 3986 §6.2.3) is dropped too.
+std::string_view withoutDefaultPort(std::string_view scheme, std::string_view host) {
+  size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return host;
+  std::string_view name = host.substr(0, colon);
+  // A colon inside an IPv6 literal is not a port separator.
+  if (name.find(':') != std::string_view::npos && name.back() != ']') return host;
+  std::string_view port = host.substr(colon + 1);
+  if (port.empty() || (equalsIgnoreCase(scheme, "http") && port == "80") ||
+      (equalsIgnoreCase(scheme, "https") && port == "443")) {
+    return name;
+  }
+  return host;
+}
+
+bool isOws(char c) { return c == ' ' || c == '\t'; }
+
+// OWS trimmed and every run of spaces/tabs inside turned into one space: senders may fold or pad
+// a list differently without changing what it says.
+std::string collapseWhitespace(std::string_view value) {
+  value = trimOws(value);
+  std::string out;
+  out.reserve(value.size());
+  bool in_space = false;
+  for (char c : value) {
+    if (isOws(c)) {
+      in_space = true;
+      continue;
+    }
+    if (in_space) out.push_back(' ');
+    in_space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+// qvalue (RFC 9110 §12.4.2): true for a weight above zero, false for zero, nullopt when malformed.
+std::optional<bool> parseQvalue(std::string_view q) {
+  if (q.empty() || q.size() > 5) return std::nullopt;
+  if (q[0] != '0' && q[0] != '1') return std::nullopt;
+  if (q.size() > 1 && q[1] != '.') return std::nullopt;
+  bool positive = q[0] == '1';
+  for (size_t i = 2; i < q.size(); ++i) {
+    if (q[i] < '0' || q[i] > '9') return std::nullopt;
+    if (q[0] == '1' && q[i] != '0') return std::nullopt;
+    if (q[i] != '0') positive = true;
+  }
+  return positive;
+}
+
+// Accept-Encoding reduced to what decides the backend's choice of coding: a sorted list of the
+// accepted codings ("gzip"), the refused ones ("gzip;q=0"), and, kept verbatim so they never merge
+// with a well-formed element, elements whose weight is malformed. None of the three forms can
+// equal another, and no element holds a comma, so the joined list is unambiguous.
+std::string normalizeAcceptEncoding(std::string_view value) {
+  struct Coding {
+    std::string name;
+    bool accepted;
+  };
+  std::vector<Coding> codings;
+  std::vector<std::string> malformed;
+
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view element = trimOws(value.substr(0, comma));
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    if (element.empty()) continue;
+
+    size_t semi = element.find(';');
+    std::string name = toLower(trimOws(element.substr(0, semi)));
+    if (name.empty()) continue;
+    if (name == "x-gzip") name = "gzip";  // RFC 9110 §8.4.1.3
+    if (name == "x-compress") name = "compress";  // RFC 9110 §8.4.1.1
+
+    bool accepted = true;
+    bool well_formed = true;
+    std::string_view params = semi == std::string_view::npos ? std::string_view() : element.substr(semi);
+    while (!params.empty()) {
+      params.remove_prefix(1);  // the ';'
+      size_t next = params.find(';');
+      std::string_view param = trimOws(params.substr(0, next));
+      params = next == std::string_view::npos ? std::string_view() : params.substr(next);
+      size_t eq = param.find('=');
+      if (eq == std::string_view::npos || !equalsIgnoreCase(trimOws(param.substr(0, eq)), "q")) continue;
+      std::optional<bool> q = parseQvalue(trimOws(param.substr(eq + 1)));
+      if (!q) {
+        well_formed = false;
+        break;
+      }
+      accepted = *q;
+    }
+
+    if (!well_formed) {
+      malformed.push_back(toLower(collapseWhitespace(element)));
+      continue;
+    }
+    auto it = std::find_if(codings.begin(), codings.end(), [&](const Coding& c) { return c.name == name; });
+    if (it == codings.end()) {
+      codings.push_back({std::move(name), accepted});
+    } else {
+      it->accepted = it->accepted || accepted;  // listed twice: the higher weight wins
+    }
+  }
+
+  std::vector<std::string> items = std::move(malformed);
+  for (Coding& c : codings) items.push_back(c.accepted ? std::move(c.name) : std::move(c.name) + ";q=0");
+  std::sort(items.begin(), items.end());
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out.push_back(',');
+    out.append(item);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string makeCacheKey(std::string_view scheme, std::string_view host, std::string_view path,
+                         std::string_view query) {
+  std::string_view short_host = withoutDefaultPort(scheme, host);
+  std::string key;
+  key.reserve(scheme.size() + short_host.size() + path.size() + query.size() + 16);
+  appendPart(key, scheme, /*lower=*/true);
+  appendPart(key, short_host, /*lower=*/true);
+  appendPart(key, path);
+  appendPart(key, query);
+  return key;
+}
+
+bool splitCacheKey(std::string_view key, CacheKeyParts& out) {
+  CacheKeyParts parts;
+  if (!readPart(key, parts.scheme) || !readPart(key, parts.host) || !readPart(key, parts.path) ||
+      !readPart(key, parts.query) || !key.empty()) {
+    return false;
+  }
+  out = parts;
+  return true;
+}
+
+uint64_t hashKey(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+
+std::string makeVariantKey(const std::vector<std::string>& vary_names,
+                           const std::vector<HeaderField>& request_fields) {
+  std::string out;
+  std::string combined;
+  for (const std::string& name : vary_names) {
+    appendPart(out, name, /*lower=*/true);
+    size_t lines = 0;
+    std::string_view value;  // the only line's value, or `combined` when there are several
+    for (const HeaderField& field : request_fields) {
+      if (!equalsIgnoreCase(field.name, name)) continue;
+      if (++lines == 1) {
+        value = field.value;
+        continue;
+      }
+      if (lines == 2) combined.assign(value);
+      combined.append(", ");
+      combined.append(field.value);
+      value = combined;
+    }
+    if (lines == 0) {
+      out.push_back('-');
+      continue;
+    }
+    out.push_back('=');
+    appendPart(out, equalsIgnoreCase(name, "accept-encoding") ? normalizeAcceptEncoding(value)
+                                                                : collapseWhitespace(value));
+  }
+  return out;
+}
+
+}  // namespace perfgate
