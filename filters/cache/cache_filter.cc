@@ -8,6 +8,7 @@
 #include "filters/cache/cache_control.h"
 #include "filters/cache/cache_key.h"
 #include "filters/cache/freshness.h"
+#include "filters/cache/http_date.h"
 #include "gateway/connection.h"
 #include "gateway/forwarding.h"
 #include "gateway/upstream.h"
@@ -24,6 +25,9 @@ struct CacheExchange final : FilterState {
   uint64_t hash = 0;
   CacheControl request_cc;
   int64_t request_time = 0;
+  CacheEntryPtr stale;        // a stored response being revalidated with the backend
+  bool validating = false;    // the forwarded request carries our validators
+  bool invalidate = false;    // an unsafe method: a success invalidates the URL (§4.4)
   std::shared_ptr<CacheEntry> filling;  // the response being captured for the store
 };
 
@@ -102,6 +106,140 @@ std::string storedFields(const UpstreamResponseHead& head, const CacheControl& c
 
 bool hasBody(int status) { return status != 204 && status != 304 && status >= 200; }
 
+// Views of the "Name: value\r\n" lines of a stored field block.
+std::vector<HeaderField> splitFields(std::string_view block) {
+  std::vector<HeaderField> fields;
+  while (!block.empty()) {
+    size_t eol = block.find("\r\n");
+    std::string_view line = block.substr(0, eol);
+    block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    fields.push_back(HeaderField{line.substr(0, colon), trimOws(line.substr(colon + 1))});
+  }
+  return fields;
+}
+
+// RFC 9111 §3.2 / §4.3.4: the stored fields updated by a 304: every field the 304 carries
+// replaces the stored fields of that name; the others stay.
+std::string refreshFields(const std::string& stored, const std::string& fresh) {
+  std::vector<HeaderField> updates = splitFields(fresh);
+  std::string out;
+  for (const HeaderField& field : splitFields(stored)) {
+    bool replaced = std::any_of(updates.begin(), updates.end(),
+                                [&](const HeaderField& u) { return equalsIgnoreCase(u.name, field.name); });
+    if (replaced) continue;
+    out.append(field.name);
+    out.append(": ");
+    out.append(field.value);
+    out.append("\r\n");
+  }
+  out.append(fresh);
+  return out;
+}
+
+// RFC 9110 §8.8.3.2 weak comparison: the opaque tags match, W/ prefixes aside.
+bool weakMatch(std::string_view a, std::string_view b) {
+  auto opaque = [](std::string_view tag) { return tag.substr(0, 2) == "W/" ? tag.substr(2) : tag; };
+  return !a.empty() && opaque(a) == opaque(b);
+}
+
+// RFC 9110 §13.1.2 / §13.1.3 for GET and HEAD: true when the client's copy is current and a 304
+// is the answer.
+bool notModified(const RequestHead& request, const CacheEntry& entry) {
+  if (std::optional<std::string_view> inm = request.header("if-none-match")) {
+    std::string_view list = *inm;
+    if (trimOws(list) == "*") return true;
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      if (weakMatch(trimOws(list.substr(0, comma)), entry.etag)) return true;
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+    return false;  // If-None-Match present: If-Modified-Since is ignored (§13.2.2)
+  }
+  std::optional<std::string_view> ims = request.header("if-modified-since");
+  if (!ims || entry.last_modified.empty()) return false;
+  std::optional<int64_t> since = parseHttpDate(*ims);
+  std::optional<int64_t> modified = parseHttpDate(entry.last_modified);
+  return since && modified && *modified <= *since;
+}
+
+// The fields a 304 carries from the stored response (RFC 9110 §15.4.5).
+std::string notModifiedFields(const std::string& stored) {
+  std::string out;
+  for (const HeaderField& field : splitFields(stored)) {
+    std::string_view n = field.name;
+    if (equalsIgnoreCase(n, "cache-control") || equalsIgnoreCase(n, "content-location") ||
+        equalsIgnoreCase(n, "date") || equalsIgnoreCase(n, "etag") || equalsIgnoreCase(n, "expires") ||
+        equalsIgnoreCase(n, "vary") || equalsIgnoreCase(n, "last-modified")) {
+      out.append(n);
+      out.append(": ");
+      out.append(field.value);
+      out.append("\r\n");
+    }
+  }
+  return out;
+}
+
+// Answers from a stored entry: the full response, or a 304 when the client's validators match.
+void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, const char* x_cache,
+                 const char* cache_status) {
+  const RequestHead& request = exchange.request();
+  int64_t age = currentAge(*entry, now);
+  bool not_modified = entry->status == 200 && notModified(request, *entry);
+  int status = not_modified ? 304 : entry->status;
+  std::string head;
+  head.reserve(entry->fields.size() + 192);
+  head.append("HTTP/1.1 ");
+  if (not_modified) {
+    head.append("304 Not Modified\r\n");
+    head.append(notModifiedFields(entry->fields));
+  } else {
+    head.append(std::to_string(entry->status));
+    head.push_back(' ');
+    head.append(entry->reason);
+    head.append("\r\n");
+    head.append(entry->fields);
+    if (hasBody(entry->status)) {
+      head.append("Content-Length: ");
+      head.append(std::to_string(entry->body.size()));
+      head.append("\r\n");
+    }
+  }
+  head.append("Age: ");
+  head.append(std::to_string(age));
+  head.append("\r\nVia: 1.1 perfgate\r\nX-Cache: ");
+  head.append(x_cache);
+  head.append("\r\nCache-Status: perfgate; ");
+  head.append(cache_status);
+  head.append("; ttl=");
+  head.append(std::to_string(entry->freshness_lifetime - age));
+  head.append("\r\n");
+  std::string_view body = (request.isHead() || not_modified) ? std::string_view() : std::string_view(entry->body);
+  exchange.respond(status, std::move(head), body, entry);
+}
+
+// Same-host targets named by Location / Content-Location: their stored responses go too (§4.4).
+void invalidateNamed(CacheStore& store, const RequestHead& request, const UpstreamResponseHead& head) {
+  for (const HeaderField& field : head.headers) {
+    if (!equalsIgnoreCase(field.name, "location") && !equalsIgnoreCase(field.name, "content-location")) continue;
+    std::string_view target = field.value;
+    std::string_view host = request.host;
+    if (target.substr(0, 7) == "http://") {
+      target.remove_prefix(7);
+      size_t slash = target.find('/');
+      if (slash == std::string_view::npos || !equalsIgnoreCase(target.substr(0, slash), host)) continue;
+      target.remove_prefix(slash);
+    }
+    if (target.empty() || target.front() != '/') continue;
+    size_t question = target.find('?');
+    std::string key = makeCacheKey("http", host, target.substr(0, question),
+                                   question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
+    store.erase(key, hashKey(key));
+  }
+}
+
 }  // namespace
 
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, const CacheConfig& config)
@@ -113,8 +251,15 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   exchange.state(index) = std::move(state);
   const RequestHead& request = exchange.request();
   const RouteConfig& route = exchange.route();
-  if (!route.cache || (request.method != "GET" && request.method != "HEAD")) {
+  bool safe = request.method == "GET" || request.method == "HEAD";
+  if (!route.cache || !safe) {
     st.lookup = Lookup::Bypass;
+    // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI.
+    st.invalidate = route.cache && request.method != "OPTIONS" && request.method != "TRACE";
+    if (st.invalidate) {
+      st.key = makeCacheKey("http", request.host, request.path, request.query);
+      st.hash = hashKey(st.key);
+    }
     return FilterAction::Continue;
   }
 
@@ -125,30 +270,16 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   st.request_time = now;
   CacheEntryPtr entry = store_->lookup(st.key, st.hash, request.headers);
   if (entry != nullptr) {
-    Freshness freshness = classify(*entry, st.request_cc, now, !route.ignore_client_no_cache);
-    if (freshness == Freshness::Fresh) {
-      int64_t age = currentAge(*entry, now);
-      std::string head;
-      head.reserve(entry->fields.size() + 192);
-      head.append("HTTP/1.1 ");
-      head.append(std::to_string(entry->status));
-      head.push_back(' ');
-      head.append(entry->reason);
-      head.append("\r\n");
-      head.append(entry->fields);
-      if (hasBody(entry->status)) {
-        head.append("Content-Length: ");
-        head.append(std::to_string(entry->body.size()));
-        head.append("\r\n");
-      }
-      head.append("Age: ");
-      head.append(std::to_string(age));
-      head.append("\r\nVia: 1.1 perfgate\r\nX-Cache: HIT\r\nCache-Status: perfgate; hit; ttl=");
-      head.append(std::to_string(entry->freshness_lifetime - age));
-      head.append("\r\n");
-      std::string_view body = request.isHead() ? std::string_view() : std::string_view(entry->body);
-      exchange.respond(entry->status, std::move(head), body, entry);
-      return FilterAction::Responded;
+    switch (classify(*entry, st.request_cc, now, !route.ignore_client_no_cache)) {
+      case Freshness::Fresh:
+        serveStored(exchange, entry, now, "HIT", "hit");
+        return FilterAction::Responded;
+      case Freshness::StaleRevalidate:
+        st.stale = std::move(entry);  // ask the backend whether it is still current (§4.3.1)
+        break;
+      case Freshness::StaleWhileRevalidate:
+      case Freshness::Expired:
+        break;
     }
     st.lookup = Lookup::Expired;
   }
@@ -164,18 +295,53 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   return FilterAction::Continue;
 }
 
+void CacheFilter::onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const {
+  auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
+  if (st == nullptr || st->stale == nullptr) return;
+  // The client's own conditionals go through untouched; otherwise we validate our copy (§4.3.1).
+  const RequestHead& client = exchange.request();
+  if (client.header("if-none-match") || client.header("if-modified-since") || client.header("if-match") ||
+      client.header("if-unmodified-since") || client.header("if-range")) {
+    return;
+  }
+  if (!st->stale->etag.empty()) {
+    request.headers.append("If-None-Match: " + st->stale->etag + "\r\n");
+  }
+  if (!st->stale->last_modified.empty()) {
+    request.headers.append("If-Modified-Since: " + st->stale->last_modified + "\r\n");
+  }
+  st->validating = true;
+}
+
 FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const UpstreamResponseHead& head,
                                          ExtraHeaders& extra) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
   if (st == nullptr) return FilterAction::Continue;
+  const RequestHead& request = exchange.request();
   if (st->lookup == Lookup::Bypass) {
+    if (st->invalidate && head.status < 400) {
+      store_->erase(st->key, st->hash);
+      invalidateNamed(*store_, request, head);
+    }
     extra.emplace_back("X-Cache: BYPASS");
     return FilterAction::Continue;
   }
-  const RequestHead& request = exchange.request();
   const RouteConfig& route = exchange.route();
   CacheControl response_cc = parseCacheControl(head.headers);
   StoragePolicy policy = policyOf(route);
+
+  if (st->validating && head.status == 304) {
+    // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
+    // answers the client (which asked without validators, so it gets the full response).
+    auto refreshed = std::make_shared<CacheEntry>(*st->stale);
+    refreshed->fields = refreshFields(st->stale->fields, storedFields(head, response_cc));
+    std::vector<HeaderField> merged = splitFields(refreshed->fields);
+    fillFreshness(*refreshed, merged, st->request_time, time(nullptr), policy);
+    CacheEntryPtr entry = refreshed;
+    store_->insert(refreshed);
+    serveStored(exchange, entry, time(nullptr), "REVALIDATED", "fwd=stale; fwd-status=304");
+    return FilterAction::Responded;
+  }
   NotStorableReason reason = checkStorable(request.method, head.status, st->request_cc,
                                            request.header("authorization").has_value(), head.headers,
                                            response_cc, policy);

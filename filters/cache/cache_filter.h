@@ -17,6 +17,7 @@ class CacheFilter final : public Filter {
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
+  void onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const override;
   FilterAction onResponseHead(Exchange& exchange, size_t index, const UpstreamResponseHead& head,
                               ExtraHeaders& extra) const override;
   void onResponseData(Exchange& exchange, size_t index, std::string_view data) const override;
