@@ -43,11 +43,16 @@ class Exchange {
   // sent by reference, kept alive by `owner` until written.
   virtual void respond(int status, std::string head, std::string_view body,
                        std::shared_ptr<const void> owner) = 0;
+  // Wakes an exchange a filter suspended: on the next loop turn the chain's onRequest runs again
+  // from the first filter (state slots are kept). Safe from any hook of any exchange on the
+  // same worker; the exchange also wakes by itself after a bounded wait.
+  virtual void resume() = 0;
 };
 
 enum class FilterAction : uint8_t {
   Continue,   // go on to the next filter / the backend
   Responded,  // the filter answered through Exchange::respond(); nothing is forwarded
+  Suspend,    // (onRequest only) wait for Exchange::resume(), e.g. behind another fetch
 };
 
 class Filter {
@@ -67,7 +72,8 @@ class Filter {
   }
   // A piece of the response body (transfer coding removed), as it goes to the client.
   virtual void onResponseData(Exchange&, size_t /*index*/, std::string_view /*data*/) const {}
-  // The exchange is over; `complete` is true when the whole response reached the output.
+  // The exchange is over; `complete` is true when the whole response reached the output. Also
+  // called (complete = false) when the client goes away mid-exchange, suspended or not.
   virtual void onComplete(Exchange&, size_t /*index*/, bool /*complete*/) const {}
 };
 
@@ -80,7 +86,8 @@ class FilterChain {
 
   FilterAction onRequest(Exchange& exchange) const {
     for (size_t i = 0; i < filters_.size(); ++i) {
-      if (filters_[i]->onRequest(exchange, i) == FilterAction::Responded) return FilterAction::Responded;
+      FilterAction action = filters_[i]->onRequest(exchange, i);
+      if (action != FilterAction::Continue) return action;
     }
     return FilterAction::Continue;
   }

@@ -170,6 +170,9 @@ void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
         c->sendLocal(408, "timed out waiting for the request body", true);
       }
       break;
+    case Timer::Suspended:
+      c->resume();  // waited long enough: the filters decide again, without waiting this time
+      break;
     case Timer::Idle:
     case Timer::Linger:
     case Timer::None:
@@ -179,7 +182,21 @@ void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
 }
 
 void ClientConnection::onResume(evutil_socket_t, short, void* self) noexcept {
-  static_cast<ClientConnection*>(self)->processInput();
+  auto* c = static_cast<ClientConnection*>(self);
+  if (c->resume_dispatch_) {
+    c->resume_dispatch_ = false;
+    if (c->in_request_ && !c->closed_ && !c->closing_) c->dispatch();
+    return;
+  }
+  c->processInput();
+}
+
+void ClientConnection::resume() {
+  if (!suspended_ || closed_) return;
+  suspended_ = false;
+  if (timer_kind_ == Timer::Suspended) armTimer(Timer::None, Millis(0));
+  resume_dispatch_ = true;
+  event_active(resume_event_, 0, 0);
 }
 
 void ClientConnection::processInput() {
@@ -280,10 +297,23 @@ void ClientConnection::beginRequest() {
     sendLocal(404, "no route for this path", !body_done_);
     return;
   }
+  filter_states_.resize(snapshot_->filters.size());
+  dispatch();
+}
+
+void ClientConnection::dispatch() {
   const FilterChain& filters = snapshot_->filters;
   if (!filters.empty()) {
-    filter_states_.resize(filters.size());
-    if (filters.onRequest(*this) == FilterAction::Responded) return;
+    switch (filters.onRequest(*this)) {
+      case FilterAction::Responded:
+        return;
+      case FilterAction::Suspend:
+        suspended_ = true;
+        armTimer(Timer::Suspended, snapshot_->config->upstreams[route_->upstream_index].response_timeout);
+        return;
+      case FilterAction::Continue:
+        break;
+    }
   }
   const UpstreamConfig& upstream = snapshot_->config->upstreams[route_->upstream_index];
   pool_ = worker_->pool(upstream);
@@ -513,6 +543,8 @@ void ClientConnection::resetRequestState() {
   receive_paused_ = false;
   framing_ = BodyFramingOut::None;
   filter_states_.clear();
+  suspended_ = false;
+  resume_dispatch_ = false;
   const std::shared_ptr<const Snapshot>& current = worker_->snapshot();
   if (snapshot_ != current) parser_ = RequestParser(limitsOf(current->config->server));
   snapshot_.reset();
@@ -562,6 +594,10 @@ void ClientConnection::close() {
   if (transfer_ != nullptr) {
     pool_->cancel(transfer_);
     transfer_ = nullptr;
+  }
+  if (in_request_ && route_ != nullptr && !filter_states_.empty()) {
+    snapshot_->filters.onComplete(*this, false);  // e.g. a waiter leaving its queue
+    filter_states_.clear();
   }
   evtimer_del(timer_);
   event_del(resume_event_);

@@ -43,9 +43,10 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   const RouteConfig& route() const override { return *route_; }
   std::unique_ptr<FilterState>& state(size_t index) override { return filter_states_[index]; }
   void respond(int status, std::string head, std::string_view body, std::shared_ptr<const void> owner) override;
+  void resume() override;
 
  private:
-  enum class Timer : uint8_t { None, Idle, Header, Body, Linger };
+  enum class Timer : uint8_t { None, Idle, Header, Body, Linger, Suspended };
 
   // libevent callbacks (noexcept trampolines).
   static void onReadable(bufferevent*, void* self) noexcept;
@@ -65,6 +66,7 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   void processInput();
   bool parseHead();  // false: nothing more to do now
   void beginRequest();
+  void dispatch();  // filters, then the upstream
   bool pumpBody();  // moves request body from the input to body_; false on a framing error
   void finishRequest();
   void sendLocal(int status, std::string_view message, bool close_after);
@@ -86,6 +88,8 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   const RouteConfig* route_ = nullptr;
   bool in_request_ = false;
   std::vector<std::unique_ptr<FilterState>> filter_states_;
+  bool suspended_ = false;       // a filter holds the request back (Exchange::resume())
+  bool resume_dispatch_ = false;  // the resume event re-runs dispatch() rather than input
   bool processing_ = false;  // inside processInput(); finishRequest() must not recurse
 
   // Request body (decoded) on its way upstream.

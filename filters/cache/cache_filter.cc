@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
+#include <unordered_map>
 
 #include "filters/cache/cache_control.h"
 #include "filters/cache/cache_key.h"
@@ -28,8 +29,27 @@ struct CacheExchange final : FilterState {
   CacheEntryPtr stale;        // a stored response being revalidated with the backend
   bool validating = false;    // the forwarded request carries our validators
   bool invalidate = false;    // an unsafe method: a success invalidates the URL (§4.4)
+  bool leader = false;        // this exchange fetches for the others waiting on its key
+  bool waiting = false;       // suspended behind a leader
+  bool waited = false;        // has waited once: never waits again (no serialized queue)
+  bool not_storable = false;  // the backend's response was not storable
   std::shared_ptr<CacheEntry> filling;  // the response being captured for the store
 };
+
+// Request coalescing, per worker (the filter is shared, its hooks run on the worker's thread):
+// the misses being fetched by primary key with the exchanges waiting on each, and the keys
+// recently found not storable ("hit-for-miss"), whose requests go straight to the backend.
+struct WorkerFills {
+  std::unordered_map<std::string, std::vector<Exchange*>> inflight;
+  std::unordered_map<std::string, int64_t> uncacheable;  // key -> until (seconds)
+};
+constexpr int64_t kHitForMissSeconds = 10;
+constexpr size_t kMaxHitForMissKeys = 10000;
+
+WorkerFills& workerFills() {
+  thread_local WorkerFills fills;
+  return fills;
+}
 
 int64_t seconds(const std::optional<Millis>& ms) { return ms ? ms->count() / 1000 : 0; }
 
@@ -246,9 +266,14 @@ CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, const CacheConfig& c
     : store_(std::move(store)), config_(config) {}
 
 FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
-  auto state = std::make_unique<CacheExchange>();
-  CacheExchange& st = *state;
-  exchange.state(index) = std::move(state);
+  std::unique_ptr<FilterState>& slot = exchange.state(index);
+  if (slot == nullptr) slot = std::make_unique<CacheExchange>();
+  CacheExchange& st = static_cast<CacheExchange&>(*slot);
+  if (st.waiting) {  // resumed: the leader is done (or the wait ran out); look again
+    st.waiting = false;
+    st.waited = true;
+    st.stale.reset();
+  }
   const RequestHead& request = exchange.request();
   const RouteConfig& route = exchange.route();
   bool safe = request.method == "GET" || request.method == "HEAD";
@@ -291,6 +316,24 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     auto owner = std::make_shared<const std::string>(request.isHead() ? std::string() : body);
     exchange.respond(504, std::move(head), *owner, owner);
     return FilterAction::Responded;
+  }
+  // Coalescing: one GET per key goes to the backend; the others wait for its response and then
+  // look again (each goes to the backend itself if that response did not fit it).
+  WorkerFills& fills = workerFills();
+  auto hit_for_miss = fills.uncacheable.find(st.key);
+  bool uncacheable = hit_for_miss != fills.uncacheable.end() && hit_for_miss->second > now;
+  if (!st.waited && !uncacheable) {
+    auto [inflight, inserted] = fills.inflight.try_emplace(st.key);
+    if (!inserted) {
+      inflight->second.push_back(&exchange);
+      st.waiting = true;
+      return FilterAction::Suspend;
+    }
+    if (request.method == "GET") {
+      st.leader = true;
+    } else {
+      fills.inflight.erase(inflight);  // a HEAD miss stores nothing: it leads no one
+    }
   }
   return FilterAction::Continue;
 }
@@ -359,6 +402,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
   extra.emplace_back(stale ? "X-Cache: EXPIRED" : "X-Cache: MISS");
   std::string status = stale ? "Cache-Status: perfgate; fwd=stale" : "Cache-Status: perfgate; fwd=miss";
   if (reason != NotStorableReason::None) {
+    st->not_storable = true;
     status.append("; detail=");
     status.append(describe(reason));
     extra.push_back(std::move(status));
@@ -393,8 +437,31 @@ void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_v
 
 void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
-  if (st == nullptr || st->filling == nullptr || !complete) return;
-  store_->insert(std::move(st->filling));
+  if (st == nullptr) return;
+  WorkerFills& fills = workerFills();
+  if (st->waiting) {  // the client left while waiting
+    auto inflight = fills.inflight.find(st->key);
+    if (inflight != fills.inflight.end()) {
+      std::vector<Exchange*>& waiters = inflight->second;
+      waiters.erase(std::remove(waiters.begin(), waiters.end(), &exchange), waiters.end());
+    }
+    st->waiting = false;
+  }
+  if (st->filling != nullptr && complete) {
+    store_->insert(std::move(st->filling));
+    fills.uncacheable.erase(st->key);
+  }
+  if (st->leader) {
+    st->leader = false;
+    if (st->not_storable) {
+      if (fills.uncacheable.size() >= kMaxHitForMissKeys) fills.uncacheable.clear();
+      fills.uncacheable[st->key] = time(nullptr) + kHitForMissSeconds;
+    }
+    auto node = fills.inflight.extract(st->key);
+    if (!node.empty()) {
+      for (Exchange* waiter : node.mapped()) waiter->resume();
+    }
+  }
 }
 
 }  // namespace perfgate
