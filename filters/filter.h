@@ -20,6 +20,7 @@ namespace perfgate {
 struct RouteConfig;
 struct UpstreamRequest;
 struct UpstreamResponseHead;
+class UpstreamObserver;
 
 // Per-exchange memory of one filter; destroyed when the exchange ends.
 class FilterState {
@@ -47,6 +48,12 @@ class Exchange {
   // from the first filter (state slots are kept). Safe from any hook of any exchange on the
   // same worker; the exchange also wakes by itself after a bounded wait.
   virtual void resume() = 0;
+  // Sends `request` to this exchange's upstream on behalf of nobody: the observer gets the
+  // response and must free itself in onUpstreamDone (a background refresh). False when it
+  // could not be started (the observer is then not called).
+  virtual bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) = 0;
+  // The request as this exchange would forward it (for a background refresh of the same URL).
+  virtual UpstreamRequest upstreamRequest() const = 0;
 };
 
 enum class FilterAction : uint8_t {
@@ -68,6 +75,11 @@ class Filter {
   // (e.g. a 304 that refreshed a stored response); the backend's response is then dropped.
   virtual FilterAction onResponseHead(Exchange&, size_t /*index*/, const UpstreamResponseHead& /*head*/,
                                       ExtraHeaders& /*extra*/) const {
+    return FilterAction::Continue;
+  }
+  // The backend could not be reached or failed before its response started; `status` is the
+  // 502/504 the gateway is about to send. Returns Responded when the filter answered instead.
+  virtual FilterAction onUpstreamError(Exchange&, size_t /*index*/, int /*status*/) const {
     return FilterAction::Continue;
   }
   // A piece of the response body (transfer coding removed), as it goes to the client.
@@ -99,6 +111,12 @@ class FilterChain {
       if (filters_[i]->onResponseHead(exchange, i, head, extra) == FilterAction::Responded) {
         return FilterAction::Responded;
       }
+    }
+    return FilterAction::Continue;
+  }
+  FilterAction onUpstreamError(Exchange& exchange, int status) const {
+    for (size_t i = 0; i < filters_.size(); ++i) {
+      if (filters_[i]->onUpstreamError(exchange, i, status) == FilterAction::Responded) return FilterAction::Responded;
     }
     return FilterAction::Continue;
   }

@@ -191,6 +191,15 @@ void ClientConnection::onResume(evutil_socket_t, short, void* self) noexcept {
   c->processInput();
 }
 
+bool ClientConnection::fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) {
+  const UpstreamConfig& upstream = snapshot_->config->upstreams[route_->upstream_index];
+  return worker_->pool(upstream)->start(std::move(request), observer) != nullptr;
+}
+
+UpstreamRequest ClientConnection::upstreamRequest() const {
+  return buildUpstreamRequest(request_, snapshot_->config->upstreams[route_->upstream_index], client_ip_);
+}
+
 void ClientConnection::resume() {
   if (!suspended_ || closed_) return;
   suspended_ = false;
@@ -433,6 +442,11 @@ void ClientConnection::onUpstreamDone(UpstreamResult result, const char* detail)
   const std::string& upstream = snapshot_->config->upstreams[route_->upstream_index].name;
   if (!response_started_) {
     int status = result == UpstreamResult::Timeout ? 504 : 502;
+    if (!snapshot_->filters.empty() && snapshot_->filters.onUpstreamError(*this, status) == FilterAction::Responded) {
+      spdlog::warn("{} {} -> upstream {}: {} ({}); served stale", request_.method, request_.path, upstream,
+                   status, detail);
+      return;
+    }
     spdlog::warn("{} {} -> upstream {}: {} ({})", request_.method, request_.path, upstream, status, detail);
     const char* message = result == UpstreamResult::Timeout        ? "upstream timed out"
                           : result == UpstreamResult::ConnectFailed ? "upstream unreachable"

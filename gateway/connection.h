@@ -44,6 +44,8 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   std::unique_ptr<FilterState>& state(size_t index) override { return filter_states_[index]; }
   void respond(int status, std::string head, std::string_view body, std::shared_ptr<const void> owner) override;
   void resume() override;
+  bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) override;
+  UpstreamRequest upstreamRequest() const override;
 
  private:
   enum class Timer : uint8_t { None, Idle, Header, Body, Linger, Suspended };

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <ctime>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "filters/cache/cache_control.h"
 #include "filters/cache/cache_key.h"
@@ -27,6 +28,7 @@ struct CacheExchange final : FilterState {
   CacheControl request_cc;
   int64_t request_time = 0;
   CacheEntryPtr stale;        // a stored response being revalidated with the backend
+  CacheEntryPtr fallback;     // the stored response, when not fresh: stale-if-error material
   bool validating = false;    // the forwarded request carries our validators
   bool invalidate = false;    // an unsafe method: a success invalidates the URL (§4.4)
   bool leader = false;        // this exchange fetches for the others waiting on its key
@@ -42,6 +44,7 @@ struct CacheExchange final : FilterState {
 struct WorkerFills {
   std::unordered_map<std::string, std::vector<Exchange*>> inflight;
   std::unordered_map<std::string, int64_t> uncacheable;  // key -> until (seconds)
+  std::unordered_set<std::string> refreshing;  // keys with a background refresh under way
 };
 constexpr int64_t kHitForMissSeconds = 10;
 constexpr size_t kMaxHitForMissKeys = 10000;
@@ -240,6 +243,92 @@ void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, co
   exchange.respond(status, std::move(head), body, entry);
 }
 
+// A new entry for a storable response head; the body is appended as it arrives.
+std::shared_ptr<CacheEntry> newEntry(const std::string& key, uint64_t hash, std::vector<std::string> vary,
+                                     std::string variant, const std::string& route, const UpstreamResponseHead& head,
+                                     const CacheControl& response_cc, int64_t request_time,
+                                     const StoragePolicy& policy) {
+  auto entry = std::make_shared<CacheEntry>();
+  entry->key = key;
+  entry->hash = hash;
+  entry->vary = std::move(vary);
+  entry->variant = std::move(variant);
+  entry->route = route;
+  entry->status = head.status;
+  entry->reason = std::string(head.reason);
+  entry->fields = storedFields(head, response_cc);
+  fillFreshness(*entry, head.headers, request_time, time(nullptr), policy);
+  return entry;
+}
+
+// The stored entry brought up to date by a 304 (RFC 9111 §4.3.4).
+CacheEntryPtr refreshedEntry(const CacheEntry& stale, const UpstreamResponseHead& head, const CacheControl& response_cc,
+                             int64_t request_time, const StoragePolicy& policy) {
+  auto refreshed = std::make_shared<CacheEntry>(stale);
+  refreshed->fields = refreshFields(stale.fields, storedFields(head, response_cc));
+  std::vector<HeaderField> merged = splitFields(refreshed->fields);
+  fillFreshness(*refreshed, merged, request_time, time(nullptr), policy);
+  return refreshed;
+}
+
+// Within the stored response's stale-if-error window (RFC 5861 §4) at `now`?
+bool staleIfErrorAllows(const CacheEntry& entry, int64_t now) {
+  int64_t staleness = currentAge(entry, now) - entry.freshness_lifetime;
+  return entry.stale_if_error > 0 && staleness <= entry.stale_if_error;
+}
+
+// A stale-while-revalidate refresh (RFC 5861 §3): fetches the URL with the stored response's
+// validators on nobody's behalf and stores what comes back. Frees itself when done.
+class BackgroundRefresh final : public UpstreamObserver {
+ public:
+  BackgroundRefresh(std::shared_ptr<CacheStore> store, CacheEntryPtr stale, StoragePolicy policy,
+                    uint64_t max_object_bytes, bool had_authorization)
+      : store_(std::move(store)), stale_(std::move(stale)), policy_(policy), max_object_bytes_(max_object_bytes),
+        had_authorization_(had_authorization), request_time_(time(nullptr)) {}
+
+  void onUpstreamHeaders(UpstreamResponseHead& head) override {
+    CacheControl response_cc = parseCacheControl(head.headers);
+    if (head.status == 304) {
+      store_->insert(refreshedEntry(*stale_, head, response_cc, request_time_, policy_));
+      return;
+    }
+    CacheControl no_directives;
+    if (checkStorable("GET", head.status, no_directives, had_authorization_, head.headers, response_cc, policy_) !=
+        NotStorableReason::None) {
+      return;
+    }
+    std::vector<std::string> vary = varyNames(head.headers);
+    if (vary != stale_->vary) return;  // selection changed: the next miss stores the right variant
+    filling_ = newEntry(stale_->key, stale_->hash, std::move(vary), stale_->variant, stale_->route, head,
+                        response_cc, request_time_, policy_);
+  }
+  bool onUpstreamData(std::string_view data) override {
+    if (filling_ != nullptr) {
+      if (filling_->body.size() + data.size() > max_object_bytes_) {
+        filling_.reset();
+      } else {
+        filling_->body.append(data);
+      }
+    }
+    return true;
+  }
+  size_t onUpstreamReadBody(char*, size_t) override { return 0; }
+  void onUpstreamDone(UpstreamResult result, const char*) override {
+    if (result == UpstreamResult::Ok && filling_ != nullptr) store_->insert(std::move(filling_));
+    workerFills().refreshing.erase(stale_->key);
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<CacheStore> store_;
+  CacheEntryPtr stale_;
+  StoragePolicy policy_;
+  uint64_t max_object_bytes_;
+  bool had_authorization_;
+  int64_t request_time_;
+  std::shared_ptr<CacheEntry> filling_;
+};
+
 // Same-host targets named by Location / Content-Location: their stored responses go too (§4.4).
 void invalidateNamed(CacheStore& store, const RequestHead& request, const UpstreamResponseHead& head) {
   for (const HeaderField& field : head.headers) {
@@ -299,13 +388,34 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       case Freshness::Fresh:
         serveStored(exchange, entry, now, "HIT", "hit");
         return FilterAction::Responded;
+      case Freshness::StaleWhileRevalidate: {
+        // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
+        WorkerFills& fills = workerFills();
+        if (fills.refreshing.insert(st.key).second) {
+          auto* refresh = new BackgroundRefresh(store_, entry, policyOf(route), config_.max_object_bytes,
+                                                request.header("authorization").has_value());
+          UpstreamRequest forwarded = exchange.upstreamRequest();
+          forwarded.method = "GET";
+          forwarded.head = false;
+          if (!entry->etag.empty()) forwarded.headers.append("If-None-Match: " + entry->etag + "\r\n");
+          if (!entry->last_modified.empty()) {
+            forwarded.headers.append("If-Modified-Since: " + entry->last_modified + "\r\n");
+          }
+          if (!exchange.fetchInBackground(std::move(forwarded), refresh)) {
+            fills.refreshing.erase(st.key);
+            delete refresh;
+          }
+        }
+        serveStored(exchange, entry, now, "STALE", "hit; detail=stale-while-revalidate");
+        return FilterAction::Responded;
+      }
       case Freshness::StaleRevalidate:
-        st.stale = std::move(entry);  // ask the backend whether it is still current (§4.3.1)
+        st.stale = entry;  // ask the backend whether it is still current (§4.3.1)
         break;
-      case Freshness::StaleWhileRevalidate:
       case Freshness::Expired:
         break;
     }
+    st.fallback = std::move(entry);
     st.lookup = Lookup::Expired;
   }
   // §5.2.1.7: only-if-cached and nothing usable stored.
@@ -376,13 +486,16 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
   if (st->validating && head.status == 304) {
     // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
     // answers the client (which asked without validators, so it gets the full response).
-    auto refreshed = std::make_shared<CacheEntry>(*st->stale);
-    refreshed->fields = refreshFields(st->stale->fields, storedFields(head, response_cc));
-    std::vector<HeaderField> merged = splitFields(refreshed->fields);
-    fillFreshness(*refreshed, merged, st->request_time, time(nullptr), policy);
-    CacheEntryPtr entry = refreshed;
-    store_->insert(refreshed);
+    CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, policy);
+    store_->insert(entry);
     serveStored(exchange, entry, time(nullptr), "REVALIDATED", "fwd=stale; fwd-status=304");
+    return FilterAction::Responded;
+  }
+  // RFC 5861 §4: a 500, 502, 503 or 504 from the backend may be replaced by the stale response.
+  if (st->fallback != nullptr && (head.status == 500 || head.status == 502 || head.status == 503 || head.status == 504) &&
+      staleIfErrorAllows(*st->fallback, time(nullptr))) {
+    serveStored(exchange, st->fallback, time(nullptr), "STALE",
+                ("fwd=stale; fwd-status=" + std::to_string(head.status) + "; detail=stale-if-error").c_str());
     return FilterAction::Responded;
   }
   NotStorableReason reason = checkStorable(request.method, head.status, st->request_cc,
@@ -411,18 +524,21 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
   status.append("; stored");
   extra.push_back(std::move(status));
 
-  auto entry = std::make_shared<CacheEntry>();
-  entry->key = st->key;
-  entry->hash = st->hash;
-  entry->vary = varyNames(head.headers);
-  entry->variant = makeVariantKey(entry->vary, request.headers);
-  entry->route = route.name;
-  entry->status = head.status;
-  entry->reason = std::string(head.reason);
-  entry->fields = storedFields(head, response_cc);
-  fillFreshness(*entry, head.headers, st->request_time, time(nullptr), policy);
-  st->filling = std::move(entry);
+  std::vector<std::string> vary = varyNames(head.headers);
+  std::string variant = makeVariantKey(vary, request.headers);
+  st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, response_cc,
+                         st->request_time, policy);
   return FilterAction::Continue;
+}
+
+FilterAction CacheFilter::onUpstreamError(Exchange& exchange, size_t index, int status) const {
+  auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
+  if (st == nullptr || st->fallback == nullptr || !staleIfErrorAllows(*st->fallback, time(nullptr))) {
+    return FilterAction::Continue;
+  }
+  serveStored(exchange, st->fallback, time(nullptr), "STALE",
+              ("fwd=stale; fwd-status=" + std::to_string(status) + "; detail=stale-if-error").c_str());
+  return FilterAction::Responded;
 }
 
 void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_view data) const {

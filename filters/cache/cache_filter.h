@@ -20,6 +20,7 @@ class CacheFilter final : public Filter {
   void onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const override;
   FilterAction onResponseHead(Exchange& exchange, size_t index, const UpstreamResponseHead& head,
                               ExtraHeaders& extra) const override;
+  FilterAction onUpstreamError(Exchange& exchange, size_t index, int status) const override;
   void onResponseData(Exchange& exchange, size_t index, std::string_view data) const override;
   void onComplete(Exchange& exchange, size_t index, bool complete) const override;
 
