@@ -205,19 +205,104 @@ std::string notModifiedFields(const std::string& stored) {
   return out;
 }
 
-// Answers from a stored entry: the full response, or a 304 when the client's validators match.
+// `block` ("Name: value\r\n" lines) without the fields named in `names`.
+std::string withoutFields(const std::string& block, std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (const HeaderField& field : splitFields(block)) {
+    if (std::any_of(names.begin(), names.end(), [&](std::string_view n) { return equalsIgnoreCase(n, field.name); })) {
+      continue;
+    }
+    out.append(field.name);
+    out.append(": ");
+    out.append(field.value);
+    out.append("\r\n");
+  }
+  return out;
+}
+
+// A single byte range of a `size`-byte body (RFC 9110 §14.1.2): "bytes=a-b", "bytes=a-" or
+// "bytes=-n". Nothing for a header we do not serve from cache (several ranges, other units, bad
+// syntax: the full response is sent, as §14.2 allows); `unsatisfiable` for a range past the end.
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  bool unsatisfiable = false;
+};
+std::optional<ByteRange> singleRange(std::string_view header, uint64_t size) {
+  header = trimOws(header);
+  if (header.substr(0, 6) != "bytes=" || header.find(',') != std::string_view::npos) return std::nullopt;
+  std::string_view spec = trimOws(header.substr(6));
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view text) -> std::optional<uint64_t> {
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+  };
+  ByteRange range;
+  if (dash == 0) {  // suffix: the last n bytes
+    std::optional<uint64_t> n = number(spec.substr(1));
+    if (!n) return std::nullopt;
+    if (*n == 0 || size == 0) return ByteRange{0, 0, true};
+    range.first = *n >= size ? 0 : size - *n;
+    range.last = size - 1;
+    return range;
+  }
+  std::optional<uint64_t> first = number(spec.substr(0, dash));
+  if (!first) return std::nullopt;
+  std::optional<uint64_t> last = dash + 1 < spec.size() ? number(spec.substr(dash + 1)) : std::optional<uint64_t>(UINT64_MAX);
+  if (!last || *last < *first) return std::nullopt;
+  if (*first >= size) return ByteRange{0, 0, true};
+  range.first = *first;
+  range.last = std::min(*last, size - 1);
+  return range;
+}
+
+// If-Range (RFC 9110 §13.1.5): the range applies only while the client's validator is current
+// (a strong ETag match, or exactly the stored Last-Modified).
+bool ifRangeHolds(const RequestHead& request, const CacheEntry& entry) {
+  std::optional<std::string_view> if_range = request.header("if-range");
+  if (!if_range) return true;
+  std::string_view value = trimOws(*if_range);
+  if (!value.empty() && (value.front() == '"' || value.substr(0, 2) == "W/")) {
+    return value.substr(0, 2) != "W/" && entry.etag.substr(0, 2) != "W/" && value == entry.etag;
+  }
+  return !entry.last_modified.empty() && value == entry.last_modified;
+}
+
+// Answers from a stored entry: the full response, a single range of it (206/416), or a 304
+// when the client's validators match.
 void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, const char* x_cache,
                  const char* cache_status) {
   const RequestHead& request = exchange.request();
   int64_t age = currentAge(*entry, now);
   bool not_modified = entry->status == 200 && notModified(request, *entry);
-  int status = not_modified ? 304 : entry->status;
+  std::optional<ByteRange> range;
+  if (!not_modified && entry->status == 200 && request.method == "GET") {
+    if (std::optional<std::string_view> header = request.header("range"); header && ifRangeHolds(request, *entry)) {
+      range = singleRange(*header, entry->body.size());
+    }
+  }
+  int status = not_modified ? 304 : range ? (range->unsatisfiable ? 416 : 206) : entry->status;
   std::string head;
   head.reserve(entry->fields.size() + 192);
   head.append("HTTP/1.1 ");
+  std::string_view body;
   if (not_modified) {
     head.append("304 Not Modified\r\n");
     head.append(notModifiedFields(entry->fields));
+  } else if (range && range->unsatisfiable) {
+    head.append("416 Range Not Satisfiable\r\n");
+    head.append(notModifiedFields(entry->fields));
+    head.append("Content-Range: bytes */" + std::to_string(entry->body.size()) + "\r\nContent-Length: 0\r\n");
+  } else if (range) {
+    head.append("206 Partial Content\r\n");
+    head.append(entry->fields);
+    head.append("Content-Range: bytes " + std::to_string(range->first) + "-" + std::to_string(range->last) + "/" +
+                std::to_string(entry->body.size()) + "\r\n");
+    head.append("Content-Length: " + std::to_string(range->last - range->first + 1) + "\r\n");
+    body = std::string_view(entry->body).substr(range->first, range->last - range->first + 1);
   } else {
     head.append(std::to_string(entry->status));
     head.push_back(' ');
@@ -239,7 +324,8 @@ void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, co
   head.append("; ttl=");
   head.append(std::to_string(entry->freshness_lifetime - age));
   head.append("\r\n");
-  std::string_view body = (request.isHead() || not_modified) ? std::string_view() : std::string_view(entry->body);
+  if (!range && !not_modified) body = entry->body;
+  if (request.isHead()) body = {};
   exchange.respond(status, std::move(head), body, entry);
 }
 
@@ -450,7 +536,13 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
 
 void CacheFilter::onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
-  if (st == nullptr || st->stale == nullptr) return;
+  if (st == nullptr) return;
+  if (st->leader && exchange.request().header("range")) {
+    // Fetch the whole object so it can be stored; the range is then cut from it (as nginx and
+    // Varnish do). Sending the full response instead of a range is allowed (RFC 9110 §14.2).
+    request.headers = withoutFields(request.headers, {"range", "if-range"});
+  }
+  if (st->stale == nullptr) return;
   // The client's own conditionals go through untouched; otherwise we validate our copy (§4.3.1).
   const RequestHead& client = exchange.request();
   if (client.header("if-none-match") || client.header("if-modified-since") || client.header("if-match") ||
