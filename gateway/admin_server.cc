@@ -6,7 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
 
+#include "filters/cache/cache_key.h"
+#include "filters/cache/cache_store.h"
 #include "gateway/access_log.h"
 #include "gateway/gateway.h"
 
@@ -30,6 +34,13 @@ void replyError(evhttp_request* request, int status, std::string_view message) {
   appendJsonEscaped(json, message);
   json.append("\", \"status\": " + std::to_string(status) + "}\n");
   reply(request, status, json);
+}
+
+std::string requestBody(evhttp_request* request) {
+  evbuffer* buffer = evhttp_request_get_input_buffer(request);
+  std::string body(evbuffer_get_length(buffer), '\0');
+  evbuffer_copyout(buffer, body.data(), body.size());
+  return body;
 }
 
 // Constant-time comparison, so response timing does not leak how much of a token matched.
@@ -110,6 +121,84 @@ void AdminServer::handle(evhttp_request* request) {
     std::string error = gateway_.reload();
     if (!error.empty()) return replyError(request, 400, error);
     reply(request, 200, "{\"reloaded\": true}\n");
+    return;
+  }
+  if (path == "/api/cache/stats") {
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
+    CacheStore::Stats stats = gateway_.cacheStore().stats();
+    nlohmann::json body = {{"entries", stats.entries},       {"bytes", stats.bytes},
+                           {"max_bytes", gateway_.cacheStore().maxBytes()},
+                           {"evictions", stats.evictions},   {"inserts", stats.inserts},
+                           {"replaced", stats.replaced}};
+    reply(request, 200, body.dump() + "\n");
+    return;
+  }
+  if (path == "/api/cache/clear") {
+    if (method != EVHTTP_REQ_POST) return replyError(request, 405, "use POST");
+    nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return replyError(request, 400, "body must be a JSON object: {} clears all, or {\"route\"|\"prefix\"|\"url\": ...}");
+    }
+    size_t removed = 0;
+    CacheStore& store = gateway_.cacheStore();
+    auto text = [&](const char* key) -> std::optional<std::string> {
+      auto it = body.find(key);
+      if (it == body.end()) return std::nullopt;
+      if (!it->is_string()) throw std::invalid_argument(std::string("'") + key + "' must be a string");
+      return it->get<std::string>();
+    };
+    try {
+      if (body.size() > 1) return replyError(request, 400, "give at most one of route, prefix, url");
+      if (auto route = text("route")) {
+        removed = store.eraseIf([&](const CacheEntry& entry) { return entry.route == *route; });
+      } else if (auto prefix = text("prefix")) {
+        removed = store.eraseIf([&](const CacheEntry& entry) {
+          CacheKeyParts parts;
+          return splitCacheKey(entry.key, parts) && parts.path.substr(0, prefix->size()) == *prefix;
+        });
+      } else if (auto url = text("url")) {
+        removed = store.eraseIf([&](const CacheEntry& entry) {
+          CacheKeyParts parts;
+          if (!splitCacheKey(entry.key, parts)) return false;
+          std::string target(parts.path);
+          if (!parts.query.empty()) target += "?" + std::string(parts.query);
+          return target == *url;
+        });
+      } else if (body.empty()) {
+        removed = store.clear();
+      } else {
+        return replyError(request, 400, "unknown key: use route, prefix or url");
+      }
+    } catch (const std::invalid_argument& e) {
+      return replyError(request, 400, e.what());
+    }
+    reply(request, 200, nlohmann::json({{"removed", removed}}).dump() + "\n");
+    return;
+  }
+  if (path == "/api/cache/routes") {
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
+    nlohmann::json routes = nlohmann::json::array();
+    for (const RouteConfig& route : gateway_.snapshot()->config->routes) {
+      int8_t forced = route.cache_switch != nullptr ? route.cache_switch->load() : -1;
+      routes.push_back({{"name", route.name}, {"enabled", route.cacheEnabled()}, {"configured", route.cache},
+                        {"overridden", forced >= 0}});
+    }
+    reply(request, 200, nlohmann::json({{"routes", routes}}).dump() + "\n");
+    return;
+  }
+  if (path.rfind("/api/cache/routes/", 0) == 0) {
+    if (method != EVHTTP_REQ_PUT) return replyError(request, 405, "use PUT");
+    std::string name = path.substr(std::string("/api/cache/routes/").size());
+    std::atomic<int8_t>* flag = gateway_.cacheSwitch(name);
+    if (flag == nullptr) return replyError(request, 404, "no route named '" + name + "'");
+    nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
+    if (!body.is_object() || !body.contains("enabled") || !(body["enabled"].is_boolean() || body["enabled"].is_null())) {
+      return replyError(request, 400, "body must be {\"enabled\": true|false|null} (null: back to the config)");
+    }
+    int8_t value = body["enabled"].is_null() ? -1 : (body["enabled"].get<bool>() ? 1 : 0);
+    flag->store(value);
+    spdlog::info("admin: cache for route '{}' {}", name, value < 0 ? "follows the config" : value ? "on" : "off");
+    reply(request, 200, nlohmann::json({{"name", name}, {"enabled", value < 0 ? nullptr : nlohmann::json(value == 1)}}).dump() + "\n");
     return;
   }
   replyError(request, 404, "no such admin endpoint");

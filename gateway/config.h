@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -87,6 +88,14 @@ struct RouteConfig {
   bool heuristic_freshness = false;    // 10% of the Last-Modified age (RFC 9111 §4.2.2)
   bool allow_cookies = false;          // store responses that set cookies
   bool ignore_client_no_cache = false;  // serve fresh entries despite request no-cache/max-age=0
+  // Runtime switch set by the admin API, kept across reloads: -1 follows `cache`, 0 off, 1 on.
+  // Attached when the config is put into service (null in configs that only get checked).
+  const std::atomic<int8_t>* cache_switch = nullptr;
+
+  bool cacheEnabled() const {
+    int8_t forced = cache_switch != nullptr ? cache_switch->load(std::memory_order_relaxed) : -1;
+    return forced < 0 ? cache : forced != 0;
+  }
 };
 
 struct Config {

@@ -73,6 +73,14 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
   } else if (cache_store_->maxBytes() != config->cache.max_bytes) {
     spdlog::warn("reload: [cache] max_bytes changes only on restart");
   }
+  // Attach each route's runtime cache switch (created on first sight, kept across reloads).
+  auto live = std::make_shared<Config>(*config);
+  for (RouteConfig& route : live->routes) {
+    auto& slot = cache_switches_[route.name];
+    if (!slot) slot = std::make_unique<std::atomic<int8_t>>(-1);
+    route.cache_switch = slot.get();
+  }
+  config = live;
   auto snapshot = std::make_shared<Snapshot>(config, std::move(access_log));
   snapshot->filters.add(std::make_shared<CacheFilter>(cache_store_, config->cache));
   return snapshot;
@@ -199,6 +207,13 @@ void Gateway::shutdown() {
   spdlog::info("shutting down: draining {} connection(s)", open_connections_.load());
   for (auto& worker : workers_) worker->requestDrain();
   event_base_loopexit(base_, nullptr);
+}
+
+std::atomic<int8_t>* Gateway::cacheSwitch(const std::string& name) {
+  for (const RouteConfig& route : snapshot_->config->routes) {
+    if (route.name == name) return cache_switches_.at(name).get();
+  }
+  return nullptr;
 }
 
 std::string Gateway::reload() {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "filters/cache/cache_store.h"
@@ -36,6 +37,9 @@ class Gateway {
   std::string reload();
 
   unsigned openConnections() const { return open_connections_.load(); }
+  CacheStore& cacheStore() { return *cache_store_; }
+  // The runtime cache switch of route `name` (-1 follow config, 0 off, 1 on); null if unknown.
+  std::atomic<int8_t>* cacheSwitch(const std::string& name);
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
 
  private:
@@ -48,6 +52,8 @@ class Gateway {
   GatewayOptions options_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::shared_ptr<CacheStore> cache_store_;  // L1, shared by every worker; outlives reloads
+  // Per route name; entries are never removed, so the pointers routes hold stay valid.
+  std::unordered_map<std::string, std::unique_ptr<std::atomic<int8_t>>> cache_switches_;
   std::atomic<unsigned> open_connections_{0};
   event_base* base_ = nullptr;
   std::vector<event*> signal_events_;

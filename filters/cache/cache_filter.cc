@@ -452,10 +452,11 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   const RequestHead& request = exchange.request();
   const RouteConfig& route = exchange.route();
   bool safe = request.method == "GET" || request.method == "HEAD";
-  if (!route.cache || !safe) {
+  bool enabled = route.cacheEnabled();
+  if (!enabled || !safe) {
     st.lookup = Lookup::Bypass;
     // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI.
-    st.invalidate = route.cache && request.method != "OPTIONS" && request.method != "TRACE";
+    st.invalidate = enabled && request.method != "OPTIONS" && request.method != "TRACE";
     if (st.invalidate) {
       st.key = makeCacheKey("http", request.host, request.path, request.query);
       st.hash = hashKey(st.key);
