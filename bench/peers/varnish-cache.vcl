@@ -1,0 +1,32 @@
+# Varnish peer for bench/hits.sh: Varnish's cache (malloc storage) in front of the sample backend.
+# The script fills in @BACKEND_PORT@ and runs:
+#   varnishd -F -j none -a 127.0.0.1:PORT -s malloc,256m -f <generated file> -n <tmpfs dir> \
+#            -p thread_pools=1 -p thread_pool_min=<connections + 8> -p thread_pool_max=...
+# Varnish stores text bodies gzipped (beresp.do_gzip) and serves them as stored to clients that
+# accept gzip, so the gzip scenario compresses once per object, not once per hit.
+vcl 4.1;
+
+backend sample {
+    .host = "127.0.0.1";
+    .port = "@BACKEND_PORT@";
+}
+
+sub vcl_recv {
+    # Built-in rules otherwise: GET/HEAD without Authorization or Cookie are looked up; the key is
+    # Host + URL, as perfgate's.
+}
+
+sub vcl_backend_response {
+    # The backend's Cache-Control (max-age=60) sets beresp.ttl (built-in behaviour).
+    if (beresp.http.Content-Type ~ "^text/") {
+        set beresp.do_gzip = true;
+    }
+}
+
+sub vcl_deliver {
+    if (obj.hits > 0) {
+        set resp.http.X-Cache-Status = "HIT";
+    } else {
+        set resp.http.X-Cache-Status = "MISS";
+    }
+}
