@@ -317,8 +317,11 @@ void ClientConnection::dispatch() {
       case FilterAction::Responded:
         return;
       case FilterAction::Suspend:
+        // Bounded: after the upstream's response_timeout, or 5 s at most, the filters decide
+        // again (nginx's proxy_cache_lock_timeout is 5 s too).
         suspended_ = true;
-        armTimer(Timer::Suspended, snapshot_->config->upstreams[route_->upstream_index].response_timeout);
+        armTimer(Timer::Suspended,
+                 std::min(snapshot_->config->upstreams[route_->upstream_index].response_timeout, Millis(5000)));
         return;
       case FilterAction::Continue:
         break;
