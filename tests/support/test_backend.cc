@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 namespace perfgate::test {
@@ -191,6 +192,114 @@ std::string chunk(std::string_view data) {
   return out;
 }
 
+// The response /cache describes with its query string (see the header's table).
+struct CacheResource {
+  int status = 200;
+  Headers fields;
+  std::string body;
+  bool chunked = false;
+  uint64_t delay_ms = 0;
+};
+
+// RFC 9110 §13.1.2 weak comparison: the opaque tags match, W/ prefixes ignored.
+bool weakMatch(std::string_view a, std::string_view b) {
+  auto strip = [](std::string_view t) { return t.substr(0, 2) == "W/" ? t.substr(2) : t; };
+  return !a.empty() && strip(a) == strip(b);
+}
+
+CacheResource cacheResource(const ReceivedRequest& r, size_t fetch) {
+  CacheResource res;
+  std::string body = "fetch " + std::to_string(fetch) + "\n";
+  bool sized = false;
+  std::string etag;
+  std::string last_modified;
+  bool content_type = false;
+  std::vector<std::string> echoes;
+  std::string_view query;
+  if (size_t q = r.target.find('?'); q != std::string::npos) query = std::string_view(r.target).substr(q + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = param.find('=');
+    std::string name = urlDecode(param.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : urlDecode(param.substr(eq + 1));
+    uint64_t number = 0;
+    if (name == "cc") {
+      res.fields.emplace_back("Cache-Control", value);
+    } else if (name == "vary") {
+      res.fields.emplace_back("Vary", value);
+    } else if (name == "etag") {
+      etag = value;
+      res.fields.emplace_back("ETag", value);
+    } else if (name == "lm") {
+      last_modified = value;
+      res.fields.emplace_back("Last-Modified", value);
+    } else if (name == "expires") {
+      res.fields.emplace_back("Expires", value);
+    } else if (name == "date") {
+      res.fields.emplace_back("Date", value == "now" ? httpDate(std::time(nullptr)) : value);
+    } else if (name == "age") {
+      res.fields.emplace_back("Age", value);
+    } else if (name == "cookie") {
+      res.fields.emplace_back("Set-Cookie", value);
+    } else if (name == "header") {
+      size_t colon = value.find(':');
+      if (colon == std::string::npos) continue;
+      std::string field = trimOws(std::string_view(value).substr(0, colon));
+      content_type |= iequals(field, "Content-Type");
+      res.fields.emplace_back(field, trimOws(std::string_view(value).substr(colon + 1)));
+    } else if (name == "status" && parseUnsigned(value, number)) {
+      res.status = static_cast<int>(number);
+    } else if (name == "body") {
+      body = value;
+    } else if (name == "size" && parseUnsigned(value, number)) {
+      body = pattern(number);
+      sized = true;
+    } else if (name == "echo") {
+      echoes.push_back(value);
+    } else if (name == "chunked") {
+      res.chunked = value == "1";
+    } else if (name == "delay" && parseUnsigned(value, number)) {
+      res.delay_ms = number;
+    }
+  }
+  if (!sized) {
+    for (const std::string& e : echoes) {
+      body += e + ": " + (r.hasHeader(e) ? r.header(e) : "(absent)") + "\n";
+    }
+  }
+  res.fields.emplace_back("X-Fetch", std::to_string(fetch));
+
+  // RFC 9110 §13.2.2: If-None-Match, else If-Modified-Since; only for GET/HEAD and a 200.
+  bool not_modified = false;
+  if (res.status == 200 && (r.method == "GET" || r.method == "HEAD")) {
+    if (r.hasHeader("If-None-Match")) {
+      for (const std::string& v : r.headerValues("If-None-Match")) {
+        size_t start = 0;
+        while (start <= v.size()) {
+          size_t comma = v.find(',', start);
+          if (comma == std::string::npos) comma = v.size();
+          std::string tag = trimOws(std::string_view(v).substr(start, comma - start));
+          not_modified |= (tag == "*" && !etag.empty()) || weakMatch(tag, etag);
+          start = comma + 1;
+        }
+      }
+    } else if (r.hasHeader("If-Modified-Since") && !last_modified.empty()) {
+      std::time_t since = parseHttpDate(r.header("If-Modified-Since"));
+      std::time_t modified = parseHttpDate(last_modified);
+      not_modified = since >= 0 && modified >= 0 && modified <= since;
+    }
+  }
+  if (not_modified) {
+    res.status = 304;
+    return res;
+  }
+  if (!content_type) res.fields.insert(res.fields.begin(), {"Content-Type", "text/plain"});
+  res.body = std::move(body);
+  return res;
+}
+
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -222,6 +331,56 @@ std::string pattern(size_t n) {
   std::string out(n, '\0');
   for (size_t i = 0; i < n; ++i) out[i] = kAlphabet[i % kLen];
   return out;
+}
+
+std::string urlEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string urlDecode(std::string_view text) {
+  auto hexValue = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = lower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::string httpDate(std::time_t t) {
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char out[64];
+  std::strftime(out, sizeof out, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return out;
+}
+
+std::time_t parseHttpDate(std::string_view text) {
+  std::string s(text);
+  std::tm tm{};
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return -1;
+  return ::timegm(&tm);
 }
 
 std::string ReceivedRequest::header(std::string_view name) const {
@@ -315,6 +474,29 @@ bool TestBackend::waitForRequests(size_t n, std::chrono::milliseconds timeout) c
   return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
 }
 
+size_t TestBackend::requestsFor(std::string_view target) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(std::count_if(requests_.begin(), requests_.end(),
+                                           [&](const ReceivedRequest& r) { return r.target == target; }));
+}
+
+std::vector<ReceivedRequest> TestBackend::requestsTo(std::string_view target) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ReceivedRequest> out;
+  for (const ReceivedRequest& r : requests_) {
+    if (r.target == target) out.push_back(r);
+  }
+  return out;
+}
+
+bool TestBackend::waitForRequestsFor(std::string_view target, size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] {
+    return static_cast<size_t>(std::count_if(requests_.begin(), requests_.end(),
+                                             [&](const ReceivedRequest& r) { return r.target == target; })) >= n;
+  });
+}
+
 void TestBackend::clearRequests() {
   std::lock_guard<std::mutex> lock(mu_);
   requests_.clear();
@@ -334,12 +516,15 @@ std::vector<std::string> TestBackend::protocolErrors() const {
   return protocol_errors_;
 }
 
-void TestBackend::record(ReceivedRequest request) {
+size_t TestBackend::record(ReceivedRequest request) {
+  size_t same_target = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (const ReceivedRequest& r : requests_) same_target += r.target == request.target ? 1 : 0;
     requests_.push_back(std::move(request));
   }
   cv_.notify_all();
+  return same_target + 1;
 }
 
 void TestBackend::protocolError(std::string what) {
@@ -486,7 +671,7 @@ void TestBackend::serveConnection(int fd, uint64_t id) {
         "echo",       "mirror",          "mirror-chunked", "status",         "delay",
         "bytes",      "chunked",         "drip",           "slow-body",      "slow-first-byte",
         "headers",    "close-mid-body",  "close-mid-chunked", "no-response", "discard",
-        "read-late",  "close-delimited"};
+        "read-late",  "close-delimited", "cache"};
     std::string endpoint = "echo";
     std::vector<std::string> args;
     for (size_t i = 0; i < segments.size(); ++i) {
@@ -585,7 +770,7 @@ void TestBackend::serveConnection(int fd, uint64_t id) {
     const bool head = req.method == "HEAD";
     const bool http10 = req.version == "HTTP/1.0";
     ReceivedRequest copy = req;
-    record(std::move(req));
+    const size_t target_count = record(std::move(req));
     const ReceivedRequest& r = copy;
 
     auto respond = [&](int status, const Headers& extra, std::string_view body, bool with_length = true) {
@@ -725,6 +910,19 @@ void TestBackend::serveConnection(int fd, uint64_t id) {
       return;
     } else if (endpoint == "no-response") {
       return;
+    } else if (endpoint == "cache") {
+      CacheResource res = cacheResource(r, target_count);
+      if (res.delay_ms > 0 && !sleepFor(std::chrono::milliseconds(res.delay_ms))) return;
+      if (!res.chunked || res.status == 204 || res.status == 304) {
+        ok = respond(res.status, res.fields, res.body);
+      } else {
+        constexpr size_t kChunk = 16 * 1024;
+        ok = chunkedHead(res.status, res.fields);
+        for (size_t off = 0; ok && !head && off < res.body.size(); off += kChunk) {
+          ok = sendChunk(std::string_view(res.body).substr(off, kChunk));
+        }
+        if (ok && !head) ok = endChunks();
+      }
     } else if (endpoint == "close-delimited") {
       // No Content-Length, no chunking: the body ends when the connection does.
       io.sendAll("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n" +

@@ -26,6 +26,34 @@
 //   /close-delimited/N    200 with neither Content-Length nor chunking: N bytes, then close
 //   /discard              as /echo, but the body is only counted and hashed, not kept
 //   /read-late/MS         waits MS before reading the request body (not kept), then as /echo
+//   /cache/ANY?PARAMS     a cacheable resource whose response is described by its query string,
+//                         for cache tests (see below)
+//
+// /cache: each query parameter NAME=VALUE (VALUE percent-decoded; '+' stays '+'; a parameter
+// may repeat where noted) shapes the response. The whole target (path and query) names the
+// resource, so distinct queries are distinct resources to a cache too.
+//   cc=V         Cache-Control: V (repeatable: one field line each)
+//   vary=V       Vary: V (repeatable)
+//   etag=V       ETag: V, as written (quotes included: etag=%22v1%22)
+//   lm=DATE      Last-Modified: DATE
+//   expires=V    Expires: V
+//   date=V       Date: V ("now": the current time); no Date field unless given
+//   age=N        Age: N
+//   cookie=V     Set-Cookie: V
+//   header=N:V   any other field N: V (repeatable; Content-Type here replaces the default)
+//   status=N     the status (default 200)
+//   body=TEXT    the body (default "fetch N\n", N as in X-Fetch)
+//   size=N       the body is pattern(N) instead (Content-Length N)
+//   echo=NAME    appends "NAME: <the request's NAME field, or (absent)>\n" to the body (repeatable;
+//                not with size)
+//   chunked=1    the body is sent chunked (16 KiB chunks) instead of with Content-Length
+//   delay=MS     waits MS after receiving the request, before answering
+// Every response carries Content-Type: text/plain (unless header= sets one) and X-Fetch: N, the
+// number of requests received for this exact target so far, this one included (counted as by
+// requestsFor(): every method, reset by clearRequests()). A GET or HEAD whose status would be 200
+// is answered 304 (the same fields without Content-Type, no body) when If-None-Match lists the
+// etag (weak comparison, RFC 9110 §13.1.2; "*" matches any etag), or, when the request has no
+// If-None-Match, when If-Modified-Since is a date >= lm. Other methods get the same response as GET.
 //
 // Request bodies may come with Content-Length or chunked (decoded and recorded); Expect:
 // 100-continue is answered. Keep-alive per RFC 9112 (HTTP/1.0 only when asked).
@@ -35,6 +63,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -67,6 +96,16 @@ std::string pattern(size_t n);
 
 // Case-insensitive ASCII comparison of header names.
 bool iequals(std::string_view a, std::string_view b);
+
+// Percent-encodes every byte but RFC 3986 unreserved ones (ALPHA DIGIT - . _ ~), for query values.
+std::string urlEncode(std::string_view text);
+// Decodes %XX escapes (a malformed escape is kept as written); '+' is not a space.
+std::string urlDecode(std::string_view text);
+
+// IMF-fixdate (RFC 9110 §5.6.7) of `t` seconds since the epoch: "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string httpDate(std::time_t t);
+// Parses an IMF-fixdate; -1 when `text` is not one.
+std::time_t parseHttpDate(std::string_view text);
 
 // One request as the backend received it.
 struct ReceivedRequest {
@@ -109,6 +148,11 @@ class TestBackend {
   size_t requestCount() const;
   // Waits until at least `n` requests have been received (true) or `timeout` passed (false).
   bool waitForRequests(size_t n, std::chrono::milliseconds timeout) const;
+  // Requests received (any method) whose target, query included, is exactly `target`.
+  size_t requestsFor(std::string_view target) const;
+  std::vector<ReceivedRequest> requestsTo(std::string_view target) const;
+  // Waits until requestsFor(target) >= n (true) or `timeout` passed (false).
+  bool waitForRequestsFor(std::string_view target, size_t n, std::chrono::milliseconds timeout) const;
   void clearRequests();
 
   // Connection counters.
@@ -133,7 +177,8 @@ class TestBackend {
   void serveConnection(int fd, uint64_t id);
   // Waits `ms` unless the backend is stopping; false when stopping.
   bool sleepFor(std::chrono::milliseconds ms);
-  void record(ReceivedRequest request);
+  // Returns how many recorded requests, this one included, have the same target.
+  size_t record(ReceivedRequest request);
   void protocolError(std::string what);
   void reapFinished();
 
