@@ -838,7 +838,7 @@ TEST_F(CacheTest, SingleRangeIsAnsweredFromTheStoredResponse) {
   EXPECT_EQ(backend_.requestsFor(target), 1u);
 }
 
-// --- Pending features -----------------------------------------------------------------------
+// --- Revalidation, invalidation, coalescing, stale responses ----------------------------------
 
 // revalidation (stale entry with an ETag; a 304 refreshes the stored headers, §4.3.4)
 TEST_F(CacheTest, StaleEntryIsRevalidatedWithIfNoneMatchAnd304RefreshesHeaders) {
