@@ -21,6 +21,8 @@ struct CacheEntry {
   std::string fields;       // stored response fields, "Name: value\r\n" each; hop-by-hop ones,
                             // Age, Date, Content-Length and the cache's own headers excluded
   std::string body;         // identity body
+  std::string head;         // status line, fields, Content-Length and Via, serialized once when
+                            // stored (finishEntry): a hit adds only Age and the cache's fields
 
   std::string etag;           // as received (W/ prefix kept), "" when none
   std::string last_modified;  // as received, "" when none
@@ -42,7 +44,7 @@ struct CacheEntry {
     size_t fields_bytes = 0;
     for (const std::string& name : vary) fields_bytes += name.size() + 32;
     return sizeof(CacheEntry) + key.size() + variant.size() + route.size() + reason.size() + fields.size() +
-           body.size() + etag.size() + last_modified.size() + fields_bytes + kStoreOverhead;
+           body.size() + head.size() + etag.size() + last_modified.size() + fields_bytes + kStoreOverhead;
   }
   static constexpr size_t kStoreOverhead = 64;  // hash-table node and LRU links in CacheStore
 };

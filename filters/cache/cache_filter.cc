@@ -129,6 +129,24 @@ std::string storedFields(const UpstreamResponseHead& head, const CacheControl& c
 
 bool hasBody(int status) { return status != 204 && status != 304 && status >= 200; }
 
+// Serializes what every full hit of `entry` sends before its per-hit fields.
+void finishEntry(CacheEntry& entry) {
+  entry.head.clear();
+  entry.head.reserve(entry.fields.size() + entry.reason.size() + 64);
+  entry.head.append("HTTP/1.1 ");
+  entry.head.append(std::to_string(entry.status));
+  entry.head.push_back(' ');
+  entry.head.append(entry.reason);
+  entry.head.append("\r\n");
+  entry.head.append(entry.fields);
+  if (hasBody(entry.status)) {
+    entry.head.append("Content-Length: ");
+    entry.head.append(std::to_string(entry.body.size()));
+    entry.head.append("\r\n");
+  }
+  entry.head.append("Via: 1.1 perfgate\r\n");
+}
+
 // Views of the "Name: value\r\n" lines of a stored field block.
 std::vector<HeaderField> splitFields(std::string_view block) {
   std::vector<HeaderField> fields;
@@ -286,7 +304,7 @@ void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, co
   }
   int status = not_modified ? 304 : range ? (range->unsatisfiable ? 416 : 206) : entry->status;
   std::string head;
-  head.reserve(entry->fields.size() + 192);
+  head.reserve(entry->head.size() + 160);
   head.append("HTTP/1.1 ");
   std::string_view body;
   if (not_modified) {
@@ -304,20 +322,12 @@ void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, co
     head.append("Content-Length: " + std::to_string(range->last - range->first + 1) + "\r\n");
     body = std::string_view(entry->body).substr(range->first, range->last - range->first + 1);
   } else {
-    head.append(std::to_string(entry->status));
-    head.push_back(' ');
-    head.append(entry->reason);
-    head.append("\r\n");
-    head.append(entry->fields);
-    if (hasBody(entry->status)) {
-      head.append("Content-Length: ");
-      head.append(std::to_string(entry->body.size()));
-      head.append("\r\n");
-    }
+    head.assign(entry->head);  // status line to Via, serialized when stored
   }
+  if (not_modified || range) head.append("Via: 1.1 perfgate\r\n");
   head.append("Age: ");
   head.append(std::to_string(age));
-  head.append("\r\nVia: 1.1 perfgate\r\nX-Cache: ");
+  head.append("\r\nX-Cache: ");
   head.append(x_cache);
   head.append("\r\nCache-Status: perfgate; ");
   head.append(cache_status);
@@ -354,6 +364,7 @@ CacheEntryPtr refreshedEntry(const CacheEntry& stale, const UpstreamResponseHead
   refreshed->fields = refreshFields(stale.fields, storedFields(head, response_cc));
   std::vector<HeaderField> merged = splitFields(refreshed->fields);
   fillFreshness(*refreshed, merged, request_time, time(nullptr), policy);
+  finishEntry(*refreshed);
   return refreshed;
 }
 
@@ -400,7 +411,10 @@ class BackgroundRefresh final : public UpstreamObserver {
   }
   size_t onUpstreamReadBody(char*, size_t) override { return 0; }
   void onUpstreamDone(UpstreamResult result, const char*) override {
-    if (result == UpstreamResult::Ok && filling_ != nullptr) store_->insert(std::move(filling_));
+    if (result == UpstreamResult::Ok && filling_ != nullptr) {
+      finishEntry(*filling_);
+      store_->insert(std::move(filling_));
+    }
     workerFills().refreshing.erase(stale_->key);
     delete this;
   }
@@ -657,6 +671,7 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
     st->waiting = false;
   }
   if (st->filling != nullptr && complete) {
+    finishEntry(*st->filling);
     store_->insert(std::move(st->filling));
     fills.uncacheable.erase(st->key);
   }
