@@ -91,6 +91,8 @@ void forEachListElement(std::string_view value, Fn&& fn) {
 
 }  // namespace
 
+bool isTokenChar(unsigned char c) { return kToken[c]; }
+
 std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);

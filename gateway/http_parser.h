@@ -129,6 +129,9 @@ class ChunkedDecoder {
 // ASCII case-insensitive comparison, as header names and tokens require.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
+// RFC 9110 §5.6.2 tchar: the bytes a token (method, field name, directive) is made of.
+bool isTokenChar(unsigned char c);
+
 // `s` without leading and trailing spaces and tabs (OWS, RFC 9110 §5.6.3).
 std::string_view trimOws(std::string_view s);
 

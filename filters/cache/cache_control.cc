@@ -1,22 +1,9 @@
 #include "filters/cache/cache_control.h"
 
-#include <array>
-
 namespace perfgate {
 namespace {
 
-// RFC 9110 §5.6.2: tchar.
-constexpr std::array<bool, 256> makeTokenTable() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kToken = makeTokenTable();
-
-inline bool isTchar(char c) { return kToken[static_cast<unsigned char>(c)]; }
+inline bool isTchar(char c) { return isTokenChar(static_cast<unsigned char>(c)); }
 inline bool isOws(char c) { return c == ' ' || c == '\t'; }
 
 // A directive's argument as written: a token, or a quoted-string with its quotes.
