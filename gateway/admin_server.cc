@@ -130,6 +130,24 @@ void AdminServer::handle(evhttp_request* request) {
                            {"max_bytes", gateway_.cacheStore().maxBytes()},
                            {"evictions", stats.evictions},   {"inserts", stats.inserts},
                            {"replaced", stats.replaced}};
+    nlohmann::json routes = nlohmann::json::object();
+    for (const auto& [name, totals] : gateway_.cacheStats().merged()) {
+      nlohmann::json route = {{"stored", totals.stored}, {"stored_bytes", totals.stored_bytes},
+                              {"not_stored", totals.not_stored}};
+      uint64_t served = 0;
+      uint64_t from_cache = 0;
+      for (size_t i = 0; i < static_cast<size_t>(CacheOutcome::kCount); ++i) {
+        auto outcome = static_cast<CacheOutcome>(i);
+        route[outcomeName(outcome)] = {{"requests", totals.requests[i]}, {"bytes", totals.bytes[i]}};
+        if (outcome != CacheOutcome::Bypass) served += totals.requests[i];
+        if (outcome == CacheOutcome::Hit || outcome == CacheOutcome::Stale || outcome == CacheOutcome::Revalidated) {
+          from_cache += totals.requests[i];
+        }
+      }
+      route["hit_ratio"] = served == 0 ? 0.0 : static_cast<double>(from_cache) / static_cast<double>(served);
+      routes[name] = route;
+    }
+    body["routes"] = routes;
     reply(request, 200, body.dump() + "\n");
     return;
   }

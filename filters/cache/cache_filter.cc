@@ -35,6 +35,8 @@ struct CacheExchange final : FilterState {
   bool waiting = false;       // suspended behind a leader
   bool waited = false;        // has waited once: never waits again (no serialized queue)
   bool not_storable = false;  // the backend's response was not storable
+  std::optional<CacheOutcome> outcome;  // a forwarded response's outcome, counted on completion
+  uint64_t bytes = 0;                   // its body bytes
   std::shared_ptr<CacheEntry> filling;  // the response being captured for the store
 };
 
@@ -290,9 +292,9 @@ bool ifRangeHolds(const RequestHead& request, const CacheEntry& entry) {
 }
 
 // Answers from a stored entry: the full response, a single range of it (206/416), or a 304
-// when the client's validators match.
-void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, const char* x_cache,
-                 const char* cache_status) {
+// when the client's validators match. Returns the body bytes sent.
+uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, CacheOutcome outcome,
+                     const char* cache_status) {
   const RequestHead& request = exchange.request();
   int64_t age = currentAge(*entry, now);
   bool not_modified = entry->status == 200 && notModified(request, *entry);
@@ -328,7 +330,7 @@ void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, co
   head.append("Age: ");
   head.append(std::to_string(age));
   head.append("\r\nX-Cache: ");
-  head.append(x_cache);
+  for (const char* c = outcomeName(outcome); *c != '\0'; ++c) head.push_back(static_cast<char>(*c - 'a' + 'A'));
   head.append("\r\nCache-Status: perfgate; ");
   head.append(cache_status);
   head.append("; ttl=");
@@ -336,7 +338,9 @@ void serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, co
   head.append("\r\n");
   if (!range && !not_modified) body = entry->body;
   if (request.isHead()) body = {};
+  uint64_t bytes = body.size();
   exchange.respond(status, std::move(head), body, entry);
+  return bytes;
 }
 
 // A new entry for a storable response head; the body is appended as it arrives.
@@ -451,8 +455,14 @@ void invalidateNamed(CacheStore& store, const RequestHead& request, const Upstre
 
 }  // namespace
 
-CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, const CacheConfig& config)
-    : store_(std::move(store)), config_(config) {}
+CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<CacheStats> stats, const CacheConfig& config)
+    : store_(std::move(store)), stats_(std::move(stats)), config_(config) {}
+
+void CacheFilter::count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const {
+  RouteCacheCounters& counters = stats_->local(route.name);
+  RouteCacheCounters::bump(counters.requests[static_cast<size_t>(outcome)]);
+  RouteCacheCounters::bump(counters.bytes[static_cast<size_t>(outcome)], bytes);
+}
 
 FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   std::unique_ptr<FilterState>& slot = exchange.state(index);
@@ -487,7 +497,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   if (entry != nullptr) {
     switch (classify(*entry, st.request_cc, now, !route.ignore_client_no_cache)) {
       case Freshness::Fresh:
-        serveStored(exchange, entry, now, "HIT", "hit");
+        count(route, CacheOutcome::Hit, serveStored(exchange, entry, now, CacheOutcome::Hit, "hit"));
         return FilterAction::Responded;
       case Freshness::StaleWhileRevalidate: {
         // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
@@ -507,7 +517,8 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
             delete refresh;
           }
         }
-        serveStored(exchange, entry, now, "STALE", "hit; detail=stale-while-revalidate");
+        count(route, CacheOutcome::Stale,
+              serveStored(exchange, entry, now, CacheOutcome::Stale, "hit; detail=stale-while-revalidate"));
         return FilterAction::Responded;
       }
       case Freshness::StaleRevalidate:
@@ -584,6 +595,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
       invalidateNamed(*store_, request, head);
     }
     extra.emplace_back("X-Cache: BYPASS");
+    st->outcome = CacheOutcome::Bypass;
     return FilterAction::Continue;
   }
   const RouteConfig& route = exchange.route();
@@ -595,14 +607,16 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
     // answers the client (which asked without validators, so it gets the full response).
     CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, policy);
     store_->insert(entry);
-    serveStored(exchange, entry, time(nullptr), "REVALIDATED", "fwd=stale; fwd-status=304");
+    count(route, CacheOutcome::Revalidated,
+          serveStored(exchange, entry, time(nullptr), CacheOutcome::Revalidated, "fwd=stale; fwd-status=304"));
     return FilterAction::Responded;
   }
   // RFC 5861 §4: a 500, 502, 503 or 504 from the backend may be replaced by the stale response.
   if (st->fallback != nullptr && (head.status == 500 || head.status == 502 || head.status == 503 || head.status == 504) &&
       staleIfErrorAllows(*st->fallback, time(nullptr))) {
-    serveStored(exchange, st->fallback, time(nullptr), "STALE",
-                ("fwd=stale; fwd-status=" + std::to_string(head.status) + "; detail=stale-if-error").c_str());
+    count(route, CacheOutcome::Stale,
+          serveStored(exchange, st->fallback, time(nullptr), CacheOutcome::Stale,
+                      ("fwd=stale; fwd-status=" + std::to_string(head.status) + "; detail=stale-if-error").c_str()));
     return FilterAction::Responded;
   }
   NotStorableReason reason = checkStorable(request.method, head.status, st->request_cc,
@@ -620,9 +634,11 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
 
   bool stale = st->lookup == Lookup::Expired;
   extra.emplace_back(stale ? "X-Cache: EXPIRED" : "X-Cache: MISS");
+  st->outcome = stale ? CacheOutcome::Expired : CacheOutcome::Miss;
   std::string status = stale ? "Cache-Status: perfgate; fwd=stale" : "Cache-Status: perfgate; fwd=miss";
   if (reason != NotStorableReason::None) {
     st->not_storable = true;
+    RouteCacheCounters::bump(stats_->local(route.name).not_stored);
     status.append("; detail=");
     status.append(describe(reason));
     extra.push_back(std::move(status));
@@ -643,14 +659,17 @@ FilterAction CacheFilter::onUpstreamError(Exchange& exchange, size_t index, int 
   if (st == nullptr || st->fallback == nullptr || !staleIfErrorAllows(*st->fallback, time(nullptr))) {
     return FilterAction::Continue;
   }
-  serveStored(exchange, st->fallback, time(nullptr), "STALE",
-              ("fwd=stale; fwd-status=" + std::to_string(status) + "; detail=stale-if-error").c_str());
+  count(exchange.route(), CacheOutcome::Stale,
+        serveStored(exchange, st->fallback, time(nullptr), CacheOutcome::Stale,
+                    ("fwd=stale; fwd-status=" + std::to_string(status) + "; detail=stale-if-error").c_str()));
   return FilterAction::Responded;
 }
 
 void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_view data) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
-  if (st == nullptr || st->filling == nullptr) return;
+  if (st == nullptr) return;
+  st->bytes += data.size();
+  if (st->filling == nullptr) return;
   if (st->filling->body.size() + data.size() > config_.max_object_bytes) {
     st->filling.reset();  // larger than the object limit: it streams through unstored
     return;
@@ -670,8 +689,15 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
     }
     st->waiting = false;
   }
+  if (st->outcome) {
+    count(exchange.route(), *st->outcome, st->bytes);
+    st->outcome.reset();
+  }
   if (st->filling != nullptr && complete) {
     finishEntry(*st->filling);
+    RouteCacheCounters& counters = stats_->local(exchange.route().name);
+    RouteCacheCounters::bump(counters.stored);
+    RouteCacheCounters::bump(counters.stored_bytes, st->filling->body.size());
     store_->insert(std::move(st->filling));
     fills.uncacheable.erase(st->key);
   }

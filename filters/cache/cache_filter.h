@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
 #include "filters/filter.h"
 #include "gateway/config.h"
@@ -13,7 +14,7 @@ namespace perfgate {
 
 class CacheFilter final : public Filter {
  public:
-  CacheFilter(std::shared_ptr<CacheStore> store, const CacheConfig& config);
+  CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<CacheStats> stats, const CacheConfig& config);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
@@ -25,7 +26,10 @@ class CacheFilter final : public Filter {
   void onComplete(Exchange& exchange, size_t index, bool complete) const override;
 
  private:
+  void count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const;
+
   std::shared_ptr<CacheStore> store_;
+  std::shared_ptr<CacheStats> stats_;
   CacheConfig config_;
 };
 

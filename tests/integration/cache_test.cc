@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <initializer_list>
 #include <latch>
 #include <memory>
@@ -1092,6 +1093,94 @@ TEST_F(CacheTest, StaleWhileRevalidateServesStaleAndFetchesOnceInTheBackground) 
   EXPECT_TRUE(isHit(refreshed));
   std::this_thread::sleep_for(milliseconds(300));
   EXPECT_EQ(backend_.requestsFor(target), 2u) << "exactly one background fetch";
+}
+
+}  // namespace
+}  // namespace perfgate::test
+
+namespace perfgate::test {
+namespace {
+
+// --- Admin: per-route counters, the runtime switch, clearing ----------------------------------
+
+class CacheAdminTest : public CacheTest {
+ protected:
+  HttpResponse admin(const std::string& method, const std::string& target, const std::string& body = "") {
+    Headers headers;
+    if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
+    return request(gateway_->adminPort(), method, target, headers, body);
+  }
+};
+
+TEST_F(CacheAdminTest, StatsCountOutcomesPerRoute) {
+  ASSERT_TRUE(startCache());
+  const std::string target = cacheTarget("stats", {{"cc", "max-age=60"}, {"body", "twelve bytes"}});
+  ASSERT_TRUE(isStoredMiss(get(target)));
+  ASSERT_TRUE(isHit(get(target)));
+  ASSERT_TRUE(isHit(get(target)));
+  ASSERT_TRUE(isUnstoredMiss(get(cacheTarget("stats-no", {{"cc", "no-store"}})), "no-store"));
+  HttpResponse stats = admin("GET", "/api/cache/stats");
+  ASSERT_EQ(stats.status, 200) << stats.summary();
+  const std::string& b = stats.body;
+  EXPECT_TRUE(contains(b, "\"entries\":1")) << b;
+  EXPECT_TRUE(contains(b, "\"hit\":{\"bytes\":24,\"requests\":2}")) << b;
+  EXPECT_TRUE(contains(b, "\"miss\":{\"bytes\":")) << b;
+  EXPECT_TRUE(contains(b, "\"requests\":2}")) << b;
+  EXPECT_TRUE(contains(b, "\"stored\":1")) << b;
+  EXPECT_TRUE(contains(b, "\"not_stored\":1")) << b;
+  EXPECT_TRUE(contains(b, "\"hit_ratio\":0.5")) << b;
+}
+
+TEST_F(CacheAdminTest, RouteSwitchBypassesAndComesBack) {
+  ASSERT_TRUE(startCache());
+  const std::string target = cacheTarget("switch", {{"cc", "max-age=60"}});
+  ASSERT_TRUE(isStoredMiss(get(target)));
+  ASSERT_TRUE(isHit(get(target)));
+
+  HttpResponse off = admin("PUT", "/api/cache/routes/all", "{\"enabled\": false}");
+  ASSERT_EQ(off.status, 200) << off.summary();
+  HttpResponse bypass = get(target);
+  EXPECT_EQ(bypass.header("X-Cache"), "BYPASS") << bypass.summary();
+  EXPECT_EQ(backend_.requestsFor(target), 2u);
+  HttpResponse listed = admin("GET", "/api/cache/routes");
+  EXPECT_TRUE(contains(listed.body, "\"enabled\":false")) << listed.body;
+  EXPECT_TRUE(contains(listed.body, "\"overridden\":true")) << listed.body;
+
+  // The switch survives a reload of the same file.
+  ASSERT_TRUE(gateway_->signal(SIGHUP));
+  ASSERT_TRUE(gateway_->waitForStderr("config reloaded", std::chrono::seconds(5)));
+  EXPECT_EQ(get(target).header("X-Cache"), "BYPASS");
+
+  ASSERT_EQ(admin("PUT", "/api/cache/routes/all", "{\"enabled\": null}").status, 200);
+  EXPECT_TRUE(isHit(get(target)));  // the stored entry is still there
+  EXPECT_EQ(admin("PUT", "/api/cache/routes/nope", "{\"enabled\": false}").status, 404);
+  EXPECT_EQ(admin("PUT", "/api/cache/routes/all", "{\"enabled\": 3}").status, 400);
+}
+
+TEST_F(CacheAdminTest, ClearByUrlPrefixRouteAndAll) {
+  ASSERT_TRUE(startCache());
+  const std::string a = cacheTarget("clear-a", {{"cc", "max-age=60"}});
+  const std::string b = cacheTarget("clear-b", {{"cc", "max-age=60"}});
+  const std::string c = "/other" + cacheTarget("clear-c", {{"cc", "max-age=60"}});
+  for (const std::string& t : {a, b, c}) ASSERT_TRUE(isStoredMiss(get(t)));
+
+  HttpResponse by_url = admin("POST", "/api/cache/clear", "{\"url\": \"" + a + "\"}");
+  EXPECT_EQ(by_url.body, "{\"removed\":1}\n") << by_url.summary();
+  EXPECT_TRUE(isStoredMiss(get(a)));
+  EXPECT_TRUE(isHit(get(b)));
+
+  HttpResponse by_prefix = admin("POST", "/api/cache/clear", "{\"prefix\": \"/cache/\"}");
+  EXPECT_EQ(by_prefix.body, "{\"removed\":2}\n") << by_prefix.summary();
+  EXPECT_TRUE(isHit(get(c)));
+
+  HttpResponse by_route = admin("POST", "/api/cache/clear", "{\"route\": \"all\"}");
+  EXPECT_EQ(by_route.body, "{\"removed\":1}\n") << by_route.summary();
+  EXPECT_TRUE(isStoredMiss(get(c)));
+
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "{}").body, "{\"removed\":1}\n");
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "not json").status, 400);
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"route\": 1}").status, 400);
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"what\": \"x\"}").status, 400);
 }
 
 }  // namespace

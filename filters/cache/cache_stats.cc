@@ -1,0 +1,56 @@
+#include "filters/cache/cache_stats.h"
+
+namespace perfgate {
+
+const char* outcomeName(CacheOutcome outcome) {
+  switch (outcome) {
+    case CacheOutcome::Hit: return "hit";
+    case CacheOutcome::Miss: return "miss";
+    case CacheOutcome::Expired: return "expired";
+    case CacheOutcome::Stale: return "stale";
+    case CacheOutcome::Revalidated: return "revalidated";
+    case CacheOutcome::Bypass: return "bypass";
+    case CacheOutcome::kCount: break;
+  }
+  return "unknown";
+}
+
+RouteCacheCounters& CacheStats::local(const std::string& route) {
+  // One slab per (thread, CacheStats); the map from stats object to slab is per thread.
+  thread_local std::unordered_map<const CacheStats*, std::shared_ptr<ThreadSlab>> mine;
+  std::shared_ptr<ThreadSlab>& slab = mine[this];
+  if (slab == nullptr) {
+    slab = std::make_shared<ThreadSlab>();
+    std::lock_guard<std::mutex> lock(mutex_);
+    slabs_.push_back(slab);
+  }
+  auto it = slab->routes.find(route);
+  if (it != slab->routes.end()) return *it->second;
+  std::lock_guard<std::mutex> lock(slab->mutex);
+  return *slab->routes.emplace(route, std::make_unique<RouteCacheCounters>()).first->second;
+}
+
+std::map<std::string, RouteCacheTotals> CacheStats::merged() const {
+  std::vector<std::shared_ptr<ThreadSlab>> slabs;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slabs = slabs_;
+  }
+  std::map<std::string, RouteCacheTotals> totals;
+  for (const auto& slab : slabs) {
+    std::lock_guard<std::mutex> lock(slab->mutex);
+    for (const auto& [route, counters] : slab->routes) {
+      RouteCacheTotals& t = totals[route];
+      for (size_t i = 0; i < static_cast<size_t>(CacheOutcome::kCount); ++i) {
+        t.requests[i] += counters->requests[i].load(std::memory_order_relaxed);
+        t.bytes[i] += counters->bytes[i].load(std::memory_order_relaxed);
+      }
+      t.stored += counters->stored.load(std::memory_order_relaxed);
+      t.stored_bytes += counters->stored_bytes.load(std::memory_order_relaxed);
+      t.not_stored += counters->not_stored.load(std::memory_order_relaxed);
+    }
+  }
+  return totals;
+}
+
+}  // namespace perfgate

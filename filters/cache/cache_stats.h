@@ -1,0 +1,60 @@
+// Per-route cache counters, kept per worker thread and merged when read: the request path only
+// ever touches its own thread's counters (single writer, relaxed atomics: plain loads and stores
+// on x86), never a lock or a shared cache line.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace perfgate {
+
+enum class CacheOutcome : uint8_t { Hit, Miss, Expired, Stale, Revalidated, Bypass, kCount };
+
+// Counts of one route, one worker.
+struct RouteCacheCounters {
+  std::atomic<uint64_t> requests[static_cast<size_t>(CacheOutcome::kCount)] = {};
+  std::atomic<uint64_t> bytes[static_cast<size_t>(CacheOutcome::kCount)] = {};  // body bytes sent
+  std::atomic<uint64_t> stored{0};
+  std::atomic<uint64_t> stored_bytes{0};
+  std::atomic<uint64_t> not_stored{0};
+
+  // Single writer: the owning worker thread.
+  static void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+};
+
+// Merged figures of one route.
+struct RouteCacheTotals {
+  uint64_t requests[static_cast<size_t>(CacheOutcome::kCount)] = {};
+  uint64_t bytes[static_cast<size_t>(CacheOutcome::kCount)] = {};
+  uint64_t stored = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t not_stored = 0;
+};
+
+const char* outcomeName(CacheOutcome outcome);  // "hit", "miss", "expired", ...
+
+class CacheStats {
+ public:
+  // The calling thread's counters for `route` (created on first use; stable afterwards).
+  RouteCacheCounters& local(const std::string& route);
+  // Every route's counters summed over all threads.
+  std::map<std::string, RouteCacheTotals> merged() const;
+
+ private:
+  struct ThreadSlab {
+    std::mutex mutex;  // guards the map's shape (new routes), not the counters
+    std::unordered_map<std::string, std::unique_ptr<RouteCacheCounters>> routes;
+  };
+  mutable std::mutex mutex_;  // guards slabs_
+  std::vector<std::shared_ptr<ThreadSlab>> slabs_;
+};
+
+}  // namespace perfgate
