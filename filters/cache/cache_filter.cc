@@ -458,8 +458,7 @@ void invalidateNamed(CacheStore& store, const RequestHead& request, const Upstre
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<CacheStats> stats, const CacheConfig& config)
     : store_(std::move(store)), stats_(std::move(stats)), config_(config) {}
 
-void CacheFilter::count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const {
-  RouteCacheCounters& counters = stats_->local(route.name);
+void CacheFilter::count(RouteCacheCounters& counters, CacheOutcome outcome, uint64_t bytes) const {
   RouteCacheCounters::bump(counters.requests[static_cast<size_t>(outcome)]);
   RouteCacheCounters::bump(counters.bytes[static_cast<size_t>(outcome)], bytes);
 }
@@ -496,9 +495,11 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   CacheEntryPtr entry = store_->lookup(st.key, st.hash, request.headers);
   if (entry != nullptr) {
     switch (classify(*entry, st.request_cc, now, !route.ignore_client_no_cache)) {
-      case Freshness::Fresh:
-        count(route, CacheOutcome::Hit, serveStored(exchange, entry, now, CacheOutcome::Hit, "hit"));
+      case Freshness::Fresh: {
+        RouteCacheCounters& counters = stats_->local(route.name);  // before serving: that ends the exchange
+        count(counters, CacheOutcome::Hit, serveStored(exchange, entry, now, CacheOutcome::Hit, "hit"));
         return FilterAction::Responded;
+      }
       case Freshness::StaleWhileRevalidate: {
         // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
         WorkerFills& fills = workerFills();
@@ -517,7 +518,8 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
             delete refresh;
           }
         }
-        count(route, CacheOutcome::Stale,
+        RouteCacheCounters& counters = stats_->local(route.name);  // before serving: that ends the exchange
+        count(counters, CacheOutcome::Stale,
               serveStored(exchange, entry, now, CacheOutcome::Stale, "hit; detail=stale-while-revalidate"));
         return FilterAction::Responded;
       }
@@ -607,16 +609,20 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
     // answers the client (which asked without validators, so it gets the full response).
     CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, policy);
     store_->insert(entry);
-    count(route, CacheOutcome::Revalidated,
+    RouteCacheCounters& counters = stats_->local(route.name);  // before serving: that ends the exchange
+    count(counters, CacheOutcome::Revalidated,
           serveStored(exchange, entry, time(nullptr), CacheOutcome::Revalidated, "fwd=stale; fwd-status=304"));
     return FilterAction::Responded;
   }
   // RFC 5861 §4: a 500, 502, 503 or 504 from the backend may be replaced by the stale response.
   if (st->fallback != nullptr && (head.status == 500 || head.status == 502 || head.status == 503 || head.status == 504) &&
       staleIfErrorAllows(*st->fallback, time(nullptr))) {
-    count(route, CacheOutcome::Stale,
-          serveStored(exchange, st->fallback, time(nullptr), CacheOutcome::Stale,
-                      ("fwd=stale; fwd-status=" + std::to_string(head.status) + "; detail=stale-if-error").c_str()));
+    // Serving ends the exchange (its state goes): take what is needed first.
+    RouteCacheCounters& counters = stats_->local(route.name);
+    CacheEntryPtr fallback = st->fallback;
+    std::string detail = "fwd=stale; fwd-status=" + std::to_string(head.status) + "; detail=stale-if-error";
+    count(counters, CacheOutcome::Stale,
+          serveStored(exchange, fallback, time(nullptr), CacheOutcome::Stale, detail.c_str()));
     return FilterAction::Responded;
   }
   NotStorableReason reason = checkStorable(request.method, head.status, st->request_cc,
@@ -659,9 +665,11 @@ FilterAction CacheFilter::onUpstreamError(Exchange& exchange, size_t index, int 
   if (st == nullptr || st->fallback == nullptr || !staleIfErrorAllows(*st->fallback, time(nullptr))) {
     return FilterAction::Continue;
   }
-  count(exchange.route(), CacheOutcome::Stale,
-        serveStored(exchange, st->fallback, time(nullptr), CacheOutcome::Stale,
-                    ("fwd=stale; fwd-status=" + std::to_string(status) + "; detail=stale-if-error").c_str()));
+  // Serving ends the exchange (its state goes): take what is needed first.
+  RouteCacheCounters& counters = stats_->local(exchange.route().name);
+  CacheEntryPtr fallback = st->fallback;
+  std::string detail = "fwd=stale; fwd-status=" + std::to_string(status) + "; detail=stale-if-error";
+  count(counters, CacheOutcome::Stale, serveStored(exchange, fallback, time(nullptr), CacheOutcome::Stale, detail.c_str()));
   return FilterAction::Responded;
 }
 
@@ -690,7 +698,7 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
     st->waiting = false;
   }
   if (st->outcome) {
-    count(exchange.route(), *st->outcome, st->bytes);
+    count(stats_->local(exchange.route().name), *st->outcome, st->bytes);
     st->outcome.reset();
   }
   if (st->filling != nullptr && complete) {

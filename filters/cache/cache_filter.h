@@ -26,7 +26,7 @@ class CacheFilter final : public Filter {
   void onComplete(Exchange& exchange, size_t index, bool complete) const override;
 
  private:
-  void count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const;
+  void count(RouteCacheCounters& counters, CacheOutcome outcome, uint64_t bytes) const;
 
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<CacheStats> stats_;
