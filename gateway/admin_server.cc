@@ -11,6 +11,7 @@
 
 #include "filters/cache/cache_key.h"
 #include "filters/cache/cache_store.h"
+#include "filters/cache/freshness.h"
 #include "gateway/access_log.h"
 #include "gateway/gateway.h"
 
@@ -144,6 +145,13 @@ void AdminServer::handle(evhttp_request* request) {
           from_cache += totals.requests[i];
         }
       }
+      nlohmann::json reasons = nlohmann::json::object();
+      for (size_t i = 1; i < kNotStorableReasons; ++i) {  // 0 is NotStorableReason::None
+        if (totals.not_stored_by[i] != 0) {
+          reasons[describe(static_cast<NotStorableReason>(i))] = totals.not_stored_by[i];
+        }
+      }
+      route["not_stored_reasons"] = reasons;
       route["hit_ratio"] = served == 0 ? 0.0 : static_cast<double>(from_cache) / static_cast<double>(served);
       routes[name] = route;
     }

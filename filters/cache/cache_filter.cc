@@ -644,7 +644,10 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
   std::string status = stale ? "Cache-Status: perfgate; fwd=stale" : "Cache-Status: perfgate; fwd=miss";
   if (reason != NotStorableReason::None) {
     st->not_storable = true;
-    RouteCacheCounters::bump(stats_->local(route.name).not_stored);
+    RouteCacheCounters& counters = stats_->local(route.name);
+    RouteCacheCounters::bump(counters.not_stored);
+    static_assert(static_cast<size_t>(NotStorableReason::VariantLimit) < kNotStorableReasons);
+    RouteCacheCounters::bump(counters.not_stored_by[static_cast<size_t>(reason)]);
     status.append("; detail=");
     status.append(describe(reason));
     extra.push_back(std::move(status));

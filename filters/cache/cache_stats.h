@@ -16,6 +16,9 @@ namespace perfgate {
 
 enum class CacheOutcome : uint8_t { Hit, Miss, Expired, Stale, Revalidated, Bypass, kCount };
 
+// Room for every NotStorableReason value (freshness.h), indexed by the enum's value.
+inline constexpr size_t kNotStorableReasons = 16;
+
 // Counts of one route, one worker.
 struct RouteCacheCounters {
   std::atomic<uint64_t> requests[static_cast<size_t>(CacheOutcome::kCount)] = {};
@@ -23,6 +26,7 @@ struct RouteCacheCounters {
   std::atomic<uint64_t> stored{0};
   std::atomic<uint64_t> stored_bytes{0};
   std::atomic<uint64_t> not_stored{0};
+  std::atomic<uint64_t> not_stored_by[kNotStorableReasons] = {};  // by NotStorableReason
 
   // Single writer: the owning worker thread.
   static void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
@@ -37,6 +41,7 @@ struct RouteCacheTotals {
   uint64_t stored = 0;
   uint64_t stored_bytes = 0;
   uint64_t not_stored = 0;
+  uint64_t not_stored_by[kNotStorableReasons] = {};
 };
 
 const char* outcomeName(CacheOutcome outcome);  // "hit", "miss", "expired", ...

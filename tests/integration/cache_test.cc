@@ -1128,6 +1128,7 @@ TEST_F(CacheAdminTest, StatsCountOutcomesPerRoute) {
   EXPECT_TRUE(contains(b, "\"requests\":2}")) << b;
   EXPECT_TRUE(contains(b, "\"stored\":1")) << b;
   EXPECT_TRUE(contains(b, "\"not_stored\":1")) << b;
+  EXPECT_TRUE(contains(b, "\"not_stored_reasons\":{\"no-store\":1}")) << b;
   EXPECT_TRUE(contains(b, "\"hit_ratio\":0.5")) << b;
 }
 
