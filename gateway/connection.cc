@@ -412,14 +412,9 @@ bool ClientConnection::onUpstreamData(std::string_view data) {
   switch (framing_) {
     case BodyFramingOut::None:
       return true;
-    case BodyFramingOut::Chunked: {
-      char size_line[24];
-      int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-      evbuffer_add(out, size_line, static_cast<size_t>(n));
-      evbuffer_add(out, data.data(), data.size());
-      evbuffer_add(out, "\r\n", 2);
+    case BodyFramingOut::Chunked:
+      appendChunk(out, data.data(), data.size());
       break;
-    }
     case BodyFramingOut::Length:
     case BodyFramingOut::UntilClose:
       evbuffer_add(out, data.data(), data.size());

@@ -5,41 +5,6 @@
 namespace perfgate {
 namespace {
 
-// Collects the field names listed in Connection headers (RFC 9110 §7.6.1).
-struct ConnectionOptions {
-  std::array<std::string_view, 16> names;
-  size_t count = 0;
-  bool overflow = false;
-
-  template <typename Fields>
-  explicit ConnectionOptions(const Fields& fields) {
-    for (const HeaderField& field : fields) {
-      if (!equalsIgnoreCase(field.name, "connection")) continue;
-      std::string_view value = field.value;
-      while (!value.empty()) {
-        size_t comma = value.find(',');
-        std::string_view token = trimOws(value.substr(0, comma));
-        if (!token.empty()) {
-          if (count < names.size()) {
-            names[count++] = token;
-          } else {
-            overflow = true;
-          }
-        }
-        if (comma == std::string_view::npos) break;
-        value.remove_prefix(comma + 1);
-      }
-    }
-  }
-
-  bool names_field(std::string_view name) const {
-    for (size_t i = 0; i < count; ++i) {
-      if (equalsIgnoreCase(names[i], name)) return true;
-    }
-    return false;
-  }
-};
-
 bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && equalsIgnoreCase(s.substr(0, prefix.size()), prefix);
 }
@@ -52,6 +17,14 @@ void appendField(std::string& out, std::string_view name, std::string_view value
 }
 
 }  // namespace
+
+bool ConnectionOptions::namesField(std::string_view name) const {
+  if (!any_) return false;
+  for (const HeaderField& field : *fields_) {
+    if (equalsIgnoreCase(field.name, "connection") && hasToken(field.value, name)) return true;
+  }
+  return false;
+}
 
 bool isHopByHop(std::string_view name) {
   if (startsWithIgnoreCase(name, "proxy-")) return true;
@@ -90,7 +63,7 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
   h.reserve(request.raw.size() + 160);
   for (const HeaderField& field : request.headers) {
     std::string_view name = field.name;
-    if (isHopByHop(name) || options.names_field(name)) continue;
+    if (isHopByHop(name) || options.namesField(name)) continue;
     // Framing and routing fields are set below from what we know, never copied.
     if (equalsIgnoreCase(name, "host") || equalsIgnoreCase(name, "content-length") ||
         equalsIgnoreCase(name, "expect") || equalsIgnoreCase(name, "x-forwarded-host") ||
@@ -140,7 +113,7 @@ BodyFramingOut writeClientResponseHead(const UpstreamResponseHead& response, con
       chunked_upstream = true;
       continue;
     }
-    if (isHopByHop(name) || options.names_field(name)) continue;
+    if (isHopByHop(name) || options.namesField(name)) continue;
     if (equalsIgnoreCase(name, "content-length")) {
       content_length = field.value;
       continue;

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/config.h"
 #include "gateway/http_parser.h"
@@ -14,6 +15,19 @@ namespace perfgate {
 // True for the fields that describe one connection and must never be forwarded:
 // Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, HTTP2-Settings, Proxy-*.
 bool isHopByHop(std::string_view name);
+
+// The field names that Connection fields list (RFC 9110 §7.6.1): they are hop-by-hop too.
+class ConnectionOptions {
+ public:
+  explicit ConnectionOptions(const std::vector<HeaderField>& fields) : fields_(&fields) {
+    for (const HeaderField& field : fields) any_ = any_ || equalsIgnoreCase(field.name, "connection");
+  }
+  bool namesField(std::string_view name) const;
+
+ private:
+  const std::vector<HeaderField>* fields_;
+  bool any_ = false;
+};
 
 // The request to send upstream: target appended to the upstream's base URL; the client's
 // fields minus hop-by-hop ones and the fields Connection names; Host per `host_header`;

@@ -77,18 +77,6 @@ bool validHost(std::string_view host) {
   return true;
 }
 
-// Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.
-template <typename Fn>
-void forEachListElement(std::string_view value, Fn&& fn) {
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    std::string_view element = trimOws(value.substr(0, comma));
-    if (!element.empty()) fn(element);
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-}
-
 }  // namespace
 
 bool isTokenChar(unsigned char c) { return kToken[c]; }

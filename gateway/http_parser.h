@@ -135,6 +135,18 @@ bool isTokenChar(unsigned char c);
 // `s` without leading and trailing spaces and tabs (OWS, RFC 9110 §5.6.3).
 std::string_view trimOws(std::string_view s);
 
+// Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.
+template <typename Fn>
+void forEachListElement(std::string_view value, Fn&& fn) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view element = trimOws(value.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
 // True when the comma-separated list `value` holds `token` (case-insensitive, OWS trimmed).
 bool hasToken(std::string_view value, std::string_view token);
 

@@ -241,11 +241,7 @@ void HttpUpstreamPool::pumpRequestBody(HttpConnection* c) {
     }
     t->body_started_ = true;
     if (t->chunked_body_) {
-      char size_line[24];
-      int length = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-      evbuffer_add(out, size_line, static_cast<size_t>(length));
-      evbuffer_add(out, buffer, n);
-      evbuffer_add(out, "\r\n", 2);
+      appendChunk(out, buffer, n);
     } else {
       evbuffer_add(out, buffer, n);
     }

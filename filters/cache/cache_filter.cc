@@ -79,14 +79,10 @@ std::vector<std::string> varyNames(const std::vector<HeaderField>& fields) {
   std::vector<std::string> names;
   for (const HeaderField& field : fields) {
     if (!equalsIgnoreCase(field.name, "vary")) continue;
-    std::string_view value = field.value;
-    while (!value.empty()) {
-      size_t comma = value.find(',');
-      std::string name = lower(trimOws(value.substr(0, comma)));
-      if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-      if (comma == std::string_view::npos) break;
-      value.remove_prefix(comma + 1);
-    }
+    forEachListElement(field.value, [&](std::string_view element) {
+      std::string name = lower(element);
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+    });
   }
   return names;
 }
@@ -99,26 +95,14 @@ bool listed(const std::vector<std::string>& names, std::string_view name) {
 // and the cache's own fields are made afresh per response; fields a qualified private or
 // no-cache names are never stored (RFC 9111 §5.2.2.4, §5.2.2.7).
 std::string storedFields(const UpstreamResponseHead& head, const CacheControl& cc) {
-  std::vector<std::string_view> connection_named;
-  for (const HeaderField& field : head.headers) {
-    if (!equalsIgnoreCase(field.name, "connection")) continue;
-    std::string_view value = field.value;
-    while (!value.empty()) {
-      size_t comma = value.find(',');
-      connection_named.push_back(trimOws(value.substr(0, comma)));
-      if (comma == std::string_view::npos) break;
-      value.remove_prefix(comma + 1);
-    }
-  }
+  ConnectionOptions connection_named(head.headers);
   std::string out;
   for (const HeaderField& field : head.headers) {
     std::string_view name = field.name;
     if (isHopByHop(name) || equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "age") ||
         equalsIgnoreCase(name, "via") || equalsIgnoreCase(name, "x-cache") ||
         equalsIgnoreCase(name, "cache-status") || listed(cc.private_fields, name) ||
-        listed(cc.no_cache_fields, name) ||
-        std::any_of(connection_named.begin(), connection_named.end(),
-                    [&](std::string_view n) { return equalsIgnoreCase(n, name); })) {
+        listed(cc.no_cache_fields, name) || connection_named.namesField(name)) {
       continue;
     }
     out.append(name);
@@ -191,15 +175,10 @@ bool weakMatch(std::string_view a, std::string_view b) {
 // is the answer.
 bool notModified(const RequestHead& request, const CacheEntry& entry) {
   if (std::optional<std::string_view> inm = request.header("if-none-match")) {
-    std::string_view list = *inm;
-    if (trimOws(list) == "*") return true;
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      if (weakMatch(trimOws(list.substr(0, comma)), entry.etag)) return true;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
-    return false;  // If-None-Match present: If-Modified-Since is ignored (§13.2.2)
+    if (trimOws(*inm) == "*") return true;
+    bool match = false;
+    forEachListElement(*inm, [&](std::string_view tag) { match = match || weakMatch(tag, entry.etag); });
+    return match;  // If-None-Match present: If-Modified-Since is ignored (§13.2.2)
   }
   std::optional<std::string_view> ims = request.header("if-modified-since");
   if (!ims || entry.last_modified.empty()) return false;
