@@ -1,7 +1,5 @@
 #include "gateway/forwarding.h"
 
-#include <array>
-
 namespace perfgate {
 namespace {
 
