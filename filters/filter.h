@@ -8,6 +8,7 @@
 // remembers about one exchange lives in that exchange's state slot (Exchange::state()).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,6 +49,9 @@ class Exchange {
   // from the first filter (state slots are kept). Safe from any hook of any exchange on the
   // same worker; the exchange also wakes by itself after a bounded wait.
   virtual void resume() = 0;
+  // A callable that does what resume() does, from any thread: for a fetch on another worker
+  // that this exchange waits for. It does nothing once the exchange has ended.
+  virtual std::function<void()> waker() = 0;
   // Sends `request` to this exchange's upstream on behalf of nobody: the observer gets the
   // response and must free itself in onUpstreamDone (a background refresh). False when it
   // could not be started (the observer is then not called).

@@ -208,6 +208,14 @@ void ClientConnection::resume() {
   event_active(resume_event_, 0, 0);
 }
 
+std::function<void()> ClientConnection::waker() {
+  return [worker = worker_, self = this, id = exchange_id_] {
+    worker->post([worker, self, id] {
+      if (worker->holds(self) && self->exchange_id_ == id) self->resume();
+    });
+  };
+}
+
 void ClientConnection::processInput() {
   if (processing_ || closed_ || closing_) return;
   processing_ = true;
@@ -277,6 +285,7 @@ bool ClientConnection::parseHead() {
 
 void ClientConnection::beginRequest() {
   in_request_ = true;
+  exchange_id_ = worker_->nextExchangeId();
   started_ = Clock::now();
   armTimer(Timer::None, Millis(0));
   snapshot_ = worker_->snapshot();

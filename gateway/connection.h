@@ -44,6 +44,7 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   std::unique_ptr<FilterState>& state(size_t index) override { return filter_states_[index]; }
   void respond(int status, std::string head, std::string_view body, std::shared_ptr<const void> owner) override;
   void resume() override;
+  std::function<void()> waker() override;
   bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) override;
   UpstreamRequest upstreamRequest() const override;
 
@@ -89,6 +90,7 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   RequestHead request_;
   const RouteConfig* route_ = nullptr;
   bool in_request_ = false;
+  uint64_t exchange_id_ = 0;  // unique on this worker: tells a waker its exchange is still the one
   std::vector<std::unique_ptr<FilterState>> filter_states_;
   bool suspended_ = false;       // a filter holds the request back (Exchange::resume())
   bool resume_dispatch_ = false;  // the resume event re-runs dispatch() rather than input

@@ -82,7 +82,7 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
   }
   config = live;
   auto snapshot = std::make_shared<Snapshot>(config, std::move(access_log));
-  snapshot->filters.add(std::make_shared<CacheFilter>(cache_store_, cache_stats_, config->cache));
+  snapshot->filters.add(std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, config->cache));
   return snapshot;
 }
 

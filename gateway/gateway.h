@@ -12,6 +12,7 @@
 
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
+#include "filters/cache/fill_registry.h"
 #include "gateway/admin_server.h"
 #include "gateway/config.h"
 #include "gateway/snapshot.h"
@@ -55,6 +56,7 @@ class Gateway {
   std::shared_ptr<const Snapshot> snapshot_;
   std::shared_ptr<CacheStore> cache_store_;  // L1, shared by every worker; outlives reloads
   std::shared_ptr<CacheStats> cache_stats_ = std::make_shared<CacheStats>();
+  std::shared_ptr<FillRegistry> cache_fills_ = std::make_shared<FillRegistry>();  // coalescing; outlives reloads
   // Per route name; entries are never removed, so the pointers routes hold stay valid.
   std::unordered_map<std::string, std::unique_ptr<std::atomic<int8_t>>> cache_switches_;
   std::atomic<unsigned> open_connections_{0};

@@ -83,9 +83,7 @@ void Worker::publish(std::shared_ptr<const Snapshot> snapshot) {
     std::lock_guard<std::mutex> lock(mutex_);
     pending_snapshot_ = std::move(snapshot);
   }
-  uint64_t one = 1;
-  ssize_t n = ::write(notify_fd_, &one, sizeof one);
-  (void)n;  // eventfd writes only fail when the counter would overflow: already signalled
+  notify();
 }
 
 void Worker::requestDrain() {
@@ -93,9 +91,21 @@ void Worker::requestDrain() {
     std::lock_guard<std::mutex> lock(mutex_);
     drain_requested_ = true;
   }
+  notify();
+}
+
+void Worker::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    posted_.push_back(std::move(task));
+  }
+  notify();
+}
+
+void Worker::notify() {
   uint64_t one = 1;
   ssize_t n = ::write(notify_fd_, &one, sizeof one);
-  (void)n;
+  (void)n;  // eventfd writes only fail when the counter would overflow: already signalled
 }
 
 void Worker::onNotify(evutil_socket_t fd, short, void* self) noexcept {
@@ -105,12 +115,15 @@ void Worker::onNotify(evutil_socket_t fd, short, void* self) noexcept {
   (void)n;
   std::shared_ptr<const Snapshot> snapshot;
   bool drain = false;
+  std::vector<std::function<void()>> posted;
   {
     std::lock_guard<std::mutex> lock(w->mutex_);
     snapshot.swap(w->pending_snapshot_);
     drain = w->drain_requested_;
+    posted.swap(w->posted_);
   }
   if (snapshot) w->adopt(std::move(snapshot));
+  for (auto& task : posted) task();
   if (drain && !w->draining_) w->beginDrain();
 }
 

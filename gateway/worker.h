@@ -7,6 +7,7 @@
 #include <event2/listener.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,12 +38,16 @@ class Worker {
   // Thread-safe (main thread): hand over a new snapshot; stop accepting and drain.
   void publish(std::shared_ptr<const Snapshot> snapshot);
   void requestDrain();
+  // Thread-safe: runs `task` on this worker's thread, on a later loop turn.
+  void post(std::function<void()> task);
 
   // Worker thread only.
   event_base* base() const { return base_; }
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   UpstreamPool* pool(const UpstreamConfig& upstream);
   void release(ClientConnection* connection);  // frees it at a safe point
+  bool holds(ClientConnection* connection) const { return connections_.count(connection) != 0; }
+  uint64_t nextExchangeId() { return ++exchange_ids_; }
 
  private:
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* self) noexcept;
@@ -50,6 +55,7 @@ class Worker {
   static void onReap(evutil_socket_t, short, void* self) noexcept;
   static void onDrainTimeout(evutil_socket_t, short, void* self) noexcept;
   void run();
+  void notify();  // wakes the loop's onNotify
   void adopt(std::shared_ptr<const Snapshot> snapshot);
   void beginDrain();
 
@@ -71,10 +77,12 @@ class Worker {
   std::unordered_set<ClientConnection*> connections_;
   std::vector<ClientConnection*> dead_;
   bool draining_ = false;
+  uint64_t exchange_ids_ = 0;
 
-  std::mutex mutex_;  // guards the two fields below
+  std::mutex mutex_;  // guards the three fields below
   std::shared_ptr<const Snapshot> pending_snapshot_;
   bool drain_requested_ = false;
+  std::vector<std::function<void()>> posted_;
 };
 
 }  // namespace perfgate

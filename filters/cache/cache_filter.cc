@@ -4,8 +4,6 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "filters/cache/cache_control.h"
 #include "filters/cache/cache_key.h"
@@ -39,22 +37,6 @@ struct CacheExchange final : FilterState {
   uint64_t bytes = 0;                   // its body bytes
   std::shared_ptr<CacheEntry> filling;  // the response being captured for the store
 };
-
-// Request coalescing, per worker (the filter is shared, its hooks run on the worker's thread):
-// the misses being fetched by primary key with the exchanges waiting on each, and the keys
-// recently found not storable ("hit-for-miss"), whose requests go straight to the backend.
-struct WorkerFills {
-  std::unordered_map<std::string, std::vector<Exchange*>> inflight;
-  std::unordered_map<std::string, int64_t> uncacheable;  // key -> until (seconds)
-  std::unordered_set<std::string> refreshing;  // keys with a background refresh under way
-};
-constexpr int64_t kHitForMissSeconds = 10;
-constexpr size_t kMaxHitForMissKeys = 10000;
-
-WorkerFills& workerFills() {
-  thread_local WorkerFills fills;
-  return fills;
-}
 
 int64_t seconds(const std::optional<Millis>& ms) { return ms ? ms->count() / 1000 : 0; }
 
@@ -361,9 +343,10 @@ bool staleIfErrorAllows(const CacheEntry& entry, int64_t now) {
 // validators on nobody's behalf and stores what comes back. Frees itself when done.
 class BackgroundRefresh final : public UpstreamObserver {
  public:
-  BackgroundRefresh(std::shared_ptr<CacheStore> store, CacheEntryPtr stale, StoragePolicy policy,
-                    uint64_t max_object_bytes, bool had_authorization)
-      : store_(std::move(store)), stale_(std::move(stale)), policy_(policy), max_object_bytes_(max_object_bytes),
+  BackgroundRefresh(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, CacheEntryPtr stale,
+                    StoragePolicy policy, uint64_t max_object_bytes, bool had_authorization)
+      : store_(std::move(store)), fills_(std::move(fills)), stale_(std::move(stale)), policy_(policy),
+        max_object_bytes_(max_object_bytes),
         had_authorization_(had_authorization), request_time_(time(nullptr)) {}
 
   void onUpstreamHeaders(UpstreamResponseHead& head) override {
@@ -398,12 +381,13 @@ class BackgroundRefresh final : public UpstreamObserver {
       finishEntry(*filling_);
       store_->insert(std::move(filling_));
     }
-    workerFills().refreshing.erase(stale_->key);
+    fills_->endRefresh(stale_->key, stale_->hash);
     delete this;
   }
 
  private:
   std::shared_ptr<CacheStore> store_;
+  std::shared_ptr<FillRegistry> fills_;
   CacheEntryPtr stale_;
   StoragePolicy policy_;
   uint64_t max_object_bytes_;
@@ -434,8 +418,9 @@ void invalidateNamed(CacheStore& store, const RequestHead& request, const Upstre
 
 }  // namespace
 
-CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<CacheStats> stats, const CacheConfig& config)
-    : store_(std::move(store)), stats_(std::move(stats)), config_(config) {}
+CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
+                         std::shared_ptr<CacheStats> stats, const CacheConfig& config)
+    : store_(std::move(store)), fills_(std::move(fills)), stats_(std::move(stats)), config_(config) {}
 
 void CacheFilter::count(RouteCacheCounters& counters, CacheOutcome outcome, uint64_t bytes) const {
   RouteCacheCounters::bump(counters.requests[static_cast<size_t>(outcome)]);
@@ -447,6 +432,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   if (slot == nullptr) slot = std::make_unique<CacheExchange>();
   CacheExchange& st = static_cast<CacheExchange&>(*slot);
   if (st.waiting) {  // resumed: the leader is done (or the wait ran out); look again
+    fills_->leave(st.key, st.hash, &exchange);
     st.waiting = false;
     st.waited = true;
     st.stale.reset();
@@ -481,9 +467,8 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       }
       case Freshness::StaleWhileRevalidate: {
         // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
-        WorkerFills& fills = workerFills();
-        if (fills.refreshing.insert(st.key).second) {
-          auto* refresh = new BackgroundRefresh(store_, entry, policyOf(route), config_.max_object_bytes,
+        if (fills_->beginRefresh(st.key, st.hash)) {
+          auto* refresh = new BackgroundRefresh(store_, fills_, entry, policyOf(route), config_.max_object_bytes,
                                                 request.header("authorization").has_value());
           UpstreamRequest forwarded = exchange.upstreamRequest();
           forwarded.method = "GET";
@@ -493,7 +478,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
             forwarded.headers.append("If-Modified-Since: " + entry->last_modified + "\r\n");
           }
           if (!exchange.fetchInBackground(std::move(forwarded), refresh)) {
-            fills.refreshing.erase(st.key);
+            fills_->endRefresh(st.key, st.hash);
             delete refresh;
           }
         }
@@ -520,22 +505,19 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     exchange.respond(504, std::move(head), *owner, owner);
     return FilterAction::Responded;
   }
-  // Coalescing: one GET per key goes to the backend; the others wait for its response and then
-  // look again (each goes to the backend itself if that response did not fit it).
-  WorkerFills& fills = workerFills();
-  auto hit_for_miss = fills.uncacheable.find(st.key);
-  bool uncacheable = hit_for_miss != fills.uncacheable.end() && hit_for_miss->second > now;
-  if (!st.waited && !uncacheable) {
-    auto [inflight, inserted] = fills.inflight.try_emplace(st.key);
-    if (!inserted) {
-      inflight->second.push_back(&exchange);
-      st.waiting = true;
-      return FilterAction::Suspend;
-    }
-    if (request.method == "GET") {
-      st.leader = true;
-    } else {
-      fills.inflight.erase(inflight);  // a HEAD miss stores nothing: it leads no one
+  // Coalescing: one GET per key goes to the backend, from whichever worker; the others wait for
+  // its response and then look again (each goes to the backend itself if that response did not
+  // fit it, or when the wait runs out).
+  if (!st.waited) {
+    switch (fills_->join(st.key, st.hash, &exchange, exchange.waker(), request.method == "GET", now)) {
+      case FillRegistry::Join::Wait:
+        st.waiting = true;
+        return FilterAction::Suspend;
+      case FillRegistry::Join::Lead:
+        st.leader = true;
+        break;
+      case FillRegistry::Join::Pass:
+        break;
     }
   }
   return FilterAction::Continue;
@@ -670,13 +652,8 @@ void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_v
 void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
   if (st == nullptr) return;
-  WorkerFills& fills = workerFills();
   if (st->waiting) {  // the client left while waiting
-    auto inflight = fills.inflight.find(st->key);
-    if (inflight != fills.inflight.end()) {
-      std::vector<Exchange*>& waiters = inflight->second;
-      waiters.erase(std::remove(waiters.begin(), waiters.end(), &exchange), waiters.end());
-    }
+    fills_->leave(st->key, st->hash, &exchange);
     st->waiting = false;
   }
   if (st->outcome) {
@@ -689,18 +666,11 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
     RouteCacheCounters::bump(counters.stored);
     RouteCacheCounters::bump(counters.stored_bytes, st->filling->body.size());
     store_->insert(std::move(st->filling));
-    fills.uncacheable.erase(st->key);
+    if (!st->leader) fills_->stored(st->key, st->hash);
   }
-  if (st->leader) {
+  if (st->leader) {  // wakes the waiters, on every worker: they look again
     st->leader = false;
-    if (st->not_storable) {
-      if (fills.uncacheable.size() >= kMaxHitForMissKeys) fills.uncacheable.clear();
-      fills.uncacheable[st->key] = time(nullptr) + kHitForMissSeconds;
-    }
-    auto node = fills.inflight.extract(st->key);
-    if (!node.empty()) {
-      for (Exchange* waiter : node.mapped()) waiter->resume();
-    }
+    fills_->finish(st->key, st->hash, !st->not_storable, time(nullptr));
   }
 }
 

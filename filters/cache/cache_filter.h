@@ -7,6 +7,7 @@
 
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
+#include "filters/cache/fill_registry.h"
 #include "filters/filter.h"
 #include "gateway/config.h"
 
@@ -14,7 +15,8 @@ namespace perfgate {
 
 class CacheFilter final : public Filter {
  public:
-  CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<CacheStats> stats, const CacheConfig& config);
+  CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, std::shared_ptr<CacheStats> stats,
+              const CacheConfig& config);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
@@ -29,6 +31,7 @@ class CacheFilter final : public Filter {
   void count(RouteCacheCounters& counters, CacheOutcome outcome, uint64_t bytes) const;
 
   std::shared_ptr<CacheStore> store_;
+  std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker
   std::shared_ptr<CacheStats> stats_;
   CacheConfig config_;
 };
