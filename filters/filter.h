@@ -41,10 +41,10 @@ class Exchange {
   // The slot for the filter at `index` in the chain.
   virtual std::unique_ptr<FilterState>& state(size_t index) = 0;
   // Answers the request without the backend. `head` is the status line and fields, each ending
-  // in CRLF, without the final empty line (the connection adds Connection as needed); `body` is
-  // sent by reference, kept alive by `owner` until written.
-  virtual void respond(int status, std::string head, std::string_view body,
-                       std::shared_ptr<const void> owner) = 0;
+  // in CRLF, without the final empty line (the connection adds Connection as needed), copied
+  // before this returns; `body` is sent by reference, kept alive by `owner` until written.
+  virtual void respond(int status, std::string_view head, std::string_view body,
+                       const std::shared_ptr<const void>& owner) = 0;
   // Wakes an exchange a filter suspended: on the next loop turn the chain's onRequest runs again
   // from the first filter (state slots are kept). Safe from any hook of any exchange on the
   // same worker; the exchange also wakes by itself after a bounded wait.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "gateway/forwarding.h"
@@ -42,7 +43,8 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   const RequestHead& request() const override { return request_; }
   const RouteConfig& route() const override { return *route_; }
   std::unique_ptr<FilterState>& state(size_t index) override { return filter_states_[index]; }
-  void respond(int status, std::string head, std::string_view body, std::shared_ptr<const void> owner) override;
+  void respond(int status, std::string_view head, std::string_view body,
+               const std::shared_ptr<const void>& owner) override;
   void resume() override;
   std::function<void()> waker() override;
   bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) override;
@@ -74,6 +76,8 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   void finishRequest();
   void sendLocal(int status, std::string_view message, bool close_after);
   void closeAfterFlush();
+  // Writes `parts` straight to the socket, without blocking; returns the bytes it took.
+  size_t sendNow(std::span<const std::string_view> parts);
   void linger();
   void armTimer(Timer kind, Millis timeout);
   void resetRequestState();
@@ -84,6 +88,8 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   event* timer_ = nullptr;
   event* resume_event_ = nullptr;  // processes pipelined input on the next loop turn
   Timer timer_kind_ = Timer::None;
+  std::chrono::steady_clock::time_point deadline_;  // of timer_kind_
+  std::chrono::steady_clock::time_point timer_at_ = std::chrono::steady_clock::time_point::max();  // event due
 
   std::shared_ptr<const Snapshot> snapshot_;  // of the request in flight
   RequestParser parser_;

@@ -252,6 +252,13 @@ bool ifRangeHolds(const RequestHead& request, const CacheEntry& entry) {
   return !entry.last_modified.empty() && value == entry.last_modified;
 }
 
+void appendDecimal(std::string& out, int64_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  (void)ec;  // 24 characters hold any int64_t
+  out.append(digits, end);
+}
+
 // Answers from a stored entry: the full response, a single range of it (206/416), or a 304
 // when the client's validators match. Returns the body bytes sent.
 uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, CacheOutcome outcome,
@@ -266,41 +273,40 @@ uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now
     }
   }
   int status = not_modified ? 304 : range ? (range->unsatisfiable ? 416 : 206) : entry->status;
-  std::string head;
-  head.reserve(entry->head.size() + 160);
-  head.append("HTTP/1.1 ");
+  thread_local std::string head;  // capacity kept across hits: no allocation per response
+  head.clear();
   std::string_view body;
   if (not_modified) {
-    head.append("304 Not Modified\r\n");
+    head.append("HTTP/1.1 304 Not Modified\r\n");
     head.append(notModifiedFields(entry->fields));
   } else if (range && range->unsatisfiable) {
-    head.append("416 Range Not Satisfiable\r\n");
+    head.append("HTTP/1.1 416 Range Not Satisfiable\r\n");
     head.append(notModifiedFields(entry->fields));
     head.append("Content-Range: bytes */" + std::to_string(entry->body.size()) + "\r\nContent-Length: 0\r\n");
   } else if (range) {
-    head.append("206 Partial Content\r\n");
+    head.append("HTTP/1.1 206 Partial Content\r\n");
     head.append(entry->fields);
     head.append("Content-Range: bytes " + std::to_string(range->first) + "-" + std::to_string(range->last) + "/" +
                 std::to_string(entry->body.size()) + "\r\n");
     head.append("Content-Length: " + std::to_string(range->last - range->first + 1) + "\r\n");
     body = std::string_view(entry->body).substr(range->first, range->last - range->first + 1);
   } else {
-    head.assign(entry->head);  // status line to Via, serialized when stored
+    head.append(entry->head);  // status line to Via, serialized when stored
   }
   if (not_modified || range) head.append("Via: 1.1 perfgate\r\n");
   head.append("Age: ");
-  head.append(std::to_string(age));
+  appendDecimal(head, age);
   head.append("\r\nX-Cache: ");
   for (const char* c = outcomeName(outcome); *c != '\0'; ++c) head.push_back(static_cast<char>(*c - 'a' + 'A'));
   head.append("\r\nCache-Status: perfgate; ");
   head.append(cache_status);
   head.append("; ttl=");
-  head.append(std::to_string(entry->freshness_lifetime - age));
+  appendDecimal(head, entry->freshness_lifetime - age);
   head.append("\r\n");
   if (!range && !not_modified) body = entry->body;
   if (request.isHead()) body = {};
   uint64_t bytes = body.size();
-  exchange.respond(status, std::move(head), body, entry);
+  exchange.respond(status, head, body, entry);
   return bytes;
 }
 
@@ -428,10 +434,15 @@ void CacheFilter::count(RouteCacheCounters& counters, CacheOutcome outcome, uint
 }
 
 FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
+  // A fresh hit keeps no per-exchange state: the key is built in a per-thread buffer, and the
+  // state is made only for an exchange that goes on to the backend.
   std::unique_ptr<FilterState>& slot = exchange.state(index);
-  if (slot == nullptr) slot = std::make_unique<CacheExchange>();
-  CacheExchange& st = static_cast<CacheExchange&>(*slot);
-  if (st.waiting) {  // resumed: the leader is done (or the wait ran out); look again
+  auto state = [&slot]() -> CacheExchange& {
+    if (slot == nullptr) slot = std::make_unique<CacheExchange>();
+    return static_cast<CacheExchange&>(*slot);
+  };
+  if (slot != nullptr && state().waiting) {  // resumed: the leader is done (or the wait ran out); look again
+    CacheExchange& st = state();
     fills_->leave(st.key, st.hash, &exchange);
     st.waiting = false;
     st.waited = true;
@@ -442,6 +453,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   bool safe = request.method == "GET" || request.method == "HEAD";
   bool enabled = route.cacheEnabled();
   if (!enabled || !safe) {
+    CacheExchange& st = state();
     st.lookup = Lookup::Bypass;
     // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI.
     st.invalidate = enabled && request.method != "OPTIONS" && request.method != "TRACE";
@@ -452,14 +464,15 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     return FilterAction::Continue;
   }
 
-  st.request_cc = parseCacheControl(request.headers);
-  st.key = makeCacheKey("http", request.host, request.path, request.query);
-  st.hash = hashKey(st.key);
+  thread_local std::string key;
+  makeCacheKey(key, "http", request.host, request.path, request.query);
+  uint64_t hash = hashKey(key);
+  CacheControl request_cc = parseCacheControl(request.headers);
   int64_t now = time(nullptr);
-  st.request_time = now;
-  CacheEntryPtr entry = store_->lookup(st.key, st.hash, request.headers);
+  CacheEntryPtr entry = store_->lookup(key, hash, request.headers);
+  CacheEntryPtr stale;
   if (entry != nullptr) {
-    switch (classify(*entry, st.request_cc, now, !route.ignore_client_no_cache)) {
+    switch (classify(*entry, request_cc, now, !route.ignore_client_no_cache)) {
       case Freshness::Fresh: {
         RouteCacheCounters& counters = stats_->local(route.name);  // before serving: that ends the exchange
         count(counters, CacheOutcome::Hit, serveStored(exchange, entry, now, CacheOutcome::Hit, "hit"));
@@ -467,7 +480,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       }
       case Freshness::StaleWhileRevalidate: {
         // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
-        if (fills_->beginRefresh(st.key, st.hash)) {
+        if (fills_->beginRefresh(key, hash)) {
           auto* refresh = new BackgroundRefresh(store_, fills_, entry, policyOf(route), config_.max_object_bytes,
                                                 request.header("authorization").has_value());
           UpstreamRequest forwarded = exchange.upstreamRequest();
@@ -478,7 +491,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
             forwarded.headers.append("If-Modified-Since: " + entry->last_modified + "\r\n");
           }
           if (!exchange.fetchInBackground(std::move(forwarded), refresh)) {
-            fills_->endRefresh(st.key, st.hash);
+            fills_->endRefresh(key, hash);
             delete refresh;
           }
         }
@@ -488,23 +501,29 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
         return FilterAction::Responded;
       }
       case Freshness::StaleRevalidate:
-        st.stale = entry;  // ask the backend whether it is still current (§4.3.1)
+        stale = entry;  // ask the backend whether it is still current (§4.3.1)
         break;
       case Freshness::Expired:
         break;
     }
-    st.fallback = std::move(entry);
-    st.lookup = Lookup::Expired;
   }
   // §5.2.1.7: only-if-cached and nothing usable stored.
-  if (st.request_cc.only_if_cached) {
+  if (request_cc.only_if_cached) {
     std::string head = gatewayErrorResponse(504, "not in cache (only-if-cached)", false, false, false);
     head.resize(head.size() - 2);  // respond() ends the head itself
     std::string body = "{\"error\": \"not in cache (only-if-cached)\", \"status\": 504}\n";
     auto owner = std::make_shared<const std::string>(request.isHead() ? std::string() : body);
-    exchange.respond(504, std::move(head), *owner, owner);
+    exchange.respond(504, head, *owner, owner);
     return FilterAction::Responded;
   }
+  CacheExchange& st = state();
+  st.key = key;
+  st.hash = hash;
+  st.request_cc = std::move(request_cc);
+  st.request_time = now;
+  st.lookup = entry != nullptr ? Lookup::Expired : Lookup::Miss;
+  st.stale = std::move(stale);
+  st.fallback = std::move(entry);
   // Coalescing: one GET per key goes to the backend, from whichever worker; the others wait for
   // its response and then look again (each goes to the backend itself if that response did not
   // fit it, or when the wait runs out).

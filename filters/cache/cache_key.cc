@@ -11,8 +11,12 @@ namespace {
 
 char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// Appends in bulk, then lowers in place: no per-character capacity check (this is on every
+// cache lookup).
 void appendLower(std::string& out, std::string_view s) {
-  for (char c : s) out.push_back(lowerAscii(c));
+  size_t at = out.size();
+  out.append(s);
+  for (auto it = out.begin() + static_cast<std::ptrdiff_t>(at); it != out.end(); ++it) *it = lowerAscii(*it);
 }
 
 std::string toLower(std::string_view s) {
@@ -168,15 +172,21 @@ std::string normalizeAcceptEncoding(std::string_view value) {
 
 }  // namespace
 
-std::string makeCacheKey(std::string_view scheme, std::string_view host, std::string_view path,
-                         std::string_view query) {
+void makeCacheKey(std::string& key, std::string_view scheme, std::string_view host, std::string_view path,
+                  std::string_view query) {
   std::string_view short_host = withoutDefaultPort(scheme, host);
-  std::string key;
+  key.clear();
   key.reserve(scheme.size() + short_host.size() + path.size() + query.size() + 16);
   appendPart(key, scheme, /*lower=*/true);
   appendPart(key, short_host, /*lower=*/true);
   appendPart(key, path);
   appendPart(key, query);
+}
+
+std::string makeCacheKey(std::string_view scheme, std::string_view host, std::string_view path,
+                         std::string_view query) {
+  std::string key;
+  makeCacheKey(key, scheme, host, path, query);
   return key;
 }
 

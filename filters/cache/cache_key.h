@@ -23,6 +23,9 @@ namespace perfgate {
 // tells apart.
 std::string makeCacheKey(std::string_view scheme, std::string_view host, std::string_view path,
                          std::string_view query);
+// The same, into `key` (its capacity reused: the per-request lookup allocates nothing).
+void makeCacheKey(std::string& key, std::string_view scheme, std::string_view host, std::string_view path,
+                  std::string_view query);
 
 // The parts of a key made by makeCacheKey, views into that key. For clear-by-prefix and for logs.
 struct CacheKeyParts {

@@ -87,6 +87,34 @@ TEST_F(ClientTimeoutTest, KeepAliveTimerRestartsAfterEachRequest) {
   }
 }
 
+// A client still reading a large response is not idle: the idle timeout must not cut a body that
+// is being sent (a stalled send is the send timeout's business).
+TEST_F(GatewayTest, AReaderStillReceivingALargeCachedBodyOutlivesTheIdleTimeout) {
+  GatewayConfig config = baseConfig();
+  config.server["idle_timeout"] = "\"300ms\"";
+  config.routes = "[[route]]\nname = \"all\"\nprefix = \"/\"\nupstream = \"backend\"\ncache = true\n";
+  config.extra = "[cache]\nmax_bytes = \"1GiB\"\nmax_object_bytes = \"64MiB\"\n";  // 64 MiB a shard
+  ASSERT_TRUE(startGateway(config));
+  const std::string target = "/cache/large-slow-reader?cc=max-age%3D60&size=24000000";
+  HttpResponse fill = get(target);
+  ASSERT_EQ(fill.status, 200) << fill.summary();
+  ASSERT_EQ(fill.header("X-Cache"), "MISS");
+
+  // A hit queues the whole body at once; the client reads nothing for 4x idle_timeout, so most
+  // of it is still waiting in the gateway when the idle timer comes due.
+  HttpConnection conn(port());
+  ASSERT_TRUE(conn.connected());
+  ASSERT_TRUE(conn.send(buildRequest("GET", target)));
+  std::this_thread::sleep_for(milliseconds(1200));
+  ReadOptions options;
+  options.keep_body = false;
+  HttpResponse hit = conn.readResponse(options);
+  ASSERT_TRUE(hit.ok()) << hit.summary();
+  EXPECT_EQ(hit.header("X-Cache"), "HIT");
+  EXPECT_TRUE(hit.complete) << "the body was cut after " << hit.body_bytes << " bytes";
+  EXPECT_EQ(hit.body_bytes, 24000000u);
+}
+
 TEST_F(ClientTimeoutTest, StalledRequestBodyGets408) {
   HttpConnection conn(port());
   ASSERT_TRUE(conn.connected());
