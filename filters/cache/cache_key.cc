@@ -174,13 +174,26 @@ std::string normalizeAcceptEncoding(std::string_view value) {
 
 void makeCacheKey(std::string& key, std::string_view scheme, std::string_view host, std::string_view path,
                   std::string_view query) {
-  std::string_view short_host = withoutDefaultPort(scheme, host);
-  key.clear();
-  key.reserve(scheme.size() + short_host.size() + path.size() + query.size() + 16);
-  appendPart(key, scheme, /*lower=*/true);
-  appendPart(key, short_host, /*lower=*/true);
-  appendPart(key, path);
-  appendPart(key, query);
+  // Sized once and written in place: this runs on every lookup.
+  std::string_view parts[] = {scheme, withoutDefaultPort(scheme, host), path, query};
+  char digits[4][24];
+  size_t digit_count[4];
+  size_t total = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    digit_count[i] = static_cast<size_t>(std::to_chars(digits[i], digits[i] + 24, parts[i].size()).ptr - digits[i]);
+    total += digit_count[i] + 1 + parts[i].size();
+  }
+  key.resize(total);
+  char* out = key.data();
+  for (size_t i = 0; i < 4; ++i) {
+    out = std::copy_n(digits[i], digit_count[i], out);
+    *out++ = ':';
+    if (i < 2) {  // scheme and host are case-insensitive
+      out = std::transform(parts[i].begin(), parts[i].end(), out, lowerAscii);
+    } else {
+      out = std::copy(parts[i].begin(), parts[i].end(), out);
+    }
+  }
 }
 
 std::string makeCacheKey(std::string_view scheme, std::string_view host, std::string_view path,
