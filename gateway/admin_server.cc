@@ -5,7 +5,11 @@
 #include <event2/keyvalq_struct.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <ctime>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -60,7 +64,8 @@ bool isLoopback(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
-AdminServer::AdminServer(event_base* base, Gateway& gateway) : gateway_(gateway), http_(evhttp_new(base)) {
+AdminServer::AdminServer(event_base* base, Gateway& gateway)
+    : gateway_(gateway), http_(evhttp_new(base)), warmup_(base) {
   evhttp_set_gencb(http_, &AdminServer::onRequest, this);
   evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
   evhttp_set_max_body_size(http_, 1 << 20);
@@ -163,42 +168,79 @@ void AdminServer::handle(evhttp_request* request) {
     if (method != EVHTTP_REQ_POST) return replyError(request, 405, "use POST");
     nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
-      return replyError(request, 400, "body must be a JSON object: {} clears all, or {\"route\"|\"prefix\"|\"url\": ...}");
+      return replyError(request, 400,
+                        "body must be a JSON object: {} clears all, or one of {\"route\"|\"prefix\"|\"url\"|\"tag\": "
+                        "...}, with \"soft\": true to mark stale instead of removing");
     }
-    size_t removed = 0;
-    CacheStore& store = gateway_.cacheStore();
-    auto text = [&](const char* key) -> std::optional<std::string> {
-      auto it = body.find(key);
-      if (it == body.end()) return std::nullopt;
-      if (!it->is_string()) throw std::invalid_argument(std::string("'") + key + "' must be a string");
-      return it->get<std::string>();
-    };
-    try {
-      if (body.size() > 1) return replyError(request, 400, "give at most one of route, prefix, url");
-      if (auto route = text("route")) {
-        removed = store.eraseIf([&](const CacheEntry& entry) { return entry.route == *route; });
-      } else if (auto prefix = text("prefix")) {
-        removed = store.eraseIf([&](const CacheEntry& entry) {
+    std::function<bool(const CacheEntry&)> selected;  // empty: everything
+    std::string selector;
+    bool soft = false;
+    for (const auto& [key, value] : body.items()) {
+      if (key == "soft") {
+        if (!value.is_boolean()) return replyError(request, 400, "'soft' must be true or false");
+        soft = value.get<bool>();
+        continue;
+      }
+      if (key != "route" && key != "prefix" && key != "url" && key != "tag") {
+        return replyError(request, 400, "unknown key '" + key + "': use route, prefix, url or tag (and soft)");
+      }
+      if (!selector.empty()) return replyError(request, 400, "give at most one of route, prefix, url, tag");
+      if (!value.is_string()) return replyError(request, 400, "'" + key + "' must be a string");
+      selector = key;
+      std::string wanted = value.get<std::string>();
+      if (key == "route") {
+        selected = [wanted](const CacheEntry& entry) { return entry.route == wanted; };
+      } else if (key == "prefix") {
+        selected = [wanted](const CacheEntry& entry) {
           CacheKeyParts parts;
-          return splitCacheKey(entry.key, parts) && parts.path.substr(0, prefix->size()) == *prefix;
-        });
-      } else if (auto url = text("url")) {
-        removed = store.eraseIf([&](const CacheEntry& entry) {
+          return splitCacheKey(entry.key, parts) && parts.path.substr(0, wanted.size()) == wanted;
+        };
+      } else if (key == "url") {
+        selected = [wanted](const CacheEntry& entry) {
           CacheKeyParts parts;
           if (!splitCacheKey(entry.key, parts)) return false;
           std::string target(parts.path);
           if (!parts.query.empty()) target += "?" + std::string(parts.query);
-          return target == *url;
-        });
-      } else if (body.empty()) {
-        removed = store.clear();
+          return target == wanted;
+        };
       } else {
-        return replyError(request, 400, "unknown key: use route, prefix or url");
+        selected = [wanted](const CacheEntry& entry) {
+          return std::find(entry.tags.begin(), entry.tags.end(), wanted) != entry.tags.end();
+        };
       }
-    } catch (const std::invalid_argument& e) {
-      return replyError(request, 400, e.what());
     }
-    reply(request, 200, nlohmann::json({{"removed", removed}}).dump() + "\n");
+    CacheStore& store = gateway_.cacheStore();
+    size_t count = 0;
+    if (soft) {
+      count = store.markStaleIf(selected ? selected : [](const CacheEntry&) { return true; }, time(nullptr));
+    } else {
+      count = selected ? store.eraseIf(selected) : store.clear();
+    }
+    reply(request, 200, nlohmann::json({{soft ? "marked_stale" : "removed", count}}).dump() + "\n");
+    return;
+  }
+  if (path == "/api/cache/warmup") {
+    if (method != EVHTTP_REQ_POST) return replyError(request, 405, "use POST");
+    nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
+    CacheWarmup::Request job;
+    if (std::string error = body.is_discarded() ? "body is not JSON" : CacheWarmup::parse(body, job); !error.empty()) {
+      return replyError(request, 400, error);
+    }
+    size_t urls = job.urls.size();
+    uint64_t id = warmup_.start(std::move(job), gateway_.publicAddress());
+    reply(request, 202,
+          nlohmann::json({{"id", id}, {"urls", urls}, {"status", "/api/cache/warmup/" + std::to_string(id)}}).dump() +
+              "\n");
+    return;
+  }
+  if (path.rfind("/api/cache/warmup/", 0) == 0) {
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
+    std::string id_text = path.substr(std::string("/api/cache/warmup/").size());
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    nlohmann::json status = ec == std::errc() && end == id_text.data() + id_text.size() ? warmup_.status(id) : nullptr;
+    if (status.is_null()) return replyError(request, 404, "no warmup job '" + id_text + "'");
+    reply(request, 200, status.dump() + "\n");
     return;
   }
   if (path == "/api/cache/routes") {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "gateway/cache_warmup.h"
 #include "gateway/config.h"
 
 namespace perfgate {
@@ -32,6 +33,7 @@ class AdminServer {
 
   Gateway& gateway_;
   evhttp* http_;
+  CacheWarmup warmup_;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -176,7 +176,8 @@ int Gateway::run() {
     signal_events_.push_back(ev);
   }
 
-  ListenAddress listen = config.server.listen;
+  ListenAddress& listen = public_address_;
+  listen = config.server.listen;
   listen.port = port;
   ListenAddress admin = config.admin.listen;
   admin.port = admin_port;

@@ -44,6 +44,8 @@ class Gateway {
   // The runtime cache switch of route `name` (-1 follow config, 0 off, 1 on); null if unknown.
   std::atomic<int8_t>* cacheSwitch(const std::string& name);
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+  // The public listener as bound (the real port when the config asked for port 0).
+  const ListenAddress& publicAddress() const { return public_address_; }
 
  private:
   static void onSignal(evutil_socket_t signal, short, void* self) noexcept;
@@ -65,6 +67,7 @@ class Gateway {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
   bool stopping_ = false;
+  ListenAddress public_address_;
 };
 
 // Applies the [log] level to the process logger.

@@ -2,6 +2,7 @@
 // store and every hit being written out, so eviction never frees bytes still being sent.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@ struct CacheEntry {
   std::string variant;      // normalized values of the request fields named by Vary; "" without Vary
   std::vector<std::string> vary;  // lower-case field names from the response's Vary
   std::string route;        // route name, for per-route clear and stats
+  std::vector<std::string> tags;  // from Surrogate-Key / Cache-Tag, for clear by tag
 
   int status = 200;
   std::string reason;       // reason phrase
@@ -38,11 +40,23 @@ struct CacheEntry {
   bool must_revalidate = false;  // must-revalidate / proxy-revalidate / s-maxage: never serve stale
   bool no_cache = false;         // response no-cache: validate before every use
 
+  // Set in place, while stored, by a soft purge (seconds since the epoch; 0: not purged): the
+  // entry is stale from then on. The only field that changes after storing; a copy starts
+  // unpurged.
+  struct PurgeMark {
+    std::atomic<int64_t> at{0};
+    PurgeMark() = default;
+    PurgeMark(const PurgeMark&) {}
+    PurgeMark& operator=(const PurgeMark&) { return *this; }
+  };
+  mutable PurgeMark soft_purged;
+
   // Bytes this entry is charged against the cache's byte budget: everything it holds plus a fixed
   // per-entry overhead for the store's own bookkeeping.
   size_t charge() const {
     size_t fields_bytes = 0;
     for (const std::string& name : vary) fields_bytes += name.size() + 32;
+    for (const std::string& tag : tags) fields_bytes += tag.size() + 32;
     return sizeof(CacheEntry) + key.size() + variant.size() + route.size() + reason.size() + fields.size() +
            body.size() + head.size() + etag.size() + last_modified.size() + fields_bytes + kStoreOverhead;
   }

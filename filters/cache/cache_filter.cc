@@ -69,6 +69,28 @@ std::vector<std::string> varyNames(const std::vector<HeaderField>& fields) {
   return names;
 }
 
+// Purge tags a response carries: `Surrogate-Key` (space-separated) and `Cache-Tag`
+// (comma-separated), as CDNs read them; exact, case-sensitive, without duplicates.
+std::vector<std::string> purgeTags(const std::vector<HeaderField>& fields) {
+  std::vector<std::string> tags;
+  auto add = [&tags](std::string_view tag) {
+    if (!tag.empty() && std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.emplace_back(tag);
+  };
+  for (const HeaderField& field : fields) {
+    if (equalsIgnoreCase(field.name, "cache-tag")) {
+      forEachListElement(field.value, add);
+    } else if (equalsIgnoreCase(field.name, "surrogate-key")) {
+      std::string_view rest = field.value;
+      while (!rest.empty()) {
+        size_t end = rest.find_first_of(" \t");
+        add(rest.substr(0, end));
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+      }
+    }
+  }
+  return tags;
+}
+
 bool listed(const std::vector<std::string>& names, std::string_view name) {
   return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return equalsIgnoreCase(n, name); });
 }
@@ -321,6 +343,7 @@ std::shared_ptr<CacheEntry> newEntry(const std::string& key, uint64_t hash, std:
   entry->vary = std::move(vary);
   entry->variant = std::move(variant);
   entry->route = route;
+  entry->tags = purgeTags(head.headers);
   entry->status = head.status;
   entry->reason = std::string(head.reason);
   entry->fields = storedFields(head, response_cc);

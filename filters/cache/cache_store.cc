@@ -183,6 +183,19 @@ class alignas(64) CacheStore::Shard {
     return erased;
   }
 
+  size_t markStaleIf(const std::function<bool(const CacheEntry&)>& pred, int64_t now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t marked = 0;
+    for (uint32_t i = head_; i != kNil; i = at(i).next) {
+      const CacheEntry& entry = *at(i).entry;
+      if (!pred(entry)) continue;
+      int64_t unmarked = 0;
+      entry.soft_purged.at.compare_exchange_strong(unmarked, now, std::memory_order_relaxed);
+      ++marked;
+    }
+    return marked;
+  }
+
   // Hands the slabs (and the entries in them) to the caller to free outside the lock.
   size_t clear(std::vector<std::unique_ptr<Slot[]>>& slabs) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -382,6 +395,12 @@ size_t CacheStore::eraseIf(const std::function<bool(const CacheEntry&)>& pred) {
     erased += shards_[i].eraseIf(pred, graveyard);
   }
   return erased;
+}
+
+size_t CacheStore::markStaleIf(const std::function<bool(const CacheEntry&)>& pred, int64_t now) {
+  size_t marked = 0;
+  for (size_t i = 0; i < shard_count_; ++i) marked += shards_[i].markStaleIf(pred, now);
+  return marked;
 }
 
 size_t CacheStore::clear() {

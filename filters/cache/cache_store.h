@@ -71,6 +71,11 @@ class CacheStore {
   // many went. `pred` runs under a shard's lock: it must be quick and must not call the store.
   size_t eraseIf(const std::function<bool(const CacheEntry&)>& pred);
 
+  // Soft purge: marks every entry for which `pred` is true stale as of `now` (in place; an
+  // entry already marked keeps its earlier mark); returns how many matched. Same rules for
+  // `pred` as eraseIf.
+  size_t markStaleIf(const std::function<bool(const CacheEntry&)>& pred, int64_t now);
+
   // Removes everything and releases the store's bookkeeping memory; returns how many entries went.
   size_t clear();
 

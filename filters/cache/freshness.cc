@@ -250,6 +250,13 @@ Freshness classify(const CacheEntry& entry, const CacheControl& request_cc, int6
     if (request_cc.min_fresh && lifetime - age < *request_cc.min_fresh) return validate;
   }
 
+  // A soft purge: stale from the purge on, served stale while one refresh runs (for a grace
+  // period), unless must-revalidate forbids serving it stale at all.
+  if (int64_t purged = entry.soft_purged.at.load(std::memory_order_relaxed); purged != 0) {
+    if (entry.must_revalidate || now - purged >= kSoftPurgeGraceSeconds) return validate;
+    return Freshness::StaleWhileRevalidate;
+  }
+
   // §4.2: "response_is_fresh = (freshness_lifetime > current_age)".
   if (age < lifetime) return Freshness::Fresh;
 

@@ -86,6 +86,9 @@ void fillFreshness(CacheEntry& entry, const std::vector<HeaderField>& response_f
                    int64_t request_time, int64_t response_time, const StoragePolicy& policy);
 
 // What a stored entry allows for one request.
+// How long after a soft purge its entries may still be served stale while one refresh runs.
+inline constexpr int64_t kSoftPurgeGraceSeconds = 60;
+
 enum class Freshness : uint8_t {
   Fresh,                 // serve it (fresh, or stale within the client's max-stale)
   StaleRevalidate,       // must be validated first; it has an ETag or Last-Modified to do so
@@ -103,6 +106,9 @@ enum class Freshness : uint8_t {
 //   lifetime by no more than" N: staleness <= N); else StaleWhileRevalidate while staleness <
 //   stale_while_revalidate; neither when must_revalidate (§5.2.2.2).
 // - Otherwise StaleRevalidate with a validator, Expired without.
+// - Soft-purged (CacheEntry::soft_purged): never Fresh; StaleWhileRevalidate for
+//   kSoftPurgeGraceSeconds after the purge unless the entry may not be served stale
+//   (must-revalidate), then as any stale entry.
 // only-if-cached is the caller's (504 when there is no entry or it would need the origin).
 Freshness classify(const CacheEntry& entry, const CacheControl& request_cc, int64_t now,
                    bool honour_request_no_cache);

@@ -1183,5 +1183,130 @@ TEST_F(CacheAdminTest, ClearByUrlPrefixRouteAndAll) {
   EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"what\": \"x\"}").status, 400);
 }
 
+TEST_F(CacheAdminTest, ClearByTagRemovesEveryEntryCarryingIt) {
+  ASSERT_TRUE(startCache());
+  // Surrogate-Key lists tags separated by spaces, Cache-Tag by commas.
+  const std::string a = cacheTarget("tag-a", {{"cc", "max-age=60"}, {"header", "Surrogate-Key: product-42  list"}});
+  const std::string b = cacheTarget("tag-b", {{"cc", "max-age=60"}, {"header", "Cache-Tag: home, product-42"}});
+  const std::string c = cacheTarget("tag-c", {{"cc", "max-age=60"}, {"header", "Surrogate-Key: product-420"}});
+  const std::string d = cacheTarget("tag-d", {{"cc", "max-age=60"}});
+  for (const std::string& t : {a, b, c, d}) ASSERT_TRUE(isStoredMiss(get(t)));
+
+  HttpResponse cleared = admin("POST", "/api/cache/clear", "{\"tag\": \"product-42\"}");
+  EXPECT_EQ(cleared.body, "{\"removed\":2}\n") << cleared.summary();
+  EXPECT_TRUE(isStoredMiss(get(a)));
+  EXPECT_TRUE(isStoredMiss(get(b)));
+  EXPECT_TRUE(isHit(get(c))) << "a tag is matched whole, not as a prefix";
+  EXPECT_TRUE(isHit(get(d)));
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"tag\": \"list\"}").body, "{\"removed\":1}\n");
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"tag\": \"home\", \"url\": \"/x\"}").status, 400);
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"tag\": [\"home\"]}").status, 400);
+}
+
+TEST_F(CacheAdminTest, SoftClearServesStaleWhileOneRefreshRuns) {
+  ASSERT_TRUE(startCache());
+  const std::string target = cacheTarget("soft", {{"cc", "max-age=600"}, {"etag", "\"v1\""}, {"delay", "400"}});
+  const std::string other = cacheTarget("soft-other", {{"cc", "max-age=600"}});
+  ASSERT_TRUE(isStoredMiss(get(target)));
+  ASSERT_TRUE(isStoredMiss(get(other)));
+  ASSERT_TRUE(isHit(get(target)));
+
+  HttpResponse marked = admin("POST", "/api/cache/clear", "{\"url\": \"" + target + "\", \"soft\": true}");
+  EXPECT_EQ(marked.body, "{\"marked_stale\":1}\n") << marked.summary();
+  // Stale at once, yet answered from cache without waiting for the (slow) backend; requests
+  // during the refresh share the one background fetch.
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse stale = get(target);
+    ASSERT_TRUE(stale.ok()) << stale.summary();
+    EXPECT_EQ(stale.header("X-Cache"), "STALE") << stale.summary();
+    EXPECT_EQ(stale.body, fetchBody(1));
+  }
+  EXPECT_TRUE(isHit(get(other))) << "a soft clear by url marks only that url";
+  // The refresh (a conditional request: the backend answers 304 to the matching ETag) makes
+  // the entry fresh again.
+  bool fresh = false;
+  for (int i = 0; i < 50 && !fresh; ++i) {
+    std::this_thread::sleep_for(milliseconds(100));
+    fresh = get(target).header("X-Cache") == "HIT";
+  }
+  EXPECT_TRUE(fresh) << "the soft-purged entry was never refreshed";
+  EXPECT_EQ(backend_.requestsFor(target), 2u) << "one fill, one background refresh";
+
+  // soft on everything
+  HttpResponse all = admin("POST", "/api/cache/clear", "{\"soft\": true}");
+  EXPECT_EQ(all.body, "{\"marked_stale\":2}\n") << all.summary();
+  EXPECT_EQ(get(other).header("X-Cache"), "STALE");
+  EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"soft\": \"yes\"}").status, 400);
+}
+
+TEST_F(CacheAdminTest, SoftClearOfAMustRevalidateEntryRevalidatesBeforeUse) {
+  ASSERT_TRUE(startCache());
+  const std::string target = cacheTarget("soft-strict", {{"cc", "max-age=600, must-revalidate"}, {"etag", "\"v1\""}});
+  ASSERT_TRUE(isStoredMiss(get(target)));
+  ASSERT_EQ(admin("POST", "/api/cache/clear", "{\"soft\": true}").body, "{\"marked_stale\":1}\n");
+  HttpResponse revalidated = get(target);
+  EXPECT_EQ(revalidated.header("X-Cache"), "REVALIDATED") << revalidated.summary();
+  EXPECT_EQ(backend_.requestsFor(target), 2u);
+  EXPECT_TRUE(isHit(get(target)));
+}
+
+TEST_F(CacheAdminTest, WarmupFetchesThroughTheCacheAndReportsEachUrl) {
+  ASSERT_TRUE(startCache());
+  std::vector<std::string> urls;
+  for (int i = 0; i < 12; ++i) urls.push_back(cacheTarget("warm-" + std::to_string(i), {{"cc", "max-age=60"}}));
+  const std::string uncacheable = cacheTarget("warm-no-store", {{"cc", "no-store"}});
+  const std::string missing = cacheTarget("warm-404", {{"status", "404"}, {"cc", "no-store"}});
+  std::string body = "{\"concurrency\": 4, \"host\": \"test.local\", \"urls\": [";
+  for (const std::string& url : urls) body += "\"" + url + "\", ";
+  body += "\"" + uncacheable + "\", \"" + missing + "\"]}";
+  HttpResponse started = admin("POST", "/api/cache/warmup", body);
+  ASSERT_EQ(started.status, 202) << started.summary();
+  EXPECT_TRUE(contains(started.body, "\"id\":1")) << started.body;
+
+  HttpResponse status;
+  for (int i = 0; i < 100; ++i) {
+    status = admin("GET", "/api/cache/warmup/1");
+    if (contains(status.body, "\"state\":\"done\",\"total\"") || contains(status.body, "\"state\":\"done\"}")) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_EQ(status.status, 200) << status.summary();
+  const std::string& b = status.body;
+  EXPECT_TRUE(contains(b, "\"total\":14")) << b;
+  EXPECT_TRUE(contains(b, "\"done\":14")) << b;
+  EXPECT_TRUE(contains(b, "\"ok\":13")) << b;
+  EXPECT_TRUE(contains(b, "\"failed\":1")) << b;
+  EXPECT_TRUE(contains(b, "\"status\":404")) << b;
+  EXPECT_TRUE(contains(b, "\"x_cache\":\"MISS\"")) << b;
+  for (const std::string& url : urls) {
+    EXPECT_TRUE(isHit(get(url))) << url;
+    EXPECT_EQ(backend_.requestsFor(url), 1u) << url;
+  }
+  EXPECT_EQ(get(uncacheable).header("X-Cache"), "MISS");
+
+  EXPECT_EQ(admin("GET", "/api/cache/warmup/99").status, 404);
+  EXPECT_EQ(admin("GET", "/api/cache/warmup/abc").status, 404);
+  EXPECT_EQ(admin("POST", "/api/cache/warmup", "{\"urls\": []}").status, 400);
+  EXPECT_EQ(admin("POST", "/api/cache/warmup", "{\"urls\": [\"no-slash\"]}").status, 400);
+  EXPECT_EQ(admin("POST", "/api/cache/warmup", "{\"urls\": [\"/a\"], \"concurrency\": 0}").status, 400);
+  EXPECT_EQ(admin("POST", "/api/cache/warmup", "{\"urls\": [\"/a\"], \"extra\": 1}").status, 400);
+  EXPECT_EQ(admin("GET", "/api/cache/warmup").status, 405);
+}
+
+TEST_F(CacheAdminTest, WarmupKeysEntriesByTheHostItIsGiven) {
+  ASSERT_TRUE(startCache());
+  const std::string target = cacheTarget("warm-host", {{"cc", "max-age=60"}});
+  HttpResponse started = admin("POST", "/api/cache/warmup",
+                               "{\"urls\": [\"http://shop.example" + target + "\"], \"headers\": {\"X-Warm\": \"1\"}}");
+  ASSERT_EQ(started.status, 202) << started.summary();
+  bool done = false;
+  for (int i = 0; i < 100 && !done; ++i) {
+    done = contains(admin("GET", "/api/cache/warmup/1").body, "\"done\":1");
+    if (!done) std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(isHit(request(port(), "GET", target, {{"Host", "shop.example"}})));
+  EXPECT_TRUE(isStoredMiss(get(target))) << "another host is another key";
+}
+
 }  // namespace
 }  // namespace perfgate::test
