@@ -11,6 +11,7 @@
 // A test named DISABLED_ covers a feature not landed yet and says "pending: <feature>".
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <initializer_list>
@@ -22,6 +23,14 @@
 #include <vector>
 
 #include "integration/gateway_fixture.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PERFGATE_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PERFGATE_UNDER_SANITIZER 1
+#endif
+#endif
 
 namespace perfgate::test {
 namespace {
@@ -1181,6 +1190,67 @@ TEST_F(CacheAdminTest, ClearByUrlPrefixRouteAndAll) {
   EXPECT_EQ(admin("POST", "/api/cache/clear", "not json").status, 400);
   EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"route\": 1}").status, 400);
   EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"what\": \"x\"}").status, 400);
+}
+
+// The byte budget holds end to end: 100,000 distinct URLs of ~1 KB each (about 150 MB if all were
+// kept) through a 16 MiB cache. The store's charge stays within max_bytes, entries are evicted
+// (and counted), and the process's RSS grows by a bounded amount, not by what passed through.
+TEST_F(CacheAdminTest, AHundredThousandDistinctKeysStayWithinTheByteBudget) {
+  ASSERT_TRUE(startCache("", "max_bytes = \"16MiB\""));
+  ASSERT_TRUE(isStoredMiss(get(cacheTarget("budget-warm", {{"cc", "max-age=600"}, {"size", "1000"}}))));
+  const long rss_before = gateway_->rssKiB();
+  ASSERT_GT(rss_before, 0);
+
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25'000;
+  constexpr int kBatch = 50;  // pipelined: fewer round trips
+  std::atomic<int> stored{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      HttpConnection conn(port());
+      for (int base = 0; base < kPerThread && failures.load() == 0; base += kBatch) {
+        std::string batch;
+        for (int i = base; i < base + kBatch; ++i) {
+          batch += buildRequest("GET", "/cache/budget-" + std::to_string(t) + "-" + std::to_string(i) +
+                                           "?cc=max-age%3D600&size=1000");
+        }
+        if (!conn.send(batch)) {
+          failures.fetch_add(1);
+          return;
+        }
+        for (int i = 0; i < kBatch; ++i) {
+          HttpResponse resp = conn.readResponse();
+          if (resp.status != 200 || resp.body.size() != 1000) {
+            failures.fetch_add(1);
+            return;
+          }
+          if (resp.header("Cache-Status") == "perfgate; fwd=miss; stored") stored.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_EQ(stored.load(), kThreads * kPerThread);
+
+  HttpResponse stats = admin("GET", "/api/cache/stats");
+  ASSERT_EQ(stats.status, 200) << stats.summary();
+  auto number = [&](const std::string& key) -> uint64_t {
+    size_t at = stats.body.find("\"" + key + "\":");
+    return at == std::string::npos ? 0 : std::stoull(stats.body.substr(at + key.size() + 3));
+  };
+  const uint64_t max_bytes = 16ull << 20;
+  EXPECT_EQ(number("max_bytes"), max_bytes) << stats.body;
+  EXPECT_LE(number("bytes"), max_bytes) << stats.body;
+  EXPECT_GT(number("bytes"), max_bytes / 2) << stats.body;
+  EXPECT_GT(number("evictions"), 50'000u) << stats.body;
+  EXPECT_LT(number("entries"), 20'000u) << stats.body;
+#ifndef PERFGATE_UNDER_SANITIZER  // ASan's quarantine holds freed memory on purpose
+  const long grown_kib = gateway_->rssKiB() - rss_before;
+  EXPECT_LT(grown_kib, 48 * 1024) << "RSS grew by " << grown_kib << " KiB for a 16 MiB cache";
+#endif
 }
 
 TEST_F(CacheAdminTest, ClearByTagRemovesEveryEntryCarryingIt) {

@@ -476,8 +476,8 @@ bool TestBackend::waitForRequests(size_t n, std::chrono::milliseconds timeout) c
 
 size_t TestBackend::requestsFor(std::string_view target) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<size_t>(std::count_if(requests_.begin(), requests_.end(),
-                                           [&](const ReceivedRequest& r) { return r.target == target; }));
+  auto found = per_target_.find(std::string(target));
+  return found == per_target_.end() ? 0 : found->second;
 }
 
 std::vector<ReceivedRequest> TestBackend::requestsTo(std::string_view target) const {
@@ -500,6 +500,7 @@ bool TestBackend::waitForRequestsFor(std::string_view target, size_t n, std::chr
 void TestBackend::clearRequests() {
   std::lock_guard<std::mutex> lock(mu_);
   requests_.clear();
+  per_target_.clear();
 }
 
 bool TestBackend::waitForNoOpenConnections(std::chrono::milliseconds timeout) const {
@@ -517,14 +518,14 @@ std::vector<std::string> TestBackend::protocolErrors() const {
 }
 
 size_t TestBackend::record(ReceivedRequest request) {
-  size_t same_target = 0;
+  size_t count = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const ReceivedRequest& r : requests_) same_target += r.target == request.target ? 1 : 0;
+    count = ++per_target_[request.target];
     requests_.push_back(std::move(request));
   }
   cv_.notify_all();
-  return same_target + 1;
+  return count;
 }
 
 void TestBackend::protocolError(std::string what) {

@@ -67,6 +67,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -191,6 +192,7 @@ class TestBackend {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<ReceivedRequest> requests_;
+  std::unordered_map<std::string, size_t> per_target_;  // requests_ counted by target
   std::vector<std::string> protocol_errors_;
   std::set<int> open_fds_;
   std::list<Worker> workers_;
