@@ -157,6 +157,8 @@ void AdminServer::handle(evhttp_request* request) {
         }
       }
       route["not_stored_reasons"] = reasons;
+      auto evicted = stats.evictions_by_route.find(name);
+      route["evictions"] = evicted == stats.evictions_by_route.end() ? 0 : evicted->second;
       route["hit_ratio"] = served == 0 ? 0.0 : static_cast<double>(from_cache) / static_cast<double>(served);
       routes[name] = route;
     }

@@ -4,6 +4,7 @@
 #include <bit>
 #include <limits>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "filters/cache/cache_key.h"
@@ -123,10 +124,7 @@ class alignas(64) CacheStore::Shard {
       touch(match, match_prev);
       placed = match;
     } else {
-      if (variants >= kMaxVariants) {
-        remove(oldest, oldest_prev, graveyard);
-        ++evictions_;
-      }
+      if (variants >= kMaxVariants) evict(oldest, oldest_prev, graveyard);
       placed = allocSlot();
       Slot& s = at(placed);
       s.entry = std::move(entry);
@@ -144,8 +142,7 @@ class alignas(64) CacheStore::Shard {
     // The caller checked charge <= budget_, so this stops before reaching `placed`.
     while (bytes_ > budget_ && tail_ != placed) {
       uint32_t victim = tail_;
-      remove(victim, chainPrev(victim), graveyard);
-      ++evictions_;
+      evict(victim, chainPrev(victim), graveyard);
     }
     return true;
   }
@@ -213,6 +210,7 @@ class alignas(64) CacheStore::Shard {
     out.entries += entries_;
     out.bytes += bytes_;
     out.evictions += evictions_;
+    for (const auto& [route, count] : evictions_by_route_) out.evictions_by_route[route] += count;
     out.inserts += inserts_;
     out.replaced += replaced_;
   }
@@ -302,6 +300,13 @@ class alignas(64) CacheStore::Shard {
     s.prev = s.next = kNil;
   }
 
+  // Removes an entry to make room, counted (in total and for its route).
+  void evict(uint32_t i, uint32_t chain_prev, Graveyard& graveyard) {
+    ++evictions_;
+    ++evictions_by_route_[at(i).entry->route];
+    remove(i, chain_prev, graveyard);
+  }
+
   void remove(uint32_t i, uint32_t chain_prev, Graveyard& graveyard) {
     Slot& s = at(i);
     if (chain_prev != kNil) at(chain_prev).chain = s.chain; else bucket(s.hash) = s.chain;
@@ -347,6 +352,7 @@ class alignas(64) CacheStore::Shard {
   uint64_t entries_ = 0;
   uint64_t bytes_ = 0;
   uint64_t evictions_ = 0;
+  std::unordered_map<std::string, uint64_t> evictions_by_route_;
   uint64_t inserts_ = 0;
   uint64_t replaced_ = 0;
 };

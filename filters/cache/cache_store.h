@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -34,6 +36,7 @@ class CacheStore {
     uint64_t entries = 0;
     uint64_t bytes = 0;      // sum of charge() of the stored entries
     uint64_t evictions = 0;  // entries removed to make room (budget or variant cap)
+    std::map<std::string, uint64_t> evictions_by_route;  // the same, by the entries' routes
     uint64_t inserts = 0;    // successful insert() calls, replacements included
     uint64_t replaced = 0;   // inserts that replaced an entry with the same key and variant
   };

@@ -400,5 +400,21 @@ TEST(CacheStoreTest, ChargeTracksMemoryForManySmallEntries) {
 #endif
 }
 
+TEST(CacheStoreTest, EvictionsAreCountedPerRoute) {
+  CacheStore small(makeEntry("/size", 1000)->charge() * 3, 1);  // room for three entries
+  ASSERT_TRUE(small.insert(makeEntry("/a1", 1000, "", "a")));
+  ASSERT_TRUE(small.insert(makeEntry("/a2", 1000, "", "a")));
+  ASSERT_TRUE(small.insert(makeEntry("/b1", 1000, "", "b")));
+  ASSERT_TRUE(small.insert(makeEntry("/b2", 1000, "", "b")));  // evicts /a1
+  ASSERT_TRUE(small.insert(makeEntry("/b3", 1000, "", "b")));  // evicts /a2
+  ASSERT_TRUE(small.insert(makeEntry("/c1", 1000, "", "c")));  // evicts /b1
+  CacheStore::Stats stats = small.stats();
+  EXPECT_EQ(stats.evictions, 3u);
+  EXPECT_EQ(stats.evictions_by_route, (std::map<std::string, uint64_t>{{"a", 2}, {"b", 1}}));
+  CacheStore tiny(1, 1);  // a one-byte budget: nothing fits, nothing is evicted for it
+  EXPECT_FALSE(tiny.insert(makeEntry("/none")));
+  EXPECT_TRUE(tiny.stats().evictions_by_route.empty());
+}
+
 }  // namespace
 }  // namespace perfgate
