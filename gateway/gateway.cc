@@ -39,7 +39,7 @@ void applyLogLevel(const std::string& level) {
 }
 
 Gateway::Gateway(GatewayOptions options, std::shared_ptr<const Config> config) : options_(std::move(options)) {
-  snapshot_ = makeSnapshot(applyOverrides(std::move(config)));
+  snapshot_ = makeSnapshot(applyOverrides(options_, std::move(config)));
 }
 
 Gateway::~Gateway() {
@@ -49,12 +49,12 @@ Gateway::~Gateway() {
   if (base_ != nullptr) event_base_free(base_);
 }
 
-std::shared_ptr<const Config> Gateway::applyOverrides(std::shared_ptr<const Config> config) const {
-  if (options_.workers == 0 && !options_.listen && !options_.admin) return config;
+std::shared_ptr<const Config> applyOverrides(const GatewayOptions& options, std::shared_ptr<const Config> config) {
+  if (options.workers == 0 && !options.listen && !options.admin) return config;
   auto copy = std::make_shared<Config>(*config);
-  if (options_.workers != 0) copy->server.workers = options_.workers;
-  if (options_.listen) copy->server.listen = *options_.listen;
-  if (options_.admin) copy->admin.listen = *options_.admin;
+  if (options.workers != 0) copy->server.workers = options.workers;
+  if (options.listen) copy->server.listen = *options.listen;
+  if (options.admin) copy->admin.listen = *options.admin;
   return copy;
 }
 
@@ -227,7 +227,7 @@ std::string Gateway::reload() {
     spdlog::error("reload failed, keeping the running config: {}", result.error);
     return result.error;
   }
-  std::shared_ptr<const Config> config = applyOverrides(result.config);
+  std::shared_ptr<const Config> config = applyOverrides(options_, result.config);
   const Config& running = *snapshot_->config;
   if (config->server.listen.toString() != running.server.listen.toString() ||
       config->server.workers != running.server.workers ||

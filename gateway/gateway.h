@@ -27,6 +27,9 @@ struct GatewayOptions {
   std::optional<ListenAddress> admin;
 };
 
+// `config` with the command line's --workers/--listen/--admin put over it.
+std::shared_ptr<const Config> applyOverrides(const GatewayOptions& options, std::shared_ptr<const Config> config);
+
 class Gateway {
  public:
   Gateway(GatewayOptions options, std::shared_ptr<const Config> config);
@@ -49,7 +52,6 @@ class Gateway {
 
  private:
   static void onSignal(evutil_socket_t signal, short, void* self) noexcept;
-  std::shared_ptr<const Config> applyOverrides(std::shared_ptr<const Config> config) const;
   std::shared_ptr<const Snapshot> makeSnapshot(std::shared_ptr<const Config> config);
   std::vector<int> bindListeners(const ListenAddress& address, unsigned count, uint16_t& bound_port);
   void shutdown();

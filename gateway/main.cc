@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gateway/config.h"
+#include "gateway/config_print.h"
 #include "gateway/gateway.h"
 
 namespace {
@@ -17,6 +18,7 @@ const char kUsage[] =
     "usage: perfgate --config FILE [--workers N] [--listen HOST:PORT] [--admin HOST:PORT]\n"
     "       perfgate --upstream URL [--listen HOST:PORT] [--admin HOST:PORT] [--workers N]\n"
     "       perfgate --check-config FILE\n"
+    "       perfgate --print-config (--config FILE | --upstream URL) [--workers N] [--listen ...] [--admin ...]\n"
     "       perfgate --version\n"
     "\n"
     "  --config FILE        run from a TOML config file (see conf/perfgate.toml)\n"
@@ -25,6 +27,7 @@ const char kUsage[] =
     "  --admin HOST:PORT    admin listener (default 127.0.0.1:9901)\n"
     "  --workers N          worker threads (default: one per core)\n"
     "  --check-config FILE  validate FILE; print file:line:col: message and exit 1 if bad\n"
+    "  --print-config       print the effective config (defaults and overrides filled in) as TOML\n"
     "  --version            print the version\n";
 
 int usageError(const std::string& message) {
@@ -39,12 +42,15 @@ int main(int argc, char** argv) {
   GatewayOptions options;
   std::string upstream;
   std::string check;
+  bool print_config = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (arg == "--version") {
       std::printf("perfgate %s\n", PERFGATE_VERSION);
       return 0;
+    } else if (arg == "--print-config") {
+      print_config = true;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -87,14 +93,18 @@ int main(int argc, char** argv) {
     return usageError("give either --config FILE or --upstream URL");
   }
 
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("perfgate"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-
   ConfigResult result = upstream.empty() ? loadConfigFile(options.config_path) : makeDropInConfig(upstream);
   if (!result) {
     std::fprintf(stderr, "%s\n", result.error.c_str());
     return 1;
   }
+  if (print_config) {
+    std::fputs(printConfig(*applyOverrides(options, result.config)).c_str(), stdout);
+    return 0;
+  }
+
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("perfgate"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   applyLogLevel(result.config->log.level);
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     std::fprintf(stderr, "perfgate: curl_global_init failed\n");

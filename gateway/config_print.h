@@ -1,0 +1,19 @@
+// `perfgate --print-config`: the effective configuration, defaults filled in, as TOML.
+#pragma once
+
+#include <string>
+
+#include "gateway/config.h"
+
+namespace perfgate {
+
+// Every key that the config loader accepts appears in the output, with the value in force (an
+// optional key that is not set appears as a comment), so the text loads back to the same Config
+// and `--check-config` accepts it. A key added to the loader needs its line in config_print.cc;
+// tests/gateway/config_print_test.cc holds the printer, the loader and README's table to one list.
+std::string printConfig(const Config& config);
+
+// TOML basic string with quotes and escapes: "a\"b".
+std::string tomlQuote(std::string_view text);
+
+}  // namespace perfgate
