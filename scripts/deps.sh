@@ -4,16 +4,20 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libxxhash-dev
-            libspdlog-dev libfmt-dev zlib1g-dev libtomlplusplus-dev nlohmann-json3-dev)
-test_pkgs=(libgtest-dev curl openssl)
-bench_pkgs=(wrk nginx-light haproxy varnish libbenchmark-dev)
+            libspdlog-dev libfmt-dev zlib1g-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev)
+# docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service.
+test_pkgs=(libgtest-dev curl openssl docker-compose systemd)
+bench_pkgs=(wrk nginx-light haproxy varnish)
 
 want=()
 [ $# -eq 0 ] && set -- build
 for group in "$@"; do
   case "$group" in
     build) want+=("${build_pkgs[@]}") ;;
-    test)  want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+    test)  want+=("${build_pkgs[@]}" "${test_pkgs[@]}")
+           # node and npm validate docker/k8s/; a Node.js from elsewhere (e.g. one that bundles
+           # npm) is kept as it is, since Debian's npm package conflicts with it.
+           command -v npm >/dev/null || want+=(nodejs npm) ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
     *) echo "deps.sh: unknown group '$group' (build|test|bench)" >&2; exit 2 ;;
   esac
