@@ -5,8 +5,9 @@
 #    stage's list installs together (apt-get --simulate);
 #  - the build stage installs every package of the build group in scripts/deps.sh, and what the
 #    build stage copies is enough to configure the project (cmake, PERFGATE_TESTS=OFF);
-#  - every shared library that `ldd` lists for perfgate and the sample backend is shipped by a
-#    package the runtime stage installs (dpkg -S), and the runtime stage has no -dev package;
+#  - every shared library that perfgate and the sample backend name (readelf: NEEDED) is shipped by
+#    a package the runtime stage installs, and every other one `ldd` loads by those packages'
+#    dependencies (dpkg -S, apt-cache depends); the runtime stage has no -dev package;
 #  - the image runs as a non-root user, exposes 8080 and 9901, has a HEALTHCHECK on the admin health
 #    endpoint, its config at /etc/perfgate/perfgate.toml, fetches nothing but Debian packages;
 #  - the bundled config passes `perfgate --check-config` (with the compose service names resolved);
@@ -61,7 +62,7 @@ while read -r from; do
   else
     fail "base image '$image' is not debian:12.N-slim or pinned by digest"
   fi
-done < <(awk -F'\t' '$2 == "FROM" { print $3 }' <<<"$parsed")
+done < <(awk -F'\t' '$2 == "FROM" { split($3, w, " "); print w[1] }' <<<"$parsed" | sort -u)
 
 # Package names against Debian 12: one apt-cache call for all (each call reads every list).
 debian_release=$(cut -d. -f1 /etc/debian_version 2>/dev/null)
