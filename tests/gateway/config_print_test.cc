@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -222,6 +224,37 @@ TEST(ConfigPrintTest, ReadmeTableListsExactlyThePrintedKeys) {
     }
   }
   EXPECT_EQ(documented, keyNames(printed(kEveryKey)));
+}
+
+// The keys the loader accepts, read from its sources: each `TableReader r(table, "NAME")` followed
+// by `r.allowOnly({"key", ...})` (the top-level list of table names excepted).
+std::set<std::string> loaderKeys() {
+  std::set<std::string> keys;
+  const std::regex reader(R"re(TableReader\s+(\w+)\s*\([^"]*"([^"]*)"[^;]*;\s*\1\.allowOnly\(\{([^}]*)\}\))re");
+  const std::regex literal(R"re("([^"]*)")re");
+  for (const char* dir : {"/gateway", "/filters"}) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(PERFGATE_SOURCE_DIR + std::string(dir))) {
+      if (entry.path().extension() != ".cc") continue;
+      std::ifstream in(entry.path());
+      std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (std::sregex_iterator it(source.begin(), source.end(), reader), end; it != end; ++it) {
+        std::string table = (*it)[2];
+        if (table == "top level") continue;
+        std::string list = (*it)[3];
+        for (std::sregex_iterator k(list.begin(), list.end(), literal); k != end; ++k) {
+          keys.insert(sectionKind("[" + table + "]") + " " + std::string((*k)[1]));
+        }
+      }
+    }
+  }
+  return keys;
+}
+
+// kEveryKey sets every key the loader accepts, so the tests above cover all of them.
+TEST(ConfigPrintTest, EveryKeyCoversTheLoader) {
+  std::set<std::string> loader = loaderKeys();
+  EXPECT_GE(loader.size(), 30u) << "the loader's allowOnly lists were not found";
+  EXPECT_EQ(loader, keyNames(kEveryKey));
 }
 
 }  // namespace
