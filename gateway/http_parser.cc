@@ -129,6 +129,7 @@ ParseStatus RequestParser::parse(std::string_view data, RequestHead& out, size_t
   // Find the end of the head (an empty line). Every LF must follow a CR: a bare LF is a line
   // terminator to some parsers and not to others, which is how requests get smuggled.
   size_t head_end = 0;
+  bool bare_lf = false;
   size_t i = scanned_ > start ? scanned_ : start;
   while (i < data.size()) {
     const void* found = std::memchr(data.data() + i, '\n', data.size() - i);
@@ -137,7 +138,11 @@ ParseStatus RequestParser::parse(std::string_view data, RequestHead& out, size_t
       break;
     }
     size_t at = static_cast<const char*>(found) - data.data();
-    if (at == start || data[at - 1] != '\r') return fail(400, "bare LF in request head");
+    if (at == start || data[at - 1] != '\r') {
+      bare_lf = true;
+      i = at;
+      break;
+    }
     if (line_end_ == 0) line_end_ = at;
     i = at + 1;
     if (at >= start + 3 && data[at - 2] == '\n') {
@@ -147,12 +152,18 @@ ParseStatus RequestParser::parse(std::string_view data, RequestHead& out, size_t
   }
   scanned_ = i;
 
-  size_t line_length = (line_end_ != 0 ? line_end_ - 1 : data.size()) - start;
+  // The limits are judged on the bytes before a bare LF as on a head still incomplete, and a CR
+  // still waiting for its LF is not part of the request line: the answer must not depend on how
+  // the bytes were split into reads.
+  size_t seen = bare_lf ? i : data.size();
+  size_t line_length = line_end_ != 0 ? line_end_ - 1 - start
+                                      : seen - start - (seen > start && data[seen - 1] == '\r' ? 1 : 0);
   if (line_length > limits_.max_request_line) return fail(414, "request line too long");
   if (head_end == 0) {
-    if (data.size() - start > limits_.max_header_bytes) {
+    if (seen - start > limits_.max_header_bytes) {
       return fail(431, "request header fields too large");
     }
+    if (bare_lf) return fail(400, "bare LF in request head");
     return ParseStatus::Incomplete;
   }
   if (head_end - start > limits_.max_header_bytes) {

@@ -774,6 +774,39 @@ TEST(HttpParserIncremental, ResetForgetsScanPosition) {
 }
 
 // `out` is filled afresh: nothing of a previous request lingers in a reused RequestHead.
+// Found by fuzzing (tests/fuzz): the answer must not depend on where the reads split the bytes.
+TEST(HttpParserIncremental, RequestLineAtTheLimitSplitBetweenCrAndLf) {
+  const ParseLimits limits = smallLimits();
+  std::string line = "GET /" + std::string(limits.max_request_line - 14, 'a') + " HTTP/1.1";
+  ASSERT_EQ(line.size(), limits.max_request_line);
+  const std::string data = line + "\r\nHost: h\r\n\r\n";
+  RequestHead head;
+  ASSERT_EQ(parseAll(data, head, limits).status, ParseStatus::Complete);
+  RequestParser parser(limits);
+  size_t consumed = 0;
+  EXPECT_EQ(parser.parse(std::string_view(data).substr(0, line.size() + 1), head, consumed), ParseStatus::Incomplete)
+      << "a request line of exactly max_request_line bytes, its CR read before its LF";
+  EXPECT_EQ(parser.parse(data, head, consumed), ParseStatus::Complete);
+}
+
+TEST(HttpParserIncremental, LimitsComeBeforeABareLfWhateverTheSplit) {
+  const ParseLimits limits = smallLimits();
+  struct Case {
+    std::string data;
+    int status;
+  };
+  for (const Case& c : {Case{"GET /" + std::string(100, 'a') + " HTTP/1.1\nHost: h\r\n\r\n", 414},
+                        Case{"GET / HTTP/1.1\r\nX-A: " + std::string(600, 'v') + "\nHost: h\r\n\r\n", 431}}) {
+    RequestHead head;
+    Outcome whole = parseAll(c.data, head, limits);
+    size_t answered_at = 0;
+    Outcome split = parseByteByByte(c.data, head, answered_at, limits);
+    EXPECT_EQ(whole.status, ParseStatus::Error);
+    EXPECT_EQ(whole.error.status, c.status) << whole.error.message;
+    EXPECT_EQ(split.error.status, c.status) << split.error.message;
+  }
+}
+
 TEST(HttpParserIncremental, ReusedHeadIsOverwritten) {
   RequestParser parser(ParseLimits{});
   RequestHead head;
