@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages perfgate needs to build, test or benchmark, when missing.
-# Usage: scripts/deps.sh [build|test|bench]...   (default: build)
+# Usage: scripts/deps.sh [build|test|fuzz|bench]...   (default: build)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libxxhash-dev
             libspdlog-dev libfmt-dev zlib1g-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev)
-# docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service.
-test_pkgs=(libgtest-dev curl openssl docker-compose systemd)
+# docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service;
+# varnish: varnishtest drives the request-smuggling matrix in tests/vtc/.
+test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish)
+fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 bench_pkgs=(wrk nginx-light haproxy varnish)
 
 want=()
@@ -18,8 +20,9 @@ for group in "$@"; do
            # node and npm validate docker/k8s/; a Node.js from elsewhere (e.g. one that bundles
            # npm) is kept as it is, since Debian's npm package conflicts with it.
            command -v npm >/dev/null || want+=(nodejs npm) ;;
+    fuzz)  want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (build|test|bench)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$group' (build|test|fuzz|bench)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,0 +1,41 @@
+// What each fuzz target checks, shared by the libFuzzer entry points (tests/fuzz/*_fuzz.cc) and by
+// the replay test in the normal suite (fuzz_corpus_test.cc), which runs every seed and every saved
+// crash input through the same checks.
+//
+// A check never returns on a broken property: it prints what broke and aborts, which libFuzzer
+// reports as a crash and saves the input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace perfgate::fuzz {
+
+// One entry per target: the name (also its corpus folder) and its check.
+struct Target {
+  const char* name;
+  void (*check)(std::string_view input);
+};
+
+// Request heads, parsed at once and prefix by prefix (both must agree), then the body framing
+// of each pipelined request: chunked bodies through ChunkedDecoder, fixed lengths skipped.
+void checkRequestParser(std::string_view input);
+// Chunked bodies decoded at once and in pieces (both must agree), within the body limit.
+void checkChunkedDecoder(std::string_view input);
+// A TOML config: a frozen config or one "fuzz.toml:line:col: message", never anything else.
+void checkConfig(std::string_view input);
+// Cache-Control values: parsed values in range, directive names case-insensitive, one field the
+// same as the same list given as a field vector.
+void checkCacheControl(std::string_view input);
+// Accept-Encoding variant keys (order-independent, idempotent, field lines combine as one list)
+// and primary keys (makeCacheKey / splitCacheKey round trip).
+void checkCacheKey(std::string_view input);
+
+inline constexpr Target kTargets[] = {
+    {"request_parser", checkRequestParser}, {"chunked_decoder", checkChunkedDecoder},
+    {"config", checkConfig},                {"cache_control", checkCacheControl},
+    {"cache_key", checkCacheKey},
+};
+
+}  // namespace perfgate::fuzz
