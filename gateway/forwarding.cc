@@ -1,5 +1,7 @@
 #include "gateway/forwarding.h"
 
+#include <algorithm>
+
 namespace perfgate {
 namespace {
 
@@ -12,6 +14,24 @@ void appendField(std::string& out, std::string_view name, std::string_view value
   out.append(": ");
   out.append(value);
   out.append("\r\n");
+}
+
+// Framing and routing fields the gateway sets itself from what it knows, never copied.
+bool isSetByGateway(std::string_view name) {
+  return equalsIgnoreCase(name, "host") || equalsIgnoreCase(name, "content-length") ||
+         equalsIgnoreCase(name, "expect") || equalsIgnoreCase(name, "x-forwarded-host") ||
+         equalsIgnoreCase(name, "x-forwarded-proto");
+}
+
+// A name that reads as a hop-by-hop or gateway-set field once '_' is taken for '-'
+// ("Transfer_Encoding", "Content_Length", "X_Forwarded_Host"). Servers that map both to one
+// variable (CGI and the frameworks built like it) would act on it as the real field: a second
+// framing behind the gateway's back, or a forged host.
+bool isUnderscoreLookalike(std::string_view name) {
+  if (name.find('_') == std::string_view::npos) return false;
+  std::string dashed(name);
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  return isHopByHop(dashed) || isSetByGateway(dashed) || equalsIgnoreCase(dashed, "x-forwarded-for");
 }
 
 }  // namespace
@@ -62,12 +82,7 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
   for (const HeaderField& field : request.headers) {
     std::string_view name = field.name;
     if (isHopByHop(name) || options.namesField(name)) continue;
-    // Framing and routing fields are set below from what we know, never copied.
-    if (equalsIgnoreCase(name, "host") || equalsIgnoreCase(name, "content-length") ||
-        equalsIgnoreCase(name, "expect") || equalsIgnoreCase(name, "x-forwarded-host") ||
-        equalsIgnoreCase(name, "x-forwarded-proto")) {
-      continue;
-    }
+    if (isSetByGateway(name) || isUnderscoreLookalike(name)) continue;
     if (equalsIgnoreCase(name, "x-forwarded-for")) {
       if (!forwarded_for.empty()) forwarded_for.append(", ");
       forwarded_for.append(field.value);
