@@ -445,6 +445,23 @@ void invalidateNamed(CacheStore& store, const RequestHead& request, const Upstre
   }
 }
 
+// Request fields that backends (IIS URL Rewrite, Symfony, Laravel, method-override middleware)
+// act on in place of the request line. The response then answers another URL or method than the
+// cache key names, so storing it would poison the entry for everyone; such requests go past the
+// cache.
+bool overridesRequestLine(const RequestHead& request) {
+  for (const HeaderField& field : request.headers) {
+    std::string_view name = field.name;
+    if (name.size() < 13 || (name[0] != 'x' && name[0] != 'X')) continue;
+    if (equalsIgnoreCase(name, "x-original-url") || equalsIgnoreCase(name, "x-rewrite-url") ||
+        equalsIgnoreCase(name, "x-http-method-override") || equalsIgnoreCase(name, "x-http-method") ||
+        equalsIgnoreCase(name, "x-method-override")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
@@ -475,6 +492,10 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   const RouteConfig& route = exchange.route();
   bool safe = request.method == "GET" || request.method == "HEAD";
   bool enabled = route.cacheEnabled();
+  if (enabled && safe && overridesRequestLine(request)) {
+    state().lookup = Lookup::Bypass;  // neither answered from the cache nor stored, nor coalesced
+    return FilterAction::Continue;
+  }
   if (!enabled || !safe) {
     CacheExchange& st = state();
     st.lookup = Lookup::Bypass;
