@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <charconv>
 #include <cstdio>
@@ -33,6 +34,24 @@ const char kUsage[] =
 int usageError(const std::string& message) {
   std::fprintf(stderr, "perfgate: %s\n\n%s", message.c_str(), kUsage);
   return 2;
+}
+
+// Every client connection takes a descriptor, and so does every backend connection: raise the
+// soft limit to the hard one (as HAProxy does), and warn when even that is short of what the
+// config allows. Past the limit, workers pause accepting rather than spin.
+void raiseDescriptorLimit(const perfgate::Config& config) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  rlim_t wanted = config.server.max_connections + 64;
+  for (const perfgate::UpstreamConfig& u : config.upstreams) wanted += u.max_connections;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    spdlog::warn("descriptor limit (RLIMIT_NOFILE) is {}, below the {} that max_connections and the upstream "
+                 "pools may need", static_cast<uint64_t>(limit.rlim_cur), static_cast<uint64_t>(wanted));
+  }
 }
 
 }  // namespace
@@ -106,6 +125,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_logger_mt("perfgate"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   applyLogLevel(result.config->log.level);
+  raiseDescriptorLimit(*result.config);
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     std::fprintf(stderr, "perfgate: curl_global_init failed\n");
     return 1;

@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "gateway/connection.h"
 #include "gateway/event_util.h"
 
@@ -43,9 +45,11 @@ Worker::Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared
   notify_event_ = event_new(base_, notify_fd_, EV_READ | EV_PERSIST, &Worker::onNotify, this);
   reap_event_ = event_new(base_, -1, 0, &Worker::onReap, this);
   drain_timer_ = evtimer_new(base_, &Worker::onDrainTimeout, this);
+  accept_pause_ = evtimer_new(base_, &Worker::onAcceptResume, this);
   event_add(notify_event_, nullptr);
   listener_ = evconnlistener_new(base_, &Worker::onAccept, this, LEV_OPT_CLOSE_ON_FREE, 0, listen_fd_);
   if (listener_ == nullptr) throw std::runtime_error("evconnlistener_new failed");
+  evconnlistener_set_error_cb(listener_, &Worker::onAcceptError);
   adopt(snapshot_);
 }
 
@@ -61,6 +65,7 @@ Worker::~Worker() {
   event_free(notify_event_);
   event_free(reap_event_);
   event_free(drain_timer_);
+  event_free(accept_pause_);
   ::close(notify_fd_);
   event_base_free(base_);
 }
@@ -177,6 +182,32 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, in
   auto* connection = new ClientConnection(w, bev, peerAddress(address));
   w->connections_.insert(connection);
   connection->start();
+}
+
+// accept() failed for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM; libevent
+// retries the transient errors itself). The connection stays queued, so the listener would fire
+// again at once: a busy loop and a flooded log. Accepting pauses instead, and resumes when
+// connections have had time to close.
+void Worker::onAcceptError(evconnlistener* listener, void* self) noexcept {
+  auto* w = static_cast<Worker*>(self);
+  const int error = EVUTIL_SOCKET_ERROR();
+  evconnlistener_disable(listener);
+  constexpr timeval kPause{0, 100'000};
+  evtimer_add(w->accept_pause_, &kPause);
+  ++w->accept_errors_;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (w->accept_error_logged_ == 0 || now - w->accept_error_logged_ >= 10) {
+    spdlog::warn("worker {}: accept failed ({} time(s) since the last report): {}; pausing accepts", w->index_,
+                 w->accept_errors_, evutil_socket_error_to_string(error));
+    w->accept_error_logged_ = now;
+    w->accept_errors_ = 0;
+  }
+}
+
+void Worker::onAcceptResume(evutil_socket_t, short, void* self) noexcept {
+  auto* w = static_cast<Worker*>(self);
+  if (w->listener_ != nullptr && !w->draining_) evconnlistener_enable(w->listener_);
 }
 
 void Worker::release(ClientConnection* connection) {

@@ -7,6 +7,7 @@
 #include <event2/listener.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,8 @@ class Worker {
   static void onNotify(evutil_socket_t fd, short, void* self) noexcept;
   static void onReap(evutil_socket_t, short, void* self) noexcept;
   static void onDrainTimeout(evutil_socket_t, short, void* self) noexcept;
+  static void onAcceptError(evconnlistener* listener, void* self) noexcept;
+  static void onAcceptResume(evutil_socket_t, short, void* self) noexcept;
   void run();
   void notify();  // wakes the loop's onNotify
   void adopt(std::shared_ptr<const Snapshot> snapshot);
@@ -69,6 +72,9 @@ class Worker {
   event* notify_event_ = nullptr;
   event* reap_event_ = nullptr;
   event* drain_timer_ = nullptr;
+  event* accept_pause_ = nullptr;   // re-enables the listener after accept() ran out of resources
+  int64_t accept_error_logged_ = 0; // steady-clock seconds of the last such log line
+  uint64_t accept_errors_ = 0;      // since then
   std::thread thread_;
 
   std::shared_ptr<const Snapshot> snapshot_;
