@@ -13,8 +13,8 @@ Measures cache hits: perfgate against HAProxy's cache, nginx proxy_cache (on tmp
 reference. Scenarios (wrk -t1, keep-alive):
   small  GET /api/small: 789-byte JSON, Cache-Control: public, max-age=60
   gzip   GET /page with Accept-Encoding: gzip: 20 KB HTML, max-age=60. HAProxy (compression
-         filter) and nginx (gzip on) compress on every hit; Varnish stores the object gzipped
-         once (beresp.do_gzip). The table shows what each target actually sent (encoding and
+         filter) and nginx (gzip on) compress on every hit; Varnish (beresp.do_gzip) and
+         perfgate ([compression], on by default) store the object gzipped once. The table shows what each target actually sent (encoding and
          bytes per response): a target that answers identity is not compared like for like.
 Each cache is warmed and checked before the rounds: one request stores the object, the next must
 say HIT (perfgate: X-Cache, peers: X-Cache-Status set by bench/peers/*), and the warm-up run must
@@ -472,8 +472,7 @@ if wants perfgate; then
       ratio gzip varnish 1.2 0
       if [ "${encoding_of[gzip,perfgate]}" != gzip ]; then
         echo "  note: perfgate answered this scenario without compression (${encoding_of[gzip,perfgate]}, ${bytes_of[gzip,perfgate]} B per"
-        echo "        response, served from its cache): its row is not a gzip result, and the gzip targets"
-        echo "        (>= 1.2x Varnish, >= 5x nginx/HAProxy) are not judged until perfgate sends gzip."
+        echo "        response): its row is not a gzip result (is [compression] off in bench/conf/hits.toml?)."
       fi
     fi
   done

@@ -1,13 +1,19 @@
 // The filter contract. A filter may answer a request itself, add to the request sent upstream,
-// add to the response head on its way to the client, and watch the response body; the proxy
-// core runs the chain and knows nothing of any filter's insides (compare h2o's
+// rewrite the response head on its way to the client, and watch or transform the response body;
+// the proxy core runs the chain and knows nothing of any filter's insides (compare h2o's
 // handler/filter/logger split and Envoy's stream filters). Every hook has a pass-through
 // default, so a filter overrides only what it uses.
+//
+// Every hook runs in chain order. A response passes the filters in that order too: each
+// filter's onResponseHead sees the head as the filters before it left it, and its
+// onResponseData sees the body as their transforms made it (so a cache placed after a
+// compressor stores what the client gets).
 //
 // Filters are built once per config snapshot and shared read-only by every worker; what a filter
 // remembers about one exchange lives in that exchange's state slot (Exchange::state()).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,6 +28,7 @@ struct RouteConfig;
 struct UpstreamRequest;
 struct UpstreamResponseHead;
 class UpstreamObserver;
+class BodyTransform;
 
 // Per-exchange memory of one filter; destroyed when the exchange ends.
 class FilterState {
@@ -58,12 +65,30 @@ class Exchange {
   virtual bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) = 0;
   // The request as this exchange would forward it (for a background refresh of the same URL).
   virtual UpstreamRequest upstreamRequest() const = 0;
+  // From onResponseHead: the filter at `index` rewrites the body through `transform` (kept
+  // alive by the filter's state slot). A filter that changes the body must also fix the head
+  // (Content-Length, Content-Encoding, ...): without a Content-Length the response goes out
+  // chunked, or close-delimited to an HTTP/1.0 client.
+  virtual void transformBody(size_t index, BodyTransform& transform) = 0;
+};
+
+// Rewrites the response body of one exchange, chunk in, bytes out (e.g. gzip). Owned by the
+// filter's state slot; installed from onResponseHead with Exchange::transformBody().
+class BodyTransform {
+ public:
+  virtual ~BodyTransform() = default;
+  // Appends to `out` the output for `in` (possibly nothing yet); when `end` is true, `in` is the
+  // last piece and everything still buffered is appended too. False on an internal failure: the
+  // response is then cut short (the client sees an incomplete body, never a wrong one).
+  virtual bool transform(std::string_view in, bool end, std::string& out) = 0;
 };
 
 enum class FilterAction : uint8_t {
   Continue,   // go on to the next filter / the backend
   Responded,  // the filter answered through Exchange::respond(); nothing is forwarded
   Suspend,    // (onRequest only) wait for Exchange::resume(), e.g. behind another fetch
+  Hold,       // (onResponseHead only) the head is not final until this filter has seen the whole
+              // body: see Filter::onResponseBody
 };
 
 class Filter {
@@ -75,18 +100,32 @@ class Filter {
   virtual FilterAction onRequest(Exchange&, size_t /*index*/) const { return FilterAction::Continue; }
   // The request is about to go upstream; fields may be appended to `request.headers`.
   virtual void onUpstreamRequest(Exchange&, size_t /*index*/, UpstreamRequest& /*request*/) const {}
-  // The backend's response head arrived. Returns Responded when the filter answered instead
-  // (e.g. a 304 that refreshed a stored response); the backend's response is then dropped.
-  virtual FilterAction onResponseHead(Exchange&, size_t /*index*/, const UpstreamResponseHead& /*head*/,
+  // The backend's response head arrived; fields may be changed in `head` (see its helpers) or
+  // added through `extra`. Returns Responded when the filter answered instead (e.g. a 304 that
+  // refreshed a stored response); the backend's response is then dropped. Returns Hold when the
+  // head depends on the body (e.g. an ETag hashed from it): the core then keeps the head and the
+  // body back (the later filters' hooks wait too) and calls onResponseBody once the body is
+  // complete or has grown past holdLimit() bytes. One filter per exchange may hold.
+  virtual FilterAction onResponseHead(Exchange&, size_t /*index*/, UpstreamResponseHead& /*head*/,
                                       ExtraHeaders& /*extra*/) const {
     return FilterAction::Continue;
   }
+  // After Hold: `body` is the body as it reached this filter; `complete` is false when it grew
+  // past holdLimit() (the rest then streams). The filter may change `head` and return Continue,
+  // or answer itself (Responded, e.g. a 304).
+  virtual FilterAction onResponseBody(Exchange&, size_t /*index*/, UpstreamResponseHead& /*head*/,
+                                      std::string_view /*body*/, bool /*complete*/) const {
+    return FilterAction::Continue;
+  }
+  virtual uint64_t holdLimit() const { return 0; }
   // The backend could not be reached or failed before its response started; `status` is the
   // 502/504 the gateway is about to send. Returns Responded when the filter answered instead.
   virtual FilterAction onUpstreamError(Exchange&, size_t /*index*/, int /*status*/) const {
     return FilterAction::Continue;
   }
-  // A piece of the response body (transfer coding removed), as it goes to the client.
+  // A piece of the response body (transfer coding removed), as it reaches this filter: after
+  // the transforms of the filters before it. A filter that transforms the body gets its bytes
+  // through its BodyTransform instead.
   virtual void onResponseData(Exchange&, size_t /*index*/, std::string_view /*data*/) const {}
   // The exchange is over; `complete` is true when the whole response reached the output. Also
   // called (complete = false) when the client goes away mid-exchange, suspended or not.
@@ -110,14 +149,21 @@ class FilterChain {
   void onUpstreamRequest(Exchange& exchange, UpstreamRequest& request) const {
     for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onUpstreamRequest(exchange, i, request);
   }
-  FilterAction onResponseHead(Exchange& exchange, const UpstreamResponseHead& head, ExtraHeaders& extra) const {
-    for (size_t i = 0; i < filters_.size(); ++i) {
-      if (filters_[i]->onResponseHead(exchange, i, head, extra) == FilterAction::Responded) {
-        return FilterAction::Responded;
+  // Runs the head hooks from filter `from` on. Stops at the first Responded, or at a Hold
+  // (then `from` is set to the holding filter's index).
+  FilterAction onResponseHead(Exchange& exchange, UpstreamResponseHead& head, ExtraHeaders& extra,
+                              size_t& from) const {
+    for (size_t i = from; i < filters_.size(); ++i) {
+      FilterAction action = filters_[i]->onResponseHead(exchange, i, head, extra);
+      if (action == FilterAction::Responded) return action;
+      if (action == FilterAction::Hold) {
+        from = i;
+        return action;
       }
     }
     return FilterAction::Continue;
   }
+  const Filter& at(size_t index) const { return *filters_[index]; }
   FilterAction onUpstreamError(Exchange& exchange, int status) const {
     for (size_t i = 0; i < filters_.size(); ++i) {
       if (filters_[i]->onUpstreamError(exchange, i, status) == FilterAction::Responded) return FilterAction::Responded;

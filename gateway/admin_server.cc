@@ -163,6 +163,9 @@ void AdminServer::handle(evhttp_request* request) {
       routes[name] = route;
     }
     body["routes"] = routes;
+    CompressionTotals gzip = gateway_.compressionStats().merged();
+    body["compression"] = {{"compressed", gzip.compressed}, {"bytes_in", gzip.bytes_in},
+                           {"bytes_out", gzip.bytes_out}, {"decompressed", gzip.decompressed}};
     reply(request, 200, body.dump() + "\n");
     return;
   }

@@ -1,8 +1,11 @@
 #include "gateway/config.h"
 
+#include "gateway/http_parser.h"
+
 #include <netdb.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <set>
@@ -149,6 +152,62 @@ void readCache(const toml::table& table, CacheConfig& cache) {
   }
 }
 
+void readCompression(const toml::table& table, CompressionConfig& compression) {
+  TableReader r(table, "compression");
+  r.allowOnly({"enabled", "level", "stream_level", "min_bytes", "types"});
+  if (auto v = r.boolean("enabled")) compression.enabled = *v;
+  if (auto v = r.integer("level", 1, 9)) compression.level = static_cast<int>(*v);
+  if (auto v = r.integer("stream_level", 1, 9)) compression.stream_level = static_cast<int>(*v);
+  if (auto v = r.size("min_bytes")) compression.min_bytes = *v;
+  if (const toml::node* node = r.find("types")) {
+    const toml::array* types = node->as_array();
+    if (types == nullptr) throw ConfigError(node->source(), "'types' must be an array of media types");
+    compression.types.clear();
+    for (const toml::node& item : *types) {
+      const std::string* type = item.is_string() ? &item.as_string()->get() : nullptr;
+      size_t slash = type != nullptr ? type->find('/') : std::string::npos;
+      if (type == nullptr || slash == 0 || slash == std::string::npos || slash + 1 == type->size() ||
+          type->find_first_of(" \t;,") != std::string::npos) {
+        throw ConfigError(item.source(), "'types' entries must be media types such as \"text/html\" or \"text/*\"");
+      }
+      std::string lowered = *type;
+      for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      compression.types.push_back(std::move(lowered));
+    }
+  }
+}
+
+// The max-age of a configured Cache-Control value; throws when the value is not a list of
+// directives.
+std::optional<int64_t> cacheControlMaxAge(const TableReader& r, const std::string& value) {
+  std::optional<int64_t> max_age;
+  bool bad = value.empty() || value.find_first_of("\r\n") != std::string::npos;
+  size_t start = 0;
+  while (!bad && start <= value.size()) {
+    size_t comma = value.find(',', start);
+    std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? value.size() + 1 : comma + 1;
+    size_t first = item.find_first_not_of(" \t");
+    size_t last = item.find_last_not_of(" \t");
+    if (first == std::string::npos) continue;
+    item = item.substr(first, last - first + 1);
+    std::string name = item.substr(0, item.find('='));
+    for (char c : name) bad = bad || !isTokenChar(static_cast<unsigned char>(c));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "max-age" || name == "s-maxage") {
+      std::string number = item.size() > name.size() + 1 ? item.substr(name.size() + 1) : "";
+      int64_t seconds = 0;
+      auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), seconds);
+      if (number.empty() || ec != std::errc() || end != number.data() + number.size() || seconds < 0) bad = true;
+      if (name == "max-age") max_age = seconds;
+    }
+  }
+  if (bad) {
+    throw r.error("cache_control", "'cache_control' must be Cache-Control directives such as \"public, max-age=300\"");
+  }
+  return max_age;
+}
+
 void readAdmin(const toml::table& table, AdminConfig& admin) {
   TableReader r(table, "admin");
   r.allowOnly({"listen", "token"});
@@ -258,7 +317,8 @@ void readUpstream(const std::string& name, const toml::table& table, UpstreamCon
 void readRoute(const toml::table& table, size_t index, Config& config) {
   TableReader r(table, "[route]");
   r.allowOnly({"name", "prefix", "path", "upstream", "cache", "ttl", "ttl_override", "stale_if_error",
-               "heuristic_freshness", "allow_cookies", "ignore_client_no_cache"});
+               "heuristic_freshness", "allow_cookies", "ignore_client_no_cache", "compression",
+               "cache_control", "cache_control_mode", "etag"});
   RouteConfig route;
   auto name = r.string("name");
   if (!name || name->empty()) throw ConfigError(table.source(), "route #" + std::to_string(index + 1) + " needs a 'name'");
@@ -290,6 +350,17 @@ void readRoute(const toml::table& table, size_t index, Config& config) {
   if (auto v = r.boolean("heuristic_freshness")) route.heuristic_freshness = *v;
   if (auto v = r.boolean("allow_cookies")) route.allow_cookies = *v;
   if (auto v = r.boolean("ignore_client_no_cache")) route.ignore_client_no_cache = *v;
+  route.compression = r.boolean("compression").value_or(config.compression.enabled);
+  if (auto v = r.string("cache_control")) {
+    route.cache_control_max_age = cacheControlMaxAge(r, *v);
+    route.cache_control = *v;
+  }
+  if (auto v = r.string("cache_control_mode")) {
+    if (*v != "add" && *v != "override") throw r.error("cache_control_mode", "'cache_control_mode' must be \"add\" or \"override\"");
+    if (route.cache_control.empty()) throw r.error("cache_control_mode", "'cache_control_mode' needs 'cache_control'");
+    route.cache_control_override = *v == "override";
+  }
+  if (auto v = r.boolean("etag")) route.etag = *v;
   config.routes.push_back(std::move(route));
 }
 
@@ -297,12 +368,15 @@ std::shared_ptr<const Config> buildConfig(const toml::table& root, const std::st
   auto config = std::make_shared<Config>();
   config->source = source;
   TableReader top(root, "top level");
-  top.allowOnly({"server", "admin", "log", "cache", "upstream", "route"});
+  top.allowOnly({"server", "admin", "log", "cache", "compression", "upstream", "route"});
 
   if (const toml::node* n = root.get("server")) readServer(requireTable(*n, "server"), config->server);
   if (const toml::node* n = root.get("admin")) readAdmin(requireTable(*n, "admin"), config->admin);
   if (const toml::node* n = root.get("log")) readLog(requireTable(*n, "log"), config->log);
   if (const toml::node* n = root.get("cache")) readCache(requireTable(*n, "cache"), config->cache);
+  if (const toml::node* n = root.get("compression")) {
+    readCompression(requireTable(*n, "compression"), config->compression);
+  }
   if (const toml::node* n = root.get("upstream")) {
     for (const auto& [key, node] : requireTable(*n, "upstream")) {
       UpstreamConfig upstream;

@@ -74,6 +74,17 @@ struct CacheConfig {
   uint64_t max_object_bytes = 8ull * 1024 * 1024;  // larger responses stream through unstored
 };
 
+// [compression]: gzip toward clients that accept it (filters/compression/).
+struct CompressionConfig {
+  bool enabled = true;       // default of every route's `compression`
+  int level = 6;             // zlib level (1-9) for bodies compressed whole (cache fills)
+  int stream_level = 1;      // zlib level (1-9) for bodies compressed as a stream
+  uint64_t min_bytes = 256;  // smaller bodies (by Content-Length) go out as they are
+  // Media types compressed: "type/subtype" exactly, or "type/*".
+  std::vector<std::string> types{"text/*", "application/json", "application/javascript", "application/xml",
+                                 "image/svg+xml"};
+};
+
 struct RouteConfig {
   std::string name;
   std::string prefix;  // one of prefix / path is set
@@ -88,6 +99,13 @@ struct RouteConfig {
   bool heuristic_freshness = false;    // 10% of the Last-Modified age (RFC 9111 §4.2.2)
   bool allow_cookies = false;          // store responses that set cookies
   bool ignore_client_no_cache = false;  // serve fresh entries despite request no-cache/max-age=0
+  // Compression: gzip where the client accepts it ([compression] enabled when not set).
+  bool compression = true;
+  // Cache headers for backends that send none (filters/cache_headers/).
+  std::string cache_control;              // added when the response has no Cache-Control; "" none
+  bool cache_control_override = false;    // replace the backend's Cache-Control too
+  std::optional<int64_t> cache_control_max_age;  // max-age of cache_control, for Expires
+  bool etag = false;                      // strong ETag (XXH3-128 of the body) where none is sent
   // Runtime switch set by the admin API, kept across reloads: -1 follows `cache`, 0 off, 1 on.
   // Attached when the config is put into service (null in configs that only get checked).
   const std::atomic<int8_t>* cache_switch = nullptr;
@@ -104,6 +122,7 @@ struct Config {
   AdminConfig admin;
   LogConfig log;
   CacheConfig cache;
+  CompressionConfig compression;
   std::vector<UpstreamConfig> upstreams;  // sorted by name
   std::vector<RouteConfig> routes;        // in file order
 

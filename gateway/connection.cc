@@ -355,6 +355,7 @@ void ClientConnection::dispatch() {
                  std::min(snapshot_->config->upstreams[route_->upstream_index].response_timeout, Millis(5000)));
         return;
       case FilterAction::Continue:
+      case FilterAction::Hold:  // not a request action
         break;
     }
   }
@@ -424,14 +425,36 @@ void ClientConnection::onUpstreamHeaders(UpstreamResponseHead& head) {
   // A response that arrives before the request body was read whole leaves the connection
   // unusable for another request.
   if (!body_done_ || draining_) keep_alive_ = false;
-  ExtraHeaders extra;
-  if (!snapshot_->filters.empty() &&
-      snapshot_->filters.onResponseHead(*this, head, extra) == FilterAction::Responded) {
-    return;  // a filter answered (and finished the request); the backend's response is dropped
+  extra_.clear();
+  if (!snapshot_->filters.empty()) {
+    size_t from = 0;
+    switch (snapshot_->filters.onResponseHead(*this, head, extra_, from)) {
+      case FilterAction::Responded:
+        return;  // a filter answered (and finished the request); the backend's response is dropped
+      case FilterAction::Hold:
+        held_by_ = from;
+        held_head_ = copyHead(head);  // the transfer's head is not ours to keep
+        return;
+      default:
+        break;
+    }
   }
-  framing_ = writeClientResponseHead(head, request_, extra, keep_alive_, head_scratch_);
+  writeResponseHead(head);
+}
+
+void ClientConnection::writeResponseHead(const UpstreamResponseHead& head) {
+  status_ = head.status;
+  framing_ = writeClientResponseHead(head, request_, extra_, keep_alive_, head_scratch_);
   bufferevent_write(bev_, head_scratch_.data(), head_scratch_.size());
   response_started_ = true;
+}
+
+void ClientConnection::transformBody(size_t index, BodyTransform& transform) {
+  if (transforms_.empty()) {
+    transforms_.resize(snapshot_->filters.size());
+    transformed_.resize(snapshot_->filters.size());
+  }
+  transforms_[index] = &transform;
 }
 
 bool ClientConnection::onUpstreamData(std::string_view data) {
@@ -440,9 +463,76 @@ bool ClientConnection::onUpstreamData(std::string_view data) {
     receive_paused_ = true;
     return false;
   }
+  if (!transforms_.empty() || held_by_ != kNotHeld) {
+    pushBody(data, false);
+    return true;
+  }
+  if (framing_ == BodyFramingOut::None) return true;
+  writeBody(data);
+  if (!snapshot_->filters.empty()) snapshot_->filters.onResponseData(*this, data);
+  return true;
+}
+
+void ClientConnection::pushBody(std::string_view data, bool end) {
+  const FilterChain& filters = snapshot_->filters;
+  std::string released;  // a held body, once its holder let it go
+  std::string_view view = data;
+  for (size_t i = 0; i < filters.size(); ++i) {
+    if (i == held_by_) {
+      held_body_.append(view);
+      if (!end && held_body_.size() <= filters.at(i).holdLimit()) return;
+      released = std::move(held_body_);
+      held_body_ = std::string();
+      if (!releaseHead(released, end)) return;
+      view = released;
+      continue;
+    }
+    if (framing_ == BodyFramingOut::None && held_by_ == kNotHeld) return;  // no body goes out
+    if (i < transforms_.size() && transforms_[i] != nullptr) {
+      std::string& output = transformed_[i];
+      output.clear();
+      if (!transforms_[i]->transform(view, end, output)) {
+        spdlog::warn("{} {}: filter '{}' failed to transform the response body", request_.method, request_.path,
+                     filters.at(i).name());
+        keep_alive_ = false;  // cut short: the client must not take it for complete
+        finishRequest();
+        return;
+      }
+      view = output;
+    } else if (!view.empty()) {
+      filters.at(i).onResponseData(*this, i, view);
+    }
+  }
+  writeBody(view);
+}
+
+bool ClientConnection::releaseHead(std::string_view body, bool complete) {
+  const FilterChain& filters = snapshot_->filters;
+  size_t holder = held_by_;
+  held_by_ = kNotHeld;
+  UpstreamResponseHead& head = *held_head_;
+  if (filters.at(holder).onResponseBody(*this, holder, head, body, complete) == FilterAction::Responded) return false;
+  size_t from = holder + 1;
+  switch (filters.onResponseHead(*this, head, extra_, from)) {
+    case FilterAction::Responded:
+      return false;
+    case FilterAction::Hold:
+      held_by_ = from;  // a later filter holds in turn: the body collects again in front of it
+      return true;
+    default:
+      break;
+  }
+  writeResponseHead(head);
+  held_head_.reset();
+  return true;
+}
+
+void ClientConnection::writeBody(std::string_view data) {
+  if (data.empty()) return;
+  evbuffer* out = bufferevent_get_output(bev_);
   switch (framing_) {
     case BodyFramingOut::None:
-      return true;
+      return;
     case BodyFramingOut::Chunked:
       appendChunk(out, data.data(), data.size());
       break;
@@ -452,13 +542,15 @@ bool ClientConnection::onUpstreamData(std::string_view data) {
       break;
   }
   bytes_out_ += data.size();
-  if (!snapshot_->filters.empty()) snapshot_->filters.onResponseData(*this, data);
-  return true;
 }
 
 void ClientConnection::onUpstreamDone(UpstreamResult result, const char* detail) {
   transfer_ = nullptr;
   if (result == UpstreamResult::Ok) {
+    if (!transforms_.empty() || held_by_ != kNotHeld) {
+      pushBody({}, true);  // the transforms' last bytes; a held head goes out now
+      if (!in_request_) return;  // a filter answered, or a transform failed
+    }
     if (framing_ == BodyFramingOut::Chunked) bufferevent_write(bev_, "0\r\n\r\n", 5);
     response_complete_ = true;
     finishRequest();
@@ -613,6 +705,12 @@ void ClientConnection::resetRequestState() {
   body_waiting_ = false;
   receive_paused_ = false;
   framing_ = BodyFramingOut::None;
+  extra_.clear();
+  transforms_.clear();
+  transformed_.clear();
+  held_by_ = kNotHeld;
+  held_head_.reset();
+  held_body_ = std::string();
   filter_states_.clear();
   suspended_ = false;
   resume_dispatch_ = false;
@@ -668,6 +766,7 @@ void ClientConnection::close() {
   }
   if (in_request_ && route_ != nullptr && !filter_states_.empty()) {
     snapshot_->filters.onComplete(*this, false);  // e.g. a waiter leaving its queue
+    transforms_.clear();
     filter_states_.clear();
   }
   evtimer_del(timer_);

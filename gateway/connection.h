@@ -49,6 +49,7 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   std::function<void()> waker() override;
   bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) override;
   UpstreamRequest upstreamRequest() const override;
+  void transformBody(size_t index, BodyTransform& transform) override;
 
  private:
   enum class Timer : uint8_t { None, Idle, Header, Body, Linger, Suspended };
@@ -75,6 +76,11 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   bool pumpBody();  // moves request body from the input to body_; false on a framing error
   void finishRequest();
   void sendLocal(int status, std::string_view message, bool close_after);
+  // Response body through filters that transform or hold it (not the plain pass-through path).
+  void writeResponseHead(const UpstreamResponseHead& head);
+  void pushBody(std::string_view data, bool end);
+  bool releaseHead(std::string_view body, bool complete);  // false: the exchange is over
+  void writeBody(std::string_view data);
   void closeAfterFlush();
   // Writes `parts` straight to the socket, without blocking; returns the bytes it took.
   size_t sendNow(std::span<const std::string_view> parts);
@@ -117,6 +123,16 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   UpstreamTransfer* transfer_ = nullptr;
   BodyFramingOut framing_ = BodyFramingOut::None;
   std::string head_scratch_;
+  ExtraHeaders extra_;  // header lines filters add to the response
+  // Filters rewriting the body, by chain index (empty when none does: the plain path), and
+  // each one's latest output.
+  std::vector<BodyTransform*> transforms_;
+  std::vector<std::string> transformed_;
+  // A head a filter holds back until it has seen the body (FilterAction::Hold).
+  static constexpr size_t kNotHeld = static_cast<size_t>(-1);
+  size_t held_by_ = kNotHeld;
+  std::optional<UpstreamResponseHead> held_head_;
+  std::string held_body_;
   int status_ = 0;
   uint64_t bytes_out_ = 0;
   bool response_started_ = false;

@@ -18,7 +18,7 @@ bool indexHead(UpstreamResponseHead& head) {
   std::string_view raw = head.raw;
   size_t eol = raw.find('\n');
   head.reason = raw.substr(0, eol);
-  head.headers.clear();
+  head.clearFields();
   while (eol != std::string_view::npos) {
     size_t start = eol + 1;
     eol = raw.find('\n', start);

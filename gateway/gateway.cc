@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "filters/cache/cache_filter.h"
+#include "filters/cache_headers/cache_headers_filter.h"
+#include "filters/compression/compression_filter.h"
 
 namespace perfgate {
 namespace {
@@ -82,7 +84,13 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
   }
   config = live;
   auto snapshot = std::make_shared<Snapshot>(config, std::move(access_log));
-  snapshot->filters.add(std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, config->cache));
+  // Responses pass the chain in order: compressed, then given cache headers, then stored, so
+  // the cache keeps what clients get (gzip once per object, not once per hit).
+  snapshot->filters.add(std::make_shared<CompressionFilter>(config->compression, config->cache.max_object_bytes,
+                                                            compression_stats_));
+  snapshot->filters.add(std::make_shared<CacheHeadersFilter>(config->cache.max_object_bytes));
+  snapshot->filters.add(
+      std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, compression_stats_, config->cache));
   return snapshot;
 }
 

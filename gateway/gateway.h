@@ -13,6 +13,7 @@
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
+#include "filters/compression/compression_stats.h"
 #include "gateway/admin_server.h"
 #include "gateway/config.h"
 #include "gateway/snapshot.h"
@@ -44,6 +45,7 @@ class Gateway {
   unsigned openConnections() const { return open_connections_.load(); }
   CacheStore& cacheStore() { return *cache_store_; }
   const CacheStats& cacheStats() const { return *cache_stats_; }
+  const CompressionStats& compressionStats() const { return *compression_stats_; }
   // The runtime cache switch of route `name` (-1 follow config, 0 off, 1 on); null if unknown.
   std::atomic<int8_t>* cacheSwitch(const std::string& name);
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
@@ -61,6 +63,7 @@ class Gateway {
   std::shared_ptr<CacheStore> cache_store_;  // L1, shared by every worker; outlives reloads
   std::shared_ptr<CacheStats> cache_stats_ = std::make_shared<CacheStats>();
   std::shared_ptr<FillRegistry> cache_fills_ = std::make_shared<FillRegistry>();  // coalescing; outlives reloads
+  std::shared_ptr<CompressionStats> compression_stats_ = std::make_shared<CompressionStats>();
   // Per route name; entries are never removed, so the pointers routes hold stay valid.
   std::unordered_map<std::string, std::unique_ptr<std::atomic<int8_t>>> cache_switches_;
   std::atomic<unsigned> open_connections_{0};

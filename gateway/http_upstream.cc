@@ -356,7 +356,7 @@ bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
 
   UpstreamResponseHead& head = t->head_;
   head.raw.assign(head_text);
-  head.headers.clear();
+  head.clearFields();
   std::string_view raw = head.raw;
   head.status = status;
   head.reason = status_line.size() > 13 ? raw.substr(13, line_end - 13) : std::string_view();
@@ -598,7 +598,7 @@ void HttpUpstreamPool::recycle(HttpTransfer* t) {
   t->cancelled_ = t->retried_ = t->response_started_ = t->body_complete_ = t->reusable_ = false;
   t->head_scan_ = 0;
   t->head_.status = 0;
-  t->head_.headers.clear();
+  t->head_.clearFields();
   t->framing_ = HttpTransfer::Framing::None;
   t->remaining_ = 0;
   t->chunked_.reset();

@@ -10,7 +10,9 @@
 #include <event2/event.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,13 +33,35 @@ enum class UpstreamResult : uint8_t {
   Internal,
 };
 
-// A backend response head, as received (1xx interim responses are skipped).
+// A backend response head, as received (1xx interim responses are skipped); filters may change
+// its fields on the way to the client.
 struct UpstreamResponseHead {
   int status = 0;
   std::string_view reason;
   std::vector<HeaderField> headers;  // in received order, hop-by-hop ones included
   std::string raw;                   // owns what the views point into
+  std::deque<std::string> added;     // owns the names and values filters set (stable addresses)
+
+  // The first field named `name` (ASCII case-insensitive).
+  std::optional<std::string_view> field(std::string_view name) const;
+  // Removes every field named `name`.
+  void removeFields(std::string_view name);
+  // Appends a field, copying name and value.
+  void addField(std::string_view name, std::string_view value);
+  // Replaces every field named `name` with one.
+  void setField(std::string_view name, std::string_view value) {
+    removeFields(name);
+    addField(name, value);
+  }
+  // Drops the fields filters added (a transfer reused for the next response).
+  void clearFields() {
+    headers.clear();
+    added.clear();
+  }
 };
+
+// A deep copy whose views point into its own storage.
+UpstreamResponseHead copyHead(const UpstreamResponseHead& head);
 
 // Sentinels for UpstreamObserver::onUpstreamReadBody: no body bytes available yet; the body
 // is broken (bad framing from the client) and the transfer must stop.

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libxxhash-dev
-            libspdlog-dev libfmt-dev zlib1g-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev)
+            libspdlog-dev libfmt-dev zlib1g-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev
+            libbenchmark-dev)
 # docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service;
 # varnish: varnishtest drives the request-smuggling matrix in tests/vtc/.
 test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish)

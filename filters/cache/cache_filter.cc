@@ -9,6 +9,10 @@
 #include "filters/cache/cache_key.h"
 #include "filters/cache/freshness.h"
 #include "filters/cache/http_date.h"
+#include "filters/cache_headers/cache_headers_filter.h"
+#include "filters/cache_headers/conditional.h"
+#include "filters/compression/accept_encoding.h"
+#include "filters/compression/gzip_codec.h"
 #include "gateway/connection.h"
 #include "gateway/forwarding.h"
 #include "gateway/upstream.h"
@@ -169,41 +173,15 @@ std::string refreshFields(const std::string& stored, const std::string& fresh) {
   return out;
 }
 
-// RFC 9110 §8.8.3.2 weak comparison: the opaque tags match, W/ prefixes aside.
-bool weakMatch(std::string_view a, std::string_view b) {
-  auto opaque = [](std::string_view tag) { return tag.substr(0, 2) == "W/" ? tag.substr(2) : tag; };
-  return !a.empty() && opaque(a) == opaque(b);
-}
-
-// RFC 9110 §13.1.2 / §13.1.3 for GET and HEAD: true when the client's copy is current and a 304
-// is the answer.
-bool notModified(const RequestHead& request, const CacheEntry& entry) {
-  if (std::optional<std::string_view> inm = request.header("if-none-match")) {
-    if (trimOws(*inm) == "*") return true;
-    bool match = false;
-    forEachListElement(*inm, [&](std::string_view tag) { match = match || weakMatch(tag, entry.etag); });
-    return match;  // If-None-Match present: If-Modified-Since is ignored (§13.2.2)
-  }
-  std::optional<std::string_view> ims = request.header("if-modified-since");
-  if (!ims || entry.last_modified.empty()) return false;
-  std::optional<int64_t> since = parseHttpDate(*ims);
-  std::optional<int64_t> modified = parseHttpDate(entry.last_modified);
-  return since && modified && *modified <= *since;
-}
-
 // The fields a 304 carries from the stored response (RFC 9110 §15.4.5).
 std::string notModifiedFields(const std::string& stored) {
   std::string out;
   for (const HeaderField& field : splitFields(stored)) {
-    std::string_view n = field.name;
-    if (equalsIgnoreCase(n, "cache-control") || equalsIgnoreCase(n, "content-location") ||
-        equalsIgnoreCase(n, "date") || equalsIgnoreCase(n, "etag") || equalsIgnoreCase(n, "expires") ||
-        equalsIgnoreCase(n, "vary") || equalsIgnoreCase(n, "last-modified")) {
-      out.append(n);
-      out.append(": ");
-      out.append(field.value);
-      out.append("\r\n");
-    }
+    if (!isNotModifiedField(field.name)) continue;
+    out.append(field.name);
+    out.append(": ");
+    out.append(field.value);
+    out.append("\r\n");
   }
   return out;
 }
@@ -269,7 +247,7 @@ bool ifRangeHolds(const RequestHead& request, const CacheEntry& entry) {
   if (!if_range) return true;
   std::string_view value = trimOws(*if_range);
   if (!value.empty() && (value.front() == '"' || value.substr(0, 2) == "W/")) {
-    return value.substr(0, 2) != "W/" && entry.etag.substr(0, 2) != "W/" && value == entry.etag;
+    return strongEtagMatch(value, entry.etag);
   }
   return !entry.last_modified.empty() && value == entry.last_modified;
 }
@@ -287,7 +265,7 @@ uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now
                      const char* cache_status) {
   const RequestHead& request = exchange.request();
   int64_t age = currentAge(*entry, now);
-  bool not_modified = entry->status == 200 && notModified(request, *entry);
+  bool not_modified = entry->status == 200 && notModified(request, entry->etag, entry->last_modified);
   std::optional<ByteRange> range;
   if (!not_modified && entry->status == 200 && request.method == "GET") {
     if (std::optional<std::string_view> header = request.header("range"); header && ifRangeHolds(request, *entry)) {
@@ -425,6 +403,47 @@ class BackgroundRefresh final : public UpstreamObserver {
   std::shared_ptr<CacheEntry> filling_;
 };
 
+// The request fields that select a variant. On a route with compression, Accept-Encoding is
+// reduced to its one question, gzip or not (`gzip` forces the answer), so every client that takes
+// gzip shares the one gzip variant, compressed once. Returns the request's own fields, or
+// `scratch` filled (its capacity is reused: no allocation per request).
+const std::vector<HeaderField>& variantFields(const RequestHead& request, const RouteConfig& route,
+                                              std::vector<HeaderField>& scratch,
+                                              std::optional<bool> gzip = std::nullopt) {
+  if (!route.compression) return request.headers;
+  scratch.clear();
+  for (const HeaderField& field : request.headers) {
+    if (!equalsIgnoreCase(field.name, "accept-encoding")) scratch.push_back(field);
+  }
+  if (gzip.value_or(prefersGzip(request.headers))) scratch.push_back(HeaderField{"Accept-Encoding", "gzip"});
+  return scratch;
+}
+
+// The identity variant made from a stored gzip one, for a client that does not take gzip: the
+// body decoded (once: the result is stored), Content-Encoding gone, the ETag made to fit the new
+// bytes. Null when `gzip` is not a gzip body this can decode within `max_bytes`.
+std::shared_ptr<CacheEntry> decodedEntry(const CacheEntry& gzip, std::string variant, uint64_t max_bytes, bool etag) {
+  bool encoded = false;
+  for (const HeaderField& field : splitFields(gzip.fields)) {
+    if (equalsIgnoreCase(field.name, "content-encoding")) encoded = equalsIgnoreCase(field.value, "gzip");
+  }
+  if (!encoded) return nullptr;
+  std::optional<std::string> body = gzipDecompress(gzip.body, max_bytes);
+  if (!body) return nullptr;
+  auto entry = std::make_shared<CacheEntry>();
+  *entry = gzip;  // key, route, status, freshness inputs
+  entry->body = std::move(*body);
+  entry->variant = std::move(variant);
+  // A strong tag named the gzip bytes: the route's generated tag of these bytes, or the weak form.
+  if (!entry->etag.empty() && entry->etag.front() == '"') {
+    entry->etag = etag ? strongEtagOf(entry->body) : "W/" + entry->etag;
+  }
+  entry->fields = withoutFields(gzip.fields, {"content-encoding", "etag"});
+  if (!entry->etag.empty()) entry->fields.append("ETag: " + entry->etag + "\r\n");
+  finishEntry(*entry);
+  return entry;
+}
+
 // Same-host targets named by Location / Content-Location: their stored responses go too (§4.4).
 void invalidateNamed(CacheStore& store, const RequestHead& request, const UpstreamResponseHead& head) {
   for (const HeaderField& field : head.headers) {
@@ -465,8 +484,13 @@ bool overridesRequestLine(const RequestHead& request) {
 }  // namespace
 
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
-                         std::shared_ptr<CacheStats> stats, const CacheConfig& config)
-    : store_(std::move(store)), fills_(std::move(fills)), stats_(std::move(stats)), config_(config) {}
+                         std::shared_ptr<CacheStats> stats, std::shared_ptr<CompressionStats> compression_stats,
+                         const CacheConfig& config)
+    : store_(std::move(store)),
+      fills_(std::move(fills)),
+      stats_(std::move(stats)),
+      compression_stats_(std::move(compression_stats)),
+      config_(config) {}
 
 void CacheFilter::count(RouteCacheCounters& counters, CacheOutcome outcome, uint64_t bytes) const {
   RouteCacheCounters::bump(counters.requests[static_cast<size_t>(outcome)]);
@@ -513,8 +537,22 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   uint64_t hash = hashKey(key);
   CacheControl request_cc = parseCacheControl(request.headers);
   int64_t now = time(nullptr);
-  CacheEntryPtr entry = store_->lookup(key, hash, request.headers);
+  thread_local std::vector<HeaderField> selecting_scratch;
+  const std::vector<HeaderField>& selecting = variantFields(request, route, selecting_scratch);
+  CacheEntryPtr entry = store_->lookup(key, hash, selecting);
   CacheEntryPtr stale;
+  if (entry == nullptr && route.compression && !prefersGzip(request.headers)) {
+    std::vector<HeaderField> gzip_fields;
+    CacheEntryPtr gzip = store_->lookup(key, hash, variantFields(request, route, gzip_fields, true));
+    if (gzip != nullptr && classify(*gzip, request_cc, now, !route.ignore_client_no_cache) == Freshness::Fresh) {
+      if (std::shared_ptr<CacheEntry> decoded =
+              decodedEntry(*gzip, makeVariantKey(gzip->vary, selecting), config_.max_object_bytes, route.etag)) {
+        CompressionCounters::bump(compression_stats_->local().decompressed);
+        store_->insert(decoded);
+        entry = std::move(decoded);
+      }
+    }
+  }
   if (entry != nullptr) {
     switch (classify(*entry, request_cc, now, !route.ignore_client_no_cache)) {
       case Freshness::Fresh: {
@@ -610,7 +648,7 @@ void CacheFilter::onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRe
   st->validating = true;
 }
 
-FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const UpstreamResponseHead& head,
+FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
                                          ExtraHeaders& extra) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
   if (st == nullptr) return FilterAction::Continue;
@@ -681,7 +719,8 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, const
   extra.push_back(std::move(status));
 
   std::vector<std::string> vary = varyNames(head.headers);
-  std::string variant = makeVariantKey(vary, request.headers);
+  std::vector<HeaderField> scratch;
+  std::string variant = makeVariantKey(vary, variantFields(request, route, scratch));
   st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, response_cc,
                          st->request_time, policy);
   return FilterAction::Continue;

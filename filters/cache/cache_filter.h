@@ -1,6 +1,11 @@
 // The response cache as a filter (RFC 9111, shared cache): looks a request up before it is
 // forwarded and answers fresh hits from memory; on a miss it watches the backend's response and
 // stores it when the rules allow. X-Cache and Cache-Status (RFC 9211) say what happened and why.
+//
+// On a route with compression the representations of a URL are gzip and identity only (the
+// compression filter asks the backend for nothing else), so Accept-Encoding selects a variant by
+// one question: does the client take gzip? A client that does not, arriving when only the gzip
+// variant is stored, is served from that variant decoded once (and stored as the identity one).
 #pragma once
 
 #include <memory>
@@ -8,6 +13,7 @@
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
+#include "filters/compression/compression_stats.h"
 #include "filters/filter.h"
 #include "gateway/config.h"
 
@@ -16,12 +22,12 @@ namespace perfgate {
 class CacheFilter final : public Filter {
  public:
   CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, std::shared_ptr<CacheStats> stats,
-              const CacheConfig& config);
+              std::shared_ptr<CompressionStats> compression_stats, const CacheConfig& config);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
   void onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const override;
-  FilterAction onResponseHead(Exchange& exchange, size_t index, const UpstreamResponseHead& head,
+  FilterAction onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
                               ExtraHeaders& extra) const override;
   FilterAction onUpstreamError(Exchange& exchange, size_t index, int status) const override;
   void onResponseData(Exchange& exchange, size_t index, std::string_view data) const override;
@@ -33,6 +39,7 @@ class CacheFilter final : public Filter {
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker
   std::shared_ptr<CacheStats> stats_;
+  std::shared_ptr<CompressionStats> compression_stats_;  // counts gzip variants decoded once
   CacheConfig config_;
 };
 

@@ -277,6 +277,53 @@ upstream = "mid"
   EXPECT_EQ(c.findUpstream("mid"), &c.upstreams[1]);
 }
 
+TEST(ConfigLoad, CompressionAndCacheHeaders) {
+  ConfigResult defaults = loadConfigString(kMinimalConfig, "min.toml");
+  ASSERT_TRUE(defaults) << defaults.error;
+  const CompressionConfig& d = defaults.config->compression;
+  EXPECT_TRUE(d.enabled);
+  EXPECT_EQ(d.level, 6);
+  EXPECT_EQ(d.stream_level, 1);
+  EXPECT_EQ(d.min_bytes, 256u);
+  EXPECT_EQ(d.types, (std::vector<std::string>{"text/*", "application/json", "application/javascript",
+                                               "application/xml", "image/svg+xml"}));
+  const RouteConfig& plain = defaults.config->routes[0];
+  EXPECT_TRUE(plain.compression);
+  EXPECT_TRUE(plain.cache_control.empty());
+  EXPECT_FALSE(plain.etag);
+
+  ConfigResult r = loadConfigString(std::string(kMinimalConfig) + R"(cache_control = "public, s-maxage=60, Max-Age=300"
+cache_control_mode = "override"
+etag = true
+[[route]]
+name = "raw"
+prefix = "/raw/"
+upstream = "app"
+compression = true
+[compression]
+enabled = false
+level = 9
+stream_level = 2
+min_bytes = "1KiB"
+types = ["Text/HTML", "application/*"]
+)", "c.toml");
+  ASSERT_TRUE(r) << r.error;
+  const CompressionConfig& c = r.config->compression;
+  EXPECT_FALSE(c.enabled);
+  EXPECT_EQ(c.level, 9);
+  EXPECT_EQ(c.stream_level, 2);
+  EXPECT_EQ(c.min_bytes, 1024u);
+  EXPECT_EQ(c.types, (std::vector<std::string>{"text/html", "application/*"}));
+  const RouteConfig& all = r.config->routes[0];
+  EXPECT_FALSE(all.compression);  // follows [compression] enabled
+  EXPECT_EQ(all.cache_control, "public, s-maxage=60, Max-Age=300");
+  EXPECT_TRUE(all.cache_control_override);
+  EXPECT_EQ(all.cache_control_max_age, 300);
+  EXPECT_TRUE(all.etag);
+  EXPECT_TRUE(r.config->routes[1].compression);  // set per route
+  EXPECT_FALSE(r.config->routes[1].cache_control_max_age);
+}
+
 TEST(ConfigLoad, DropInConfig) {
   ConfigResult r = makeDropInConfig("http://127.0.0.1:8000");
   ASSERT_TRUE(r) << r.error;
@@ -294,6 +341,8 @@ TEST(ConfigLoad, DropInConfig) {
   EXPECT_EQ(c.server.listen.host, "0.0.0.0");
   EXPECT_EQ(c.server.listen.port, 8080);
   EXPECT_EQ(c.admin.listen.port, 9901);
+  EXPECT_TRUE(c.compression.enabled);  // gzip on in the drop-in mode
+  EXPECT_TRUE(c.routes[0].compression);
 }
 
 TEST(ConfigLoad, DropInConfigRejectsBadUrl) {
@@ -434,6 +483,32 @@ std::vector<ConfigErrorCase> errorCases() {
                  "prefix", 2));
   v.push_back(at("UpstreamWithoutUrl", fullWith("url = \"http://127.0.0.1:8000\"\n", ""),
                  "[upstream.backend]", "url"));
+  // [compression] and the per-route cache header settings.
+  const std::string compression = std::string(kFullConfig) + "[compression]\n";
+  v.push_back(at("UnknownCompressionKey", compression + "gzip_level = 3\n", "gzip_level", "gzip_level"));
+  v.push_back(at("CompressionLevelRange", compression + "level = 10\n", "10\n", "level"));
+  v.push_back(at("CompressionStreamLevelRange", compression + "stream_level = 0\n", "0\n", "stream_level"));
+  v.push_back(at("CompressionEnabledType", compression + "enabled = \"yes\"\n", "\"yes\"", "enabled"));
+  v.push_back(at("CompressionMinBytes", compression + "min_bytes = \"big\"\n", "\"big\"", "min_bytes"));
+  v.push_back(at("CompressionTypesNotArray", compression + "types = \"text/html\"\n", "\"text/html\"", "types"));
+  v.push_back(at("CompressionTypeInvalid", compression + "types = [\"text/html\", \"html\"]\n", "\"html\"", "media type"));
+  v.push_back(at("RouteCompressionType", fullWith("name = \"health\"\n", "name = \"health\"\ncompression = 1\n"),
+                 "1\n", "compression"));
+  v.push_back(at("RouteCacheControlInvalid",
+                 fullWith("name = \"health\"\n", "name = \"health\"\ncache_control = \"max-age=soon\"\n"),
+                 "\"max-age=soon\"", "cache_control"));
+  v.push_back(at("RouteCacheControlEmpty",
+                 fullWith("name = \"health\"\n", "name = \"health\"\ncache_control = \"\"\n"), "\"\"\n",
+                 "cache_control"));
+  v.push_back(at("RouteCacheControlMode",
+                 fullWith("name = \"health\"\n",
+                          "name = \"health\"\ncache_control = \"max-age=5\"\ncache_control_mode = \"replace\"\n"),
+                 "\"replace\"", "cache_control_mode"));
+  v.push_back(at("RouteCacheControlModeAlone",
+                 fullWith("name = \"health\"\n", "name = \"health\"\ncache_control_mode = \"add\"\n"),
+                 "\"add\"", "needs 'cache_control'"));
+  v.push_back(at("RouteEtagType", fullWith("name = \"health\"\n", "name = \"health\"\netag = \"strong\"\n"),
+                 "\"strong\"", "etag"));
   // TOML syntax errors carry toml++'s position.
   {
     std::string text = fullWith("workers = 2", "workers = ");
