@@ -487,7 +487,8 @@ std::vector<ConfigErrorCase> errorCases() {
   const std::string compression = std::string(kFullConfig) + "[compression]\n";
   v.push_back(at("UnknownCompressionKey", compression + "gzip_level = 3\n", "gzip_level", "gzip_level"));
   v.push_back(at("CompressionLevelRange", compression + "level = 10\n", "10\n", "level"));
-  v.push_back(at("CompressionStreamLevelRange", compression + "stream_level = 0\n", "0\n", "stream_level"));
+  v.push_back(at("CompressionStreamLevelRange", compression + "stream_level = 0\n", "stream_level = 0", "stream_level",
+                 1, 15));
   v.push_back(at("CompressionEnabledType", compression + "enabled = \"yes\"\n", "\"yes\"", "enabled"));
   v.push_back(at("CompressionMinBytes", compression + "min_bytes = \"big\"\n", "\"big\"", "min_bytes"));
   v.push_back(at("CompressionTypesNotArray", compression + "types = \"text/html\"\n", "\"text/html\"", "types"));

@@ -235,7 +235,9 @@ TEST_F(CompressionTest, TenMegabytesStreamInBoundedMemory) {
                                                                         {"chunked", chunked}, {"cc", "no-store"}}),
                             kGzip);
     EXPECT_TRUE(isGzipOf(resp, pattern(size))) << chunked;
-    if (chunked[0] == '1') EXPECT_GT(resp.chunk_sizes.size(), 10u) << "sent on as each piece arrived";
+    if (chunked[0] == '1') {
+      EXPECT_GT(resp.chunk_sizes.size(), 10u) << "sent on as each piece arrived";
+    }
   }
   long after = procStatusKb(gateway_->pid(), "VmHWM");
   EXPECT_LT(after - before, 10 * 1024) << "peak RSS grew from " << before << " kB to " << after << " kB";
