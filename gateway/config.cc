@@ -1,7 +1,5 @@
 #include "gateway/config.h"
 
-#include "gateway/http_parser.h"
-
 #include <netdb.h>
 
 #include <algorithm>
@@ -13,6 +11,8 @@
 
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
+
+#include "gateway/http_parser.h"
 
 namespace perfgate {
 namespace {
