@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 #include <utility>
+#include <vector>
 
 namespace perfgate {
 namespace {
@@ -59,10 +60,16 @@ class TomlWriter {
     if (value) {
       duration(key, *value);
     } else {
-      out_ += "# " + std::string(key) + ": not set\n";
+      comment(std::string(key) + ": not set");
     }
   }
   void address(std::string_view key, const ListenAddress& value) { line(key, tomlQuote(value.toString())); }
+  void comment(std::string_view text) { out_ += "# " + std::string(text) + "\n"; }
+  void strings(std::string_view key, const std::vector<std::string>& values) {
+    std::string list = "[";
+    for (const std::string& value : values) list += (list.size() > 1 ? ", " : "") + tomlQuote(value);
+    line(key, list + "]");
+  }
 
  private:
   void line(std::string_view key, const std::string& value, std::string_view note = {}) {
@@ -142,6 +149,13 @@ std::string printConfig(const Config& config) {
   w.size("max_bytes", config.cache.max_bytes);
   w.size("max_object_bytes", config.cache.max_object_bytes);
 
+  w.table("[compression]");
+  w.boolean("enabled", config.compression.enabled);
+  w.integer("level", static_cast<uint64_t>(config.compression.level));
+  w.integer("stream_level", static_cast<uint64_t>(config.compression.stream_level));
+  w.size("min_bytes", config.compression.min_bytes);
+  w.strings("types", config.compression.types);
+
   for (const UpstreamConfig& upstream : config.upstreams) {
     w.table("[upstream." + tomlKey(upstream.name) + "]");
     w.string("url", upstream.url);
@@ -169,6 +183,14 @@ std::string printConfig(const Config& config) {
     w.boolean("heuristic_freshness", route.heuristic_freshness);
     w.boolean("allow_cookies", route.allow_cookies);
     w.boolean("ignore_client_no_cache", route.ignore_client_no_cache);
+    w.boolean("compression", route.compression);
+    if (route.cache_control.empty()) {
+      w.comment("cache_control: not set");
+    } else {
+      w.string("cache_control", route.cache_control);
+      w.string("cache_control_mode", route.cache_control_override ? "override" : "add");
+    }
+    w.boolean("etag", route.etag);
   }
   return out;
 }

@@ -44,6 +44,13 @@ access_log = "/var/log/perfgate/access.jsonl"
 max_bytes = "1GiB"
 max_object_bytes = "512KiB"
 
+[compression]
+enabled = false
+level = 9
+stream_level = 3
+min_bytes = 1000
+types = ["text/html", "application/json"]
+
 [upstream.app]
 url = "http://127.0.0.1:8000/base"
 max_connections = 16
@@ -72,6 +79,10 @@ stale_if_error = "5m"
 heuristic_freshness = true
 allow_cookies = true
 ignore_client_no_cache = true
+compression = false
+cache_control = "public, max-age=300"
+cache_control_mode = "override"
+etag = true
 
 [[route]]
 name = "logo"
@@ -84,6 +95,8 @@ stale_if_error = "1500ms"
 heuristic_freshness = false
 allow_cookies = false
 ignore_client_no_cache = false
+compression = true
+etag = false
 )";
 
 // TOML text as "section -> its `key = value` lines": "[server]", "[upstream.app]", and
