@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,6 +39,33 @@ class FilterState {
 
 // Header lines a filter adds to the client's response ("Name: value", no CRLF).
 using ExtraHeaders = std::vector<std::string>;
+
+// Why the gateway made an error response itself (or cut one short), by kind.
+enum class GatewayError : uint8_t {
+  None,
+  UpstreamTimeout,  // connect or response timeout (504)
+  UpstreamRefused,  // connect failed: refused, unreachable, DNS (502)
+  UpstreamReset,    // connection lost while sending the request or receiving the response
+  UpstreamParse,    // the backend's response was not valid HTTP (502)
+  UpstreamOther,    // the transfer could not be started, or failed inside the gateway
+  ClientTimeout,    // the client was too slow sending its request (408)
+  ClientRejected,   // the request was refused: malformed, too large, no route (400/404/413/414/431/...)
+  kCount
+};
+
+// What the gateway measured of one exchange; read by filters that count or time. Time points
+// are the ones the connection takes anyway (no extra clock reads); an unset one is the epoch.
+struct ExchangeFacts {
+  using Clock = std::chrono::steady_clock;
+  int status = 0;           // status sent to the client; 0 when none went out
+  uint64_t bytes_in = 0;    // request body bytes received
+  uint64_t bytes_out = 0;   // response body bytes queued (the whole response for gateway errors)
+  Clock::time_point started;           // the request head was parsed
+  Clock::time_point upstream_started;  // the request was handed to the upstream pool
+  Clock::time_point upstream_headers;  // the backend's response head arrived
+  Clock::time_point finished;          // the response was queued whole (or ended short)
+  GatewayError error = GatewayError::None;
+};
 
 // One request/response exchange as the filters see it; implemented by the client connection.
 class Exchange {
@@ -70,6 +98,8 @@ class Exchange {
   // (Content-Length, Content-Encoding, ...): without a Content-Length the response goes out
   // chunked, or close-delimited to an HTTP/1.0 client.
   virtual void transformBody(size_t index, BodyTransform& transform) = 0;
+  // Status, sizes and times so far (complete in onComplete).
+  virtual ExchangeFacts facts() const = 0;
 };
 
 // Rewrites the response body of one exchange, chunk in, bytes out (e.g. gzip). Owned by the
@@ -127,9 +157,15 @@ class Filter {
   // the transforms of the filters before it. A filter that transforms the body gets its bytes
   // through its BodyTransform instead.
   virtual void onResponseData(Exchange&, size_t /*index*/, std::string_view /*data*/) const {}
+  // A filter answered the request through Exchange::respond() with `head`; fields
+  // ("Name: value\r\n") appended to `extra` are sent after it.
+  virtual void onLocalResponse(Exchange&, size_t /*index*/, std::string_view /*head*/, std::string& /*extra*/) const {}
   // The exchange is over; `complete` is true when the whole response reached the output. Also
   // called (complete = false) when the client goes away mid-exchange, suspended or not.
   virtual void onComplete(Exchange&, size_t /*index*/, bool /*complete*/) const {}
+  // A request that ended before it had a route (malformed, no matching route, head timeout):
+  // there is no Exchange for it and no filter state, only what was measured.
+  virtual void onUnrouted(const ExchangeFacts& /*facts*/) const {}
 };
 
 // The filters configured for a config snapshot, in order.
@@ -173,8 +209,14 @@ class FilterChain {
   void onResponseData(Exchange& exchange, std::string_view data) const {
     for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onResponseData(exchange, i, data);
   }
+  void onLocalResponse(Exchange& exchange, std::string_view head, std::string& extra) const {
+    for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onLocalResponse(exchange, i, head, extra);
+  }
   void onComplete(Exchange& exchange, bool complete) const {
     for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onComplete(exchange, i, complete);
+  }
+  void onUnrouted(const ExchangeFacts& facts) const {
+    for (const auto& filter : filters_) filter->onUnrouted(facts);
   }
 
  private:

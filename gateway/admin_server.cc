@@ -18,15 +18,57 @@
 #include "filters/cache/freshness.h"
 #include "gateway/access_log.h"
 #include "gateway/gateway.h"
+#include "gateway/monitoring.h"
 
 namespace perfgate {
 namespace {
 
-const auto kStarted = std::chrono::steady_clock::now();
+constexpr int kRead = EVHTTP_REQ_GET | EVHTTP_REQ_HEAD;
+constexpr std::chrono::milliseconds kProbeDeadline{1000};
 
-void reply(evhttp_request* request, int status, const std::string& json) {
+// Every admin endpoint and the methods it answers; anything else on a known path is a 405.
+struct Endpoint {
+  std::string_view path;
+  bool prefix;  // path is a prefix ("/api/cache/routes/NAME")
+  int methods;
+};
+constexpr Endpoint kEndpoints[] = {
+    {"/api/monitoring/health", false, kRead},
+    {"/api/monitoring/metrics", false, kRead},
+    {"/api/monitoring/system", false, kRead},
+    {"/metrics", false, kRead},
+    {"/api/admin/reload", false, EVHTTP_REQ_POST},
+    {"/api/cache/stats", false, kRead},
+    {"/api/cache/clear", false, EVHTTP_REQ_POST},
+    {"/api/cache/warmup", false, EVHTTP_REQ_POST},
+    {"/api/cache/warmup/", true, kRead},
+    {"/api/cache/routes", false, kRead},
+    {"/api/cache/routes/", true, EVHTTP_REQ_PUT},
+};
+
+const Endpoint* findEndpoint(std::string_view path) {
+  for (const Endpoint& e : kEndpoints) {
+    if (e.prefix ? path.size() > e.path.size() && path.substr(0, e.path.size()) == e.path : path == e.path) return &e;
+  }
+  return nullptr;
+}
+
+std::string allowHeader(int methods) {
+  std::string allow;
+  for (auto [bit, name] : {std::pair{EVHTTP_REQ_GET, "GET"}, std::pair{EVHTTP_REQ_HEAD, "HEAD"},
+                           std::pair{EVHTTP_REQ_POST, "POST"}, std::pair{EVHTTP_REQ_PUT, "PUT"}}) {
+    if (methods & bit) {
+      if (!allow.empty()) allow.append(", ");
+      allow.append(name);
+    }
+  }
+  return allow;
+}
+
+void reply(evhttp_request* request, int status, const std::string& json,
+           const char* content_type = "application/json") {
   evkeyvalq* headers = evhttp_request_get_output_headers(request);
-  evhttp_add_header(headers, "Content-Type", "application/json");
+  evhttp_add_header(headers, "Content-Type", content_type);
   evhttp_add_header(headers, "Cache-Control", "no-store");
   evbuffer* body = evbuffer_new();
   evbuffer_add(body, json.data(), json.size());
@@ -48,32 +90,51 @@ std::string requestBody(evhttp_request* request) {
   return body;
 }
 
-// Constant-time comparison, so response timing does not leak how much of a token matched.
-bool sameToken(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+// Constant-time comparison: the work depends only on the length of what the client sent, so
+// response timing tells neither how much of the token matched nor how long it is.
+bool sameToken(std::string_view given, std::string_view token) {
+  unsigned char diff = given.size() != token.size() ? 1 : 0;
+  for (size_t i = 0; i < given.size(); ++i) {
+    unsigned char expected = token.empty() ? 0 : static_cast<unsigned char>(token[i % token.size()]);
+    diff |= static_cast<unsigned char>(static_cast<unsigned char>(given[i]) ^ expected);
+  }
   return diff == 0;
+}
+
+// The value of query parameter `name`, or "" when absent.
+std::string queryParam(const evhttp_uri* uri, const char* name) {
+  const char* query = uri != nullptr ? evhttp_uri_get_query(uri) : nullptr;
+  if (query == nullptr) return "";
+  evkeyvalq params{};
+  if (evhttp_parse_query_str(query, &params) != 0) return "";
+  const char* value = evhttp_find_header(&params, name);
+  std::string out = value != nullptr ? value : "";
+  evhttp_clear_headers(&params);
+  return out;
 }
 
 }  // namespace
 
-bool isLoopback(const std::string& host) {
-  if (host == "localhost" || host == "::1") return true;
-  in_addr v4{};
-  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
-}
-
 AdminServer::AdminServer(event_base* base, Gateway& gateway)
-    : gateway_(gateway), http_(evhttp_new(base)), warmup_(base) {
+    : gateway_(gateway),
+      http_(evhttp_new(base)),
+      warmup_(base),
+      dns_(evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)),
+      prober_(base, dns_) {
   evhttp_set_gencb(http_, &AdminServer::onRequest, this);
-  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
+  // Every method reaches handle(), which answers 405 as JSON with Allow.
+  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
+                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+                                        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
   evhttp_set_max_body_size(http_, 1 << 20);
   evhttp_set_max_headers_size(http_, 64 << 10);
   evhttp_set_timeout(http_, 30);
 }
 
-AdminServer::~AdminServer() { evhttp_free(http_); }
+AdminServer::~AdminServer() {
+  evhttp_free(http_);
+  if (dns_ != nullptr) evdns_base_free(dns_, 0);
+}
 
 std::string AdminServer::listen(const ListenAddress& address, uint16_t& bound_port) {
   evhttp_bound_socket* socket = evhttp_bind_socket_with_handle(http_, address.host.c_str(), address.port);
@@ -101,12 +162,19 @@ void AdminServer::handle(evhttp_request* request) {
   std::string path = raw_path != nullptr ? raw_path : "/";
   evhttp_cmd_type method = evhttp_request_get_command(request);
 
+  const Endpoint* endpoint = findEndpoint(path);
+  if (endpoint == nullptr) return replyError(request, 404, "no such admin endpoint");
+  if (!(endpoint->methods & method)) {
+    std::string allow = allowHeader(endpoint->methods);
+    evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", allow.c_str());
+    return replyError(request, 405, "method not allowed; use " + allow);
+  }
   if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
     const std::string& token = gateway_.snapshot()->config->admin.token;
     if (!token.empty()) {
       const char* auth = evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization");
       std::string_view given = auth != nullptr ? auth : "";
-      if (given.substr(0, 7) != "Bearer " || !sameToken(given.substr(7), token)) {
+      if (given.size() < 7 || !equalsIgnoreCase(given.substr(0, 7), "Bearer ") || !sameToken(given.substr(7), token)) {
         evhttp_add_header(evhttp_request_get_output_headers(request), "WWW-Authenticate", "Bearer");
         replyError(request, 401, "missing or wrong bearer token");
         return;
@@ -114,23 +182,19 @@ void AdminServer::handle(evhttp_request* request) {
     }
   }
 
-  if (path == "/api/monitoring/health") {
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
-    auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - kStarted).count();
-    reply(request, 200,
-          "{\"status\": \"ok\", \"version\": \"" PERFGATE_VERSION "\", \"uptime_seconds\": " +
-              std::to_string(uptime) + ", \"connections\": " + std::to_string(gateway_.openConnections()) + "}\n");
-    return;
+  if (path == "/api/monitoring/health") return health(request, queryParam(uri, "probe") != "0");
+  if (path == "/api/monitoring/metrics") return reply(request, 200, metricsJson(gateway_).dump() + "\n");
+  if (path == "/api/monitoring/system") return reply(request, 200, systemJson(gateway_).dump() + "\n");
+  if (path == "/metrics") {
+    return reply(request, 200, prometheusText(gateway_), "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/api/admin/reload") {
-    if (method != EVHTTP_REQ_POST) return replyError(request, 405, "use POST");
     std::string error = gateway_.reload();
     if (!error.empty()) return replyError(request, 400, error);
     reply(request, 200, "{\"reloaded\": true}\n");
     return;
   }
   if (path == "/api/cache/stats") {
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
     CacheStore::Stats stats = gateway_.cacheStore().stats();
     nlohmann::json body = {{"entries", stats.entries},       {"bytes", stats.bytes},
                            {"max_bytes", gateway_.cacheStore().maxBytes()},
@@ -140,15 +204,8 @@ void AdminServer::handle(evhttp_request* request) {
     for (const auto& [name, totals] : gateway_.cacheStats().merged()) {
       nlohmann::json route = {{"stored", totals.stored}, {"stored_bytes", totals.stored_bytes},
                               {"not_stored", totals.not_stored}};
-      uint64_t served = 0;
-      uint64_t from_cache = 0;
       for (size_t i = 0; i < static_cast<size_t>(CacheOutcome::kCount); ++i) {
-        auto outcome = static_cast<CacheOutcome>(i);
-        route[outcomeName(outcome)] = {{"requests", totals.requests[i]}, {"bytes", totals.bytes[i]}};
-        if (outcome != CacheOutcome::Bypass) served += totals.requests[i];
-        if (outcome == CacheOutcome::Hit || outcome == CacheOutcome::Stale || outcome == CacheOutcome::Revalidated) {
-          from_cache += totals.requests[i];
-        }
+        route[outcomeName(static_cast<CacheOutcome>(i))] = {{"requests", totals.requests[i]}, {"bytes", totals.bytes[i]}};
       }
       nlohmann::json reasons = nlohmann::json::object();
       for (size_t i = 1; i < kNotStorableReasons; ++i) {  // 0 is NotStorableReason::None
@@ -159,7 +216,7 @@ void AdminServer::handle(evhttp_request* request) {
       route["not_stored_reasons"] = reasons;
       auto evicted = stats.evictions_by_route.find(name);
       route["evictions"] = evicted == stats.evictions_by_route.end() ? 0 : evicted->second;
-      route["hit_ratio"] = served == 0 ? 0.0 : static_cast<double>(from_cache) / static_cast<double>(served);
+      route["hit_ratio"] = hitRatio(totals);
       routes[name] = route;
     }
     body["routes"] = routes;
@@ -170,9 +227,9 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   if (path == "/api/cache/clear") {
-    if (method != EVHTTP_REQ_POST) return replyError(request, 405, "use POST");
     nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
+    if (body.is_discarded()) return replyError(request, 400, "body is not valid JSON");
+    if (!body.is_object()) {
       return replyError(request, 400,
                         "body must be a JSON object: {} clears all, or one of {\"route\"|\"prefix\"|\"url\"|\"tag\": "
                         "...}, with \"soft\": true to mark stale instead of removing");
@@ -194,6 +251,7 @@ void AdminServer::handle(evhttp_request* request) {
       selector = key;
       std::string wanted = value.get<std::string>();
       if (key == "route") {
+        if (gateway_.cacheSwitch(wanted) == nullptr) return replyError(request, 400, "no route named '" + wanted + "'");
         selected = [wanted](const CacheEntry& entry) { return entry.route == wanted; };
       } else if (key == "prefix") {
         selected = [wanted](const CacheEntry& entry) {
@@ -225,7 +283,6 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   if (path == "/api/cache/warmup") {
-    if (method != EVHTTP_REQ_POST) return replyError(request, 405, "use POST");
     nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
     CacheWarmup::Request job;
     if (std::string error = body.is_discarded() ? "body is not JSON" : CacheWarmup::parse(body, job); !error.empty()) {
@@ -239,7 +296,6 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   if (path.rfind("/api/cache/warmup/", 0) == 0) {
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
     std::string id_text = path.substr(std::string("/api/cache/warmup/").size());
     uint64_t id = 0;
     auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
@@ -249,7 +305,6 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   if (path == "/api/cache/routes") {
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return replyError(request, 405, "use GET");
     nlohmann::json routes = nlohmann::json::array();
     for (const RouteConfig& route : gateway_.snapshot()->config->routes) {
       int8_t forced = route.cache_switch != nullptr ? route.cache_switch->load() : -1;
@@ -260,11 +315,14 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   if (path.rfind("/api/cache/routes/", 0) == 0) {
-    if (method != EVHTTP_REQ_PUT) return replyError(request, 405, "use PUT");
     std::string name = path.substr(std::string("/api/cache/routes/").size());
     std::atomic<int8_t>* flag = gateway_.cacheSwitch(name);
-    if (flag == nullptr) return replyError(request, 404, "no route named '" + name + "'");
+    if (flag == nullptr) return replyError(request, 400, "no route named '" + name + "'");
     nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
+    if (body.is_discarded()) return replyError(request, 400, "body is not valid JSON");
+    for (auto it = body.begin(); body.is_object() && it != body.end(); ++it) {
+      if (it.key() != "enabled") return replyError(request, 400, "unknown field '" + it.key() + "': only \"enabled\"");
+    }
     if (!body.is_object() || !body.contains("enabled") || !(body["enabled"].is_boolean() || body["enabled"].is_null())) {
       return replyError(request, 400, "body must be {\"enabled\": true|false|null} (null: back to the config)");
     }
@@ -275,6 +333,56 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   replyError(request, 404, "no such admin endpoint");
+}
+
+void AdminServer::health(evhttp_request* request, bool probe) {
+  // Passive figures first: what the workers saw of each upstream.
+  TimingTotals timing = gateway_.timingStats().merged();
+  auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+  auto ago = [&](int64_t ns) { return ns == 0 ? nlohmann::json(nullptr) : nlohmann::json((now_ns - ns) / 1e9); };
+  nlohmann::json upstreams = nlohmann::json::object();
+  std::shared_ptr<const Config> config = gateway_.snapshot()->config;
+  for (const UpstreamConfig& upstream : config->upstreams) {
+    const UpstreamTimingTotals& u = timing.upstreams[upstream.name];
+    uint64_t errors = 0;
+    for (uint64_t n : u.errors) errors += n;
+    nlohmann::json entry = {{"url", upstream.url},
+                            {"requests", u.requests},
+                            {"errors", errors},
+                            {"last_success_seconds_ago", ago(u.last_ok_ns)},
+                            {"last_error_seconds_ago", ago(u.last_error_ns)},
+                            {"last_error", u.last_error == GatewayError::None ? nlohmann::json(nullptr)
+                                                                              : nlohmann::json(gatewayErrorName(u.last_error))}};
+    // Without a probe: reachable unless the latest outcome was a failure (null: no traffic yet).
+    entry["reachable"] = u.last_ok_ns == 0 && u.last_error_ns == 0 ? nlohmann::json(nullptr)
+                                                                     : nlohmann::json(u.last_ok_ns >= u.last_error_ns);
+    upstreams[upstream.name] = std::move(entry);
+  }
+  nlohmann::json body = {{"status", "ok"},
+                         {"version", PERFGATE_VERSION},
+                         {"uptime_seconds", gateway_.uptimeSeconds()},
+                         {"connections", gateway_.openConnections()},
+                         {"upstreams", std::move(upstreams)}};
+  if (!probe) {
+    for (auto& [name, entry] : body["upstreams"].items()) {
+      if (entry["reachable"] == false) body["status"] = "degraded";
+    }
+    return reply(request, 200, body.dump() + "\n");
+  }
+  // An active probe: one bounded non-blocking connect per upstream; the reply goes when all have
+  // answered or the deadline passed. (Should the client leave meanwhile, evhttp keeps the request
+  // until the reply, then frees it.)
+  prober_.probe(*config, kProbeDeadline, [request, body = std::move(body)](std::vector<ProbeResult> results) mutable {
+    for (const ProbeResult& r : results) {
+      nlohmann::json& entry = body["upstreams"][r.upstream];
+      entry["probe"] = r.ok ? nlohmann::json{{"ok", true}, {"connect_ms", r.connect_ms}}
+                            : nlohmann::json{{"ok", false}, {"error", r.error}};
+      entry["reachable"] = r.ok;
+      if (!r.ok) body["status"] = "degraded";
+    }
+    reply(request, 200, body.dump() + "\n");
+  });
 }
 
 }  // namespace perfgate

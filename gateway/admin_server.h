@@ -1,8 +1,9 @@
 // The admin listener: loopback by default, its own socket, served on the main thread so it
-// never competes with the workers' request path. Liveness for now; the monitoring and cache
-// endpoints hang off the same server.
+// never competes with the workers' request path: monitoring (metrics, system, health,
+// Prometheus), cache administration and reload. JSON in and out; errors {"error", "status"}.
 #pragma once
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -12,6 +13,7 @@
 
 #include "gateway/cache_warmup.h"
 #include "gateway/config.h"
+#include "gateway/upstream_probe.h"
 
 namespace perfgate {
 
@@ -30,13 +32,14 @@ class AdminServer {
  private:
   static void onRequest(evhttp_request* request, void* self) noexcept;
   void handle(evhttp_request* request);
+  // GET /api/monitoring/health; with `probe`, answered once every upstream was tried.
+  void health(evhttp_request* request, bool probe);
 
   Gateway& gateway_;
   evhttp* http_;
   CacheWarmup warmup_;
+  evdns_base* dns_;  // resolves https upstreams for probes
+  UpstreamProber prober_;
 };
-
-// True for 127.0.0.0/8, ::1 and "localhost".
-bool isLoopback(const std::string& host);
 
 }  // namespace perfgate

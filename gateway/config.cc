@@ -1,5 +1,6 @@
 #include "gateway/config.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include <algorithm>
@@ -208,11 +209,32 @@ std::optional<int64_t> cacheControlMaxAge(const TableReader& r, const std::strin
   return max_age;
 }
 
+void readMetrics(const toml::table& table, MetricsConfig& metrics) {
+  TableReader r(table, "metrics");
+  r.allowOnly({"enabled", "jsonl_path", "interval", "jsonl_max_bytes", "jsonl_max_files"});
+  if (auto v = r.boolean("enabled")) metrics.enabled = *v;
+  if (auto v = r.string("jsonl_path")) metrics.jsonl_path = *v;
+  if (auto v = r.duration("interval")) {
+    if (*v < Millis(100)) throw r.error("interval", "'interval' must be at least 100ms");
+    metrics.interval = *v;
+  }
+  if (auto v = r.size("jsonl_max_bytes")) {
+    if (*v < 4096) throw r.error("jsonl_max_bytes", "'jsonl_max_bytes' must be at least 4KiB");
+    metrics.jsonl_max_bytes = *v;
+  }
+  if (auto v = r.integer("jsonl_max_files", 0, 1000)) metrics.jsonl_max_files = static_cast<unsigned>(*v);
+}
+
 void readAdmin(const toml::table& table, AdminConfig& admin) {
   TableReader r(table, "admin");
   r.allowOnly({"listen", "token"});
   if (auto v = r.address("listen")) admin.listen = *v;
   if (auto v = r.string("token")) admin.token = *v;
+  // Anyone who can reach a non-loopback admin listener could purge the cache or reload.
+  if (!isLoopback(admin.listen.host) && admin.token.empty()) {
+    throw r.error("listen", "admin listener " + admin.listen.toString() +
+                                " is not loopback: set [admin] token (mutating calls then need it)");
+  }
 }
 
 void readLog(const toml::table& table, LogConfig& log) {
@@ -318,7 +340,7 @@ void readRoute(const toml::table& table, size_t index, Config& config) {
   TableReader r(table, "[route]");
   r.allowOnly({"name", "prefix", "path", "upstream", "cache", "ttl", "ttl_override", "stale_if_error",
                "heuristic_freshness", "allow_cookies", "ignore_client_no_cache", "compression",
-               "cache_control", "cache_control_mode", "etag"});
+               "cache_control", "cache_control_mode", "etag", "server_timing"});
   RouteConfig route;
   auto name = r.string("name");
   if (!name || name->empty()) throw ConfigError(table.source(), "route #" + std::to_string(index + 1) + " needs a 'name'");
@@ -361,6 +383,7 @@ void readRoute(const toml::table& table, size_t index, Config& config) {
     route.cache_control_override = *v == "override";
   }
   if (auto v = r.boolean("etag")) route.etag = *v;
+  if (auto v = r.boolean("server_timing")) route.server_timing = *v;
   config.routes.push_back(std::move(route));
 }
 
@@ -368,7 +391,7 @@ std::shared_ptr<const Config> buildConfig(const toml::table& root, const std::st
   auto config = std::make_shared<Config>();
   config->source = source;
   TableReader top(root, "top level");
-  top.allowOnly({"server", "admin", "log", "cache", "compression", "upstream", "route"});
+  top.allowOnly({"server", "admin", "log", "cache", "compression", "metrics", "upstream", "route"});
 
   if (const toml::node* n = root.get("server")) readServer(requireTable(*n, "server"), config->server);
   if (const toml::node* n = root.get("admin")) readAdmin(requireTable(*n, "admin"), config->admin);
@@ -377,6 +400,7 @@ std::shared_ptr<const Config> buildConfig(const toml::table& root, const std::st
   if (const toml::node* n = root.get("compression")) {
     readCompression(requireTable(*n, "compression"), config->compression);
   }
+  if (const toml::node* n = root.get("metrics")) readMetrics(requireTable(*n, "metrics"), config->metrics);
   if (const toml::node* n = root.get("upstream")) {
     for (const auto& [key, node] : requireTable(*n, "upstream")) {
       UpstreamConfig upstream;
@@ -414,6 +438,12 @@ ConfigResult build(const toml::table& root, const std::string& source) {
 }
 
 }  // namespace
+
+bool isLoopback(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
 
 std::string ListenAddress::toString() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);

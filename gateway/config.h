@@ -69,6 +69,15 @@ struct UpstreamConfig {
   std::string tls_ca_file;  // https upstreams: CA bundle to verify against; empty: system CAs
 };
 
+// Per-route timing and the metrics history file.
+struct MetricsConfig {
+  bool enabled = true;         // false: no timing filter at all (no per-request cost)
+  std::string jsonl_path;      // one JSON snapshot per interval; empty: off
+  Millis interval{10'000};     // between two JSON lines
+  uint64_t jsonl_max_bytes = 64ull * 1024 * 1024;  // rotate the file past this size
+  unsigned jsonl_max_files = 3;                    // rotated files kept besides the current one
+};
+
 struct CacheConfig {
   uint64_t max_bytes = 256ull * 1024 * 1024;  // L1 budget: stored heads, bodies, keys, overhead
   uint64_t max_object_bytes = 8ull * 1024 * 1024;  // larger responses stream through unstored
@@ -106,6 +115,7 @@ struct RouteConfig {
   bool cache_control_override = false;    // replace the backend's Cache-Control too
   std::optional<int64_t> cache_control_max_age;  // max-age of cache_control, for Expires
   bool etag = false;                      // strong ETag (XXH3-128 of the body) where none is sent
+  bool server_timing = false;          // add a Server-Timing response header (cache, upstream time)
   // Runtime switch set by the admin API, kept across reloads: -1 follows `cache`, 0 off, 1 on.
   // Attached when the config is put into service (null in configs that only get checked).
   const std::atomic<int8_t>* cache_switch = nullptr;
@@ -123,6 +133,7 @@ struct Config {
   LogConfig log;
   CacheConfig cache;
   CompressionConfig compression;
+  MetricsConfig metrics;
   std::vector<UpstreamConfig> upstreams;  // sorted by name
   std::vector<RouteConfig> routes;        // in file order
 
@@ -146,5 +157,8 @@ ConfigResult makeDropInConfig(const std::string& upstream_url);
 std::optional<uint64_t> parseSize(std::string_view text);
 std::optional<Millis> parseDuration(std::string_view text);
 std::optional<ListenAddress> parseListenAddress(std::string_view text);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool isLoopback(const std::string& host);
 
 }  // namespace perfgate

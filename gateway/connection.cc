@@ -49,6 +49,19 @@ int64_t microsBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
 }
 
+GatewayError upstreamErrorKind(UpstreamResult result) {
+  switch (result) {
+    case UpstreamResult::Ok: return GatewayError::None;
+    case UpstreamResult::Timeout: return GatewayError::UpstreamTimeout;
+    case UpstreamResult::ConnectFailed: return GatewayError::UpstreamRefused;
+    case UpstreamResult::Truncated:
+    case UpstreamResult::SendFailed: return GatewayError::UpstreamReset;
+    case UpstreamResult::BadResponse: return GatewayError::UpstreamParse;
+    case UpstreamResult::Internal: break;
+  }
+  return GatewayError::UpstreamOther;
+}
+
 }  // namespace
 
 std::string gatewayErrorResponse(int status, std::string_view message, bool close, bool http10_keep_alive,
@@ -222,6 +235,11 @@ UpstreamRequest ClientConnection::upstreamRequest() const {
   return buildUpstreamRequest(request_, snapshot_->config->upstreams[route_->upstream_index], client_ip_);
 }
 
+ExchangeFacts ClientConnection::facts() const {
+  return ExchangeFacts{status_, body_bytes_, bytes_out_, started_, upstream_started_, upstream_headers_,
+                       finished_, gateway_error_};
+}
+
 void ClientConnection::resume() {
   if (!suspended_ || closed_) return;
   suspended_ = false;
@@ -309,6 +327,8 @@ void ClientConnection::beginRequest() {
   in_request_ = true;
   exchange_id_ = worker_->nextExchangeId();
   started_ = Clock::now();
+  upstream_started_ = upstream_headers_ = finished_ = Clock::time_point();
+  gateway_error_ = GatewayError::None;
   armTimer(Timer::None, Millis(0));
   snapshot_ = worker_->snapshot();
   status_ = 0;
@@ -367,7 +387,10 @@ void ClientConnection::dispatch() {
   if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded);
   upstream_started_ = Clock::now();
   transfer_ = pool_->start(std::move(forwarded), this);
-  if (transfer_ == nullptr) sendLocal(502, "the upstream request could not be started", !body_done_);
+  if (transfer_ == nullptr) {
+    gateway_error_ = GatewayError::UpstreamOther;
+    sendLocal(502, "the upstream request could not be started", !body_done_);
+  }
 }
 
 bool ClientConnection::pumpBody() {
@@ -560,6 +583,7 @@ void ClientConnection::onUpstreamDone(UpstreamResult result, const char* detail)
     sendLocal(body_parse_error_.status, body_parse_error_.message, true);
     return;
   }
+  gateway_error_ = upstreamErrorKind(result);
   const std::string& upstream = snapshot_->config->upstreams[route_->upstream_index].name;
   if (!response_started_) {
     int status = result == UpstreamResult::Timeout ? 504 : 502;
@@ -594,9 +618,17 @@ void ClientConnection::sendLocal(int status, std::string_view message, bool clos
   bufferevent_write(bev_, response.data(), response.size());
   status_ = status;
   bytes_out_ = with_body ? response.size() : 0;
+  if (gateway_error_ == GatewayError::None) {
+    gateway_error_ = status == 408 ? GatewayError::ClientTimeout
+                     : status < 500 ? GatewayError::ClientRejected
+                                    : GatewayError::UpstreamOther;
+  }
   if (in_request_) {
     finishRequest();
   } else {
+    // Refused before a request began (malformed head, head timeout): counted, then closed.
+    const FilterChain& filters = worker_->snapshot()->filters;
+    if (!filters.empty()) filters.onUnrouted(facts());
     closeAfterFlush();
   }
 }
@@ -607,6 +639,7 @@ void ClientConnection::finishRequest() {
     transfer_ = nullptr;
   }
   auto now = Clock::now();
+  finished_ = now;
   if (snapshot_->access_log) {
     AccessRecord record;
     record.client = client_ip_;
@@ -620,7 +653,11 @@ void ClientConnection::finishRequest() {
     if (route_ != nullptr && response_started_) record.upstream_us = microsBetween(upstream_started_, upstream_headers_);
     snapshot_->access_log->write(record);
   }
-  if (route_ != nullptr && !filter_states_.empty()) snapshot_->filters.onComplete(*this, response_complete_);
+  if (route_ != nullptr && !filter_states_.empty()) {
+    snapshot_->filters.onComplete(*this, response_complete_);
+  } else if (route_ == nullptr && !snapshot_->filters.empty()) {
+    snapshot_->filters.onUnrouted(facts());
+  }
   resetRequestState();
   if (!keep_alive_ || draining_) {
     closeAfterFlush();
@@ -651,6 +688,8 @@ void ClientConnection::respond(int status, std::string_view head, std::string_vi
   } else if (request_.version == HttpVersion::Http10) {
     end = "Connection: keep-alive\r\n\r\n";
   }
+  std::string extra;  // fields filters add (Server-Timing); stays empty, unallocated, when none do
+  if (!snapshot_->filters.empty()) snapshot_->filters.onLocalResponse(*this, head, extra);
   if (transfer_ != nullptr) {
     pool_->cancel(transfer_);
     transfer_ = nullptr;
@@ -659,18 +698,18 @@ void ClientConnection::respond(int status, std::string_view head, std::string_vi
   // what the socket does not take is queued (the body by reference). Saves the write event's
   // add and remove, two epoll_ctl calls, per response.
   evbuffer* out = bufferevent_get_output(bev_);
-  std::string_view parts[] = {head, end, body};
+  std::string_view parts[] = {head, extra, end, body};
   size_t sent = evbuffer_get_length(out) == 0 ? sendNow(parts) : 0;
   for (std::string_view& part : parts) {
     size_t skip = std::min(sent, part.size());
     sent -= skip;
     part.remove_prefix(skip);
   }
-  for (std::string_view part : {parts[0], parts[1]}) {
+  for (std::string_view part : {parts[0], parts[1], parts[2]}) {
     if (!part.empty()) evbuffer_add(out, part.data(), part.size());
   }
-  if (!parts[2].empty()) {
-    evbuffer_add_reference(out, parts[2].data(), parts[2].size(), &releaseOwner,
+  if (!parts[3].empty()) {
+    evbuffer_add_reference(out, parts[3].data(), parts[3].size(), &releaseOwner,
                            new std::shared_ptr<const void>(owner));
   }
   status_ = status;
@@ -696,6 +735,7 @@ size_t ClientConnection::sendNow(std::span<const std::string_view> parts) {
 
 void ClientConnection::resetRequestState() {
   in_request_ = false;
+  gateway_error_ = GatewayError::None;
   route_ = nullptr;
   pool_ = nullptr;
   chunked_.reset();

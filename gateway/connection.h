@@ -50,6 +50,7 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) override;
   UpstreamRequest upstreamRequest() const override;
   void transformBody(size_t index, BodyTransform& transform) override;
+  ExchangeFacts facts() const override;
 
  private:
   enum class Timer : uint8_t { None, Idle, Header, Body, Linger, Suspended };
@@ -143,6 +144,8 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point upstream_started_;
   std::chrono::steady_clock::time_point upstream_headers_;
+  std::chrono::steady_clock::time_point finished_;
+  GatewayError gateway_error_ = GatewayError::None;
 
   bool draining_ = false;
   bool peer_eof_ = false;  // the client half-closed its side

@@ -1,6 +1,8 @@
 #include "gateway/curl_upstream.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -305,9 +307,27 @@ UpstreamTransfer* CurlUpstreamPool::start(UpstreamRequest request, UpstreamObser
   return t;
 }
 
+namespace {
+
+// Counted sockets for backendConnections(): libcurl opens and closes them through these.
+curl_socket_t openCountedSocket(void*, curlsocktype, curl_sockaddr* address) noexcept {
+  curl_socket_t fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd != CURL_SOCKET_BAD) backendConnections().fetch_add(1, std::memory_order_relaxed);
+  return fd;
+}
+
+int closeCountedSocket(void*, curl_socket_t fd) noexcept {
+  backendConnections().fetch_sub(1, std::memory_order_relaxed);
+  return ::close(fd);
+}
+
+}  // namespace
+
 void CurlUpstreamPool::setConstantOptions(CurlTransfer* t) {
   CURL* e = t->easy_;
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &openCountedSocket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &closeCountedSocket);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROXY, "");  // never a proxy from the environment
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);

@@ -15,6 +15,7 @@
 #include "filters/cache/cache_filter.h"
 #include "filters/cache_headers/cache_headers_filter.h"
 #include "filters/compression/compression_filter.h"
+#include "filters/timing/timing_filter.h"
 
 namespace perfgate {
 namespace {
@@ -46,6 +47,7 @@ Gateway::Gateway(GatewayOptions options, std::shared_ptr<const Config> config) :
 
 Gateway::~Gateway() {
   workers_.clear();
+  metrics_log_.reset();
   admin_.reset();
   for (event* ev : signal_events_) event_free(ev);
   if (base_ != nullptr) event_base_free(base_);
@@ -91,6 +93,8 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
   snapshot->filters.add(std::make_shared<CacheHeadersFilter>(config->cache.max_object_bytes));
   snapshot->filters.add(
       std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, compression_stats_, config->cache));
+  // Last, so it sees the other filters' verdicts (X-Cache) when it writes Server-Timing.
+  if (config->metrics.enabled) snapshot->filters.add(std::make_shared<TimingFilter>(timing_stats_, config));
   return snapshot;
 }
 
@@ -161,6 +165,12 @@ int Gateway::run() {
   if (std::string error = admin_->listen(config.admin.listen, admin_port); !error.empty()) {
     for (int fd : fds) ::close(fd);
     spdlog::critical("admin listener: {}", error);
+    return 1;
+  }
+  metrics_log_ = std::make_unique<MetricsLog>(base_, *this);
+  if (std::string error = metrics_log_->configure(config.metrics); !error.empty()) {
+    for (int fd : fds) ::close(fd);
+    spdlog::critical("{}", error);
     return 1;
   }
 
@@ -248,6 +258,12 @@ std::string Gateway::reload() {
   } catch (const std::exception& e) {
     spdlog::error("reload failed, keeping the running config: {}", e.what());
     return e.what();
+  }
+  if (metrics_log_) {
+    if (std::string error = metrics_log_->configure(snapshot->config->metrics); !error.empty()) {
+      spdlog::error("reload failed, keeping the running config: {}", error);
+      return error;
+    }
   }
   snapshot_ = snapshot;
   applyLogLevel(snapshot_->config->log.level);

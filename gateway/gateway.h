@@ -5,6 +5,7 @@
 #include <event2/event.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,8 +15,10 @@
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
 #include "filters/compression/compression_stats.h"
+#include "filters/timing/timing_stats.h"
 #include "gateway/admin_server.h"
 #include "gateway/config.h"
+#include "gateway/metrics_log.h"
 #include "gateway/snapshot.h"
 #include "gateway/worker.h"
 
@@ -44,8 +47,14 @@ class Gateway {
 
   unsigned openConnections() const { return open_connections_.load(); }
   CacheStore& cacheStore() { return *cache_store_; }
+  const CacheStore& cacheStore() const { return *cache_store_; }
   const CacheStats& cacheStats() const { return *cache_stats_; }
   const CompressionStats& compressionStats() const { return *compression_stats_; }
+  const TimingStats& timingStats() const { return *timing_stats_; }
+  size_t workerCount() const { return workers_.size(); }
+  double uptimeSeconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  }
   // The runtime cache switch of route `name` (-1 follow config, 0 off, 1 on); null if unknown.
   std::atomic<int8_t>* cacheSwitch(const std::string& name);
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
@@ -64,6 +73,8 @@ class Gateway {
   std::shared_ptr<CacheStats> cache_stats_ = std::make_shared<CacheStats>();
   std::shared_ptr<FillRegistry> cache_fills_ = std::make_shared<FillRegistry>();  // coalescing; outlives reloads
   std::shared_ptr<CompressionStats> compression_stats_ = std::make_shared<CompressionStats>();
+  std::shared_ptr<TimingStats> timing_stats_ = std::make_shared<TimingStats>();  // outlives reloads
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Per route name; entries are never removed, so the pointers routes hold stay valid.
   std::unordered_map<std::string, std::unique_ptr<std::atomic<int8_t>>> cache_switches_;
   std::atomic<unsigned> open_connections_{0};
@@ -71,6 +82,7 @@ class Gateway {
   std::vector<event*> signal_events_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<MetricsLog> metrics_log_;
   bool stopping_ = false;
   ListenAddress public_address_;
 };

@@ -28,6 +28,11 @@ bool isIdempotent(std::string_view method) {
 
 }  // namespace
 
+std::atomic<int64_t>& backendConnections() {
+  static std::atomic<int64_t> open{0};
+  return open;
+}
+
 unsigned perWorkerShare(unsigned total, unsigned workers) {
   return std::max(1u, (total + workers - 1) / std::max(1u, workers));
 }
@@ -182,11 +187,13 @@ HttpConnection* HttpUpstreamPool::connect() {
   bufferevent_setwatermark(bev, EV_READ, 0, kInputHighWater);
   bufferevent_setwatermark(bev, EV_WRITE, kOutputHighWater / 2, 0);
   ++open_;
+  backendConnections().fetch_add(1, std::memory_order_relaxed);
   if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&config_.address),
                                  static_cast<int>(config_.address_length)) != 0) {
     // An immediate failure (e.g. ECONNREFUSED on loopback) is reported through onEvent.
     if (bufferevent_getfd(bev) < 0) {
       --open_;
+      backendConnections().fetch_sub(1, std::memory_order_relaxed);
       bufferevent_free(bev);
       delete c;
       return nullptr;
@@ -566,6 +573,7 @@ void HttpUpstreamPool::closeConnection(HttpConnection* c) {
     bufferevent_free(c->bev);
     c->bev = nullptr;
     --open_;
+    backendConnections().fetch_sub(1, std::memory_order_relaxed);
   }
   c->dead = true;
   reap_connections_.push_back(c);

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -116,6 +117,10 @@ class UpstreamPool {
 
 // The pool that fits `config.url`'s scheme.
 std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers);
+
+// Backend connections open (or opening) in the process, all workers and pools together. Pools
+// change it only when a connection opens or closes, never per request; the admin API reads it.
+std::atomic<int64_t>& backendConnections();
 
 // This worker's share of a connection limit that counts across all workers.
 unsigned perWorkerShare(unsigned total, unsigned workers);

@@ -7,8 +7,9 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev l
             libspdlog-dev libfmt-dev zlib1g-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev
             libbenchmark-dev)
 # docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service;
-# varnish: varnishtest drives the request-smuggling matrix in tests/vtc/.
-test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish)
+# varnish: varnishtest drives the request-smuggling matrix in tests/vtc/; prometheus: promtool
+# checks the /metrics exposition.
+test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 bench_pkgs=(wrk nginx-light haproxy varnish)
 

@@ -15,6 +15,19 @@ const char* outcomeName(CacheOutcome outcome) {
   return "unknown";
 }
 
+double hitRatio(const RouteCacheTotals& totals) {
+  uint64_t served = 0;
+  uint64_t from_cache = 0;
+  for (size_t i = 0; i < static_cast<size_t>(CacheOutcome::kCount); ++i) {
+    auto outcome = static_cast<CacheOutcome>(i);
+    if (outcome != CacheOutcome::Bypass) served += totals.requests[i];
+    if (outcome == CacheOutcome::Hit || outcome == CacheOutcome::Stale || outcome == CacheOutcome::Revalidated) {
+      from_cache += totals.requests[i];
+    }
+  }
+  return served == 0 ? 0.0 : static_cast<double>(from_cache) / static_cast<double>(served);
+}
+
 RouteCacheCounters& CacheStats::local(const std::string& route) {
   // One slab per (thread, CacheStats); the map from stats object to slab is per thread.
   thread_local std::unordered_map<const CacheStats*, std::shared_ptr<ThreadSlab>> mine;

@@ -46,6 +46,10 @@ struct RouteCacheTotals {
 
 const char* outcomeName(CacheOutcome outcome);  // "hit", "miss", "expired", ...
 
+// Share of cache-eligible requests (all but bypass) answered from the cache (hit, stale,
+// revalidated); 0 when there were none.
+double hitRatio(const RouteCacheTotals& totals);
+
 class CacheStats {
  public:
   // The calling thread's counters for `route` (created on first use; stable afterwards).

@@ -1165,7 +1165,7 @@ TEST_F(CacheAdminTest, RouteSwitchBypassesAndComesBack) {
 
   ASSERT_EQ(admin("PUT", "/api/cache/routes/all", "{\"enabled\": null}").status, 200);
   EXPECT_TRUE(isHit(get(target)));  // the stored entry is still there
-  EXPECT_EQ(admin("PUT", "/api/cache/routes/nope", "{\"enabled\": false}").status, 404);
+  EXPECT_EQ(admin("PUT", "/api/cache/routes/nope", "{\"enabled\": false}").status, 400);
   EXPECT_EQ(admin("PUT", "/api/cache/routes/all", "{\"enabled\": 3}").status, 400);
 }
 

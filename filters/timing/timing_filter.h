@@ -1,0 +1,49 @@
+// Per-route timing as a filter: counts every exchange of its route (status, gateway errors by
+// kind, bytes) and records total and backend latency into the worker's own histograms when the
+// exchange ends, from the times the connection takes anyway (ExchangeFacts): no clock read and
+// no allocation of its own. Routes with `server_timing = true` also get a Server-Timing header
+// (W3C Server Timing): `cache;desc=HIT` from the cache's X-Cache verdict and `upstream;dur=MS`,
+// the backend's time to its response head.
+//
+// Runs after the cache filter in the chain, so that the cache's X-Cache field is already there
+// when the Server-Timing header is written.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "filters/filter.h"
+#include "filters/timing/timing_stats.h"
+#include "gateway/config.h"
+
+namespace perfgate {
+
+class TimingFilter final : public Filter {
+ public:
+  // `config` is the snapshot's config whose routes the exchanges will carry.
+  TimingFilter(std::shared_ptr<TimingStats> stats, std::shared_ptr<const Config> config);
+
+  std::string_view name() const override { return "timing"; }
+  FilterAction onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
+                              ExtraHeaders& extra) const override;
+  void onLocalResponse(Exchange& exchange, size_t index, std::string_view head, std::string& extra) const override;
+  void onComplete(Exchange& exchange, size_t index, bool complete) const override;
+  void onUnrouted(const ExchangeFacts& facts) const override;
+
+ private:
+  struct RouteIds {
+    uint32_t route;
+    uint32_t upstream;
+  };
+  const RouteIds* idsOf(const RouteConfig& route) const;
+
+  std::shared_ptr<TimingStats> stats_;
+  std::shared_ptr<const Config> config_;
+  std::vector<RouteIds> ids_;  // by position in config_->routes
+};
+
+// "cache;desc=HIT, upstream;dur=12.3" from an X-Cache verdict (may be empty) and the backend's
+// time in ms (negative: none).
+std::string serverTimingValue(std::string_view cache_verdict, double upstream_ms);
+
+}  // namespace perfgate
