@@ -156,6 +156,13 @@ std::string printConfig(const Config& config) {
   w.size("min_bytes", config.compression.min_bytes);
   w.strings("types", config.compression.types);
 
+  w.table("[metrics]");
+  w.boolean("enabled", config.metrics.enabled);
+  w.string("jsonl_path", config.metrics.jsonl_path, config.metrics.jsonl_path.empty() ? "off" : "");
+  w.duration("interval", config.metrics.interval);
+  w.size("jsonl_max_bytes", config.metrics.jsonl_max_bytes);
+  w.integer("jsonl_max_files", config.metrics.jsonl_max_files);
+
   for (const UpstreamConfig& upstream : config.upstreams) {
     w.table("[upstream." + tomlKey(upstream.name) + "]");
     w.string("url", upstream.url);
@@ -191,6 +198,7 @@ std::string printConfig(const Config& config) {
       w.string("cache_control_mode", route.cache_control_override ? "override" : "add");
     }
     w.boolean("etag", route.etag);
+    w.boolean("server_timing", route.server_timing);
   }
   return out;
 }

@@ -51,6 +51,13 @@ stream_level = 3
 min_bytes = 1000
 types = ["text/html", "application/json"]
 
+[metrics]
+enabled = false
+jsonl_path = "/var/log/perfgate/metrics.jsonl"
+interval = "30s"
+jsonl_max_bytes = "16MiB"
+jsonl_max_files = 5
+
 [upstream.app]
 url = "http://127.0.0.1:8000/base"
 max_connections = 16
@@ -83,6 +90,7 @@ compression = false
 cache_control = "public, max-age=300"
 cache_control_mode = "override"
 etag = true
+server_timing = true
 
 [[route]]
 name = "logo"
@@ -97,6 +105,7 @@ allow_cookies = false
 ignore_client_no_cache = false
 compression = true
 etag = false
+server_timing = false
 )";
 
 // TOML text as "section -> its `key = value` lines": "[server]", "[upstream.app]", and
