@@ -11,24 +11,11 @@
 #include <utility>
 
 #include "integration/gateway_fixture.h"
+#include "support/cache_target.h"
 
 namespace perfgate::test {
 namespace {
 
-using Params = std::initializer_list<std::pair<const char*, std::string>>;
-
-std::string cacheTarget(const std::string& name, Params params) {
-  std::string target = "/cache/" + name;
-  char sep = '?';
-  for (const auto& [k, v] : params) {
-    target += sep;
-    target += k;
-    target += '=';
-    target += urlEncode(v);
-    sep = '&';
-  }
-  return target;
-}
 
 // The ETag the gateway generates for `body`: XXH3-128 as 32 hex digits, quoted.
 std::string xxh128Tag(const std::string& body) {

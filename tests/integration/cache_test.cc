@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "integration/gateway_fixture.h"
+#include "support/cache_target.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PERFGATE_UNDER_SANITIZER 1
@@ -39,22 +40,6 @@ using std::chrono::milliseconds;
 
 // Past the expiry of a max-age=1 entry: its age is at least 2 s, counted in whole seconds.
 constexpr milliseconds kPastOneSecond{2100};
-
-using Params = std::initializer_list<std::pair<const char*, std::string>>;
-
-// "/cache/NAME?k1=v1&k2=v2" with every value percent-encoded (the backend decodes them).
-std::string cacheTarget(const std::string& name, Params params) {
-  std::string target = "/cache/" + name;
-  char sep = '?';
-  for (const auto& [k, v] : params) {
-    target += sep;
-    target += k;
-    target += '=';
-    target += urlEncode(v);
-    sep = '&';
-  }
-  return target;
-}
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

@@ -14,25 +14,12 @@
 #include <utility>
 
 #include "integration/gateway_fixture.h"
+#include "support/cache_target.h"
 #include "support/sanitizers.h"
 
 namespace perfgate::test {
 namespace {
 
-using Params = std::initializer_list<std::pair<const char*, std::string>>;
-
-std::string cacheTarget(const std::string& name, Params params) {
-  std::string target = "/cache/" + name;
-  char sep = '?';
-  for (const auto& [k, v] : params) {
-    target += sep;
-    target += k;
-    target += '=';
-    target += urlEncode(v);
-    sep = '&';
-  }
-  return target;
-}
 
 // The content of a gzip body (one member, nothing after it); nullopt when it is not valid gzip.
 std::optional<std::string> gunzip(const std::string& in) {
