@@ -279,6 +279,7 @@ ParseStatus RequestParser::interpretHeaders(RequestHead& out) {
   bool have_length = false;
   bool have_te = false;
   bool chunked = false;
+  bool unknown_coding = false;  // a transfer coding other than chunked
   bool close = false;
   bool keep_alive = false;
 
@@ -328,17 +329,15 @@ ParseStatus RequestParser::interpretHeaders(RequestHead& out) {
         if (equalsIgnoreCase(name, "transfer-encoding")) {
           have_te = true;
           bool bad = false;
-          bool unsupported = false;
           forEachListElement(value, [&](std::string_view coding) {
             if (chunked) bad = true;  // chunked applied twice, or not the final coding
             if (equalsIgnoreCase(coding, "chunked")) {
               chunked = true;
             } else {
-              unsupported = true;
+              unknown_coding = true;
             }
           });
           if (bad) return fail(400, "chunked must be the final transfer coding, once");
-          if (unsupported) return fail(501, "unsupported transfer coding");
         }
         break;
       default:
@@ -351,6 +350,8 @@ ParseStatus RequestParser::interpretHeaders(RequestHead& out) {
     // Content-Length it is the classic smuggling vector. Both are refused outright.
     if (out.version == HttpVersion::Http10) return fail(400, "Transfer-Encoding in HTTP/1.0");
     if (have_length) return fail(400, "both Content-Length and Transfer-Encoding");
+    // Otherwise well framed, but with a coding the gateway cannot decode (RFC 9112 §6.1: 501).
+    if (unknown_coding) return fail(501, "unsupported transfer coding");
     if (!chunked) return fail(400, "Transfer-Encoding without chunked");
     out.framing = BodyFraming::Chunked;
   } else if (have_length) {

@@ -493,6 +493,8 @@ std::vector<RejectCase> rejectCorpus() {
   c.push_back({"TransferEncodingGzip", postWith("Transfer-Encoding: gzip\r\n"), 501});
   c.push_back({"TransferEncodingGzipChunked", postWith("Transfer-Encoding: gzip, chunked\r\n"), 501});
   c.push_back({"TransferEncodingIdentity", postWith("Transfer-Encoding: identity\r\n"), 501});
+  c.push_back({"TransferEncodingGzipBesideLength", postWith("Content-Length: 5\r\nTransfer-Encoding: gzip\r\n"), 400});
+  c.push_back({"TransferEncodingGzipInHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", 400});
   c.push_back({"TransferEncodingChunkedNotLast", postWith("Transfer-Encoding: chunked, gzip\r\n"), 0});
   c.push_back({"TransferEncodingChunkedTwice", postWith("Transfer-Encoding: chunked, chunked\r\n"), 400});
   c.push_back({"TransferEncodingChunkedTwoFields",
