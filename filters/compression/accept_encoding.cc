@@ -45,9 +45,9 @@ bool prefersGzip(const std::vector<HeaderField>& request_fields) {
       if (equalsIgnoreCase(coding, "gzip") || equalsIgnoreCase(coding, "x-gzip")) {
         gzip = std::max(gzip.value_or(0), weight);
       } else if (equalsIgnoreCase(coding, "identity")) {
-        identity = weight;
+        identity = std::max(identity.value_or(0), weight);
       } else if (coding == "*") {
-        any = weight;
+        any = std::max(any.value_or(0), weight);
       }
     });
   }

@@ -8,6 +8,7 @@
 
 #include "filters/cache/cache_control.h"
 #include "filters/cache/cache_key.h"
+#include "filters/compression/accept_encoding.h"
 #include "gateway/config.h"
 #include "gateway/http_parser.h"
 
@@ -326,6 +327,36 @@ void checkCacheControl(std::string_view input) {
   std::vector<HeaderField> fields = {{"X-Other", "no-store"}, {"cache-CONTROL", input}};
   FUZZ_CHECK(sameCacheControl(cc, parseCacheControl(fields)));
   checkDelta(parseDeltaSeconds(input));
+}
+
+void checkAcceptEncoding(std::string_view input) {
+  const bool gzip = prefersGzip({{"Accept-Encoding", input}});
+  // Coding names and "q" are case-insensitive; other fields are not read.
+  FUZZ_CHECK(prefersGzip({{"accept-encoding", upper(input)}}) == gzip);
+  FUZZ_CHECK(prefersGzip({{"X-Accept-Encoding", "gzip"}, {"TE", "gzip"}, {"Accept-Encoding", input}}) == gzip);
+  std::vector<std::string_view> elements;
+  for (std::string_view rest = input;;) {
+    size_t comma = rest.find(',');
+    elements.push_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  // The order of the elements does not matter, nor how they are split over field lines.
+  std::string reversed;
+  std::vector<HeaderField> one_per_line;
+  for (auto it = elements.rbegin(); it != elements.rend(); ++it) {
+    if (it != elements.rbegin()) reversed.push_back(',');
+    reversed.append(*it);
+    one_per_line.push_back({"Accept-Encoding", *it});
+  }
+  FUZZ_CHECK(prefersGzip({{"Accept-Encoding", reversed}}) == gzip);
+  FUZZ_CHECK(prefersGzip(one_per_line) == gzip);
+  // gzip named with full weight always wins (no weight is above 1); refused outright, never.
+  FUZZ_CHECK(prefersGzip({{"Accept-Encoding", std::string(input) + ",gzip"}}));
+  FUZZ_CHECK(!prefersGzip({{"Accept-Encoding", std::string(input) + ",gzip;q=0,x-gzip;q=0,*;q=0"}}) ||
+             gzip);
+  FUZZ_CHECK(!prefersGzip({{"Accept-Encoding", "gzip;q=0,x-gzip;q=0," + std::string(input)}}) ||
+             prefersGzip({{"Accept-Encoding", input}}));
 }
 
 void checkCacheKey(std::string_view input) {

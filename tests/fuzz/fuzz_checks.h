@@ -28,6 +28,9 @@ void checkConfig(std::string_view input);
 // Cache-Control values: parsed values in range, directive names case-insensitive, one field the
 // same as the same list given as a field vector.
 void checkCacheControl(std::string_view input);
+// Accept-Encoding negotiation (prefersGzip): case-insensitive, independent of element order and
+// of field lines, and an added full-weight gzip always wins.
+void checkAcceptEncoding(std::string_view input);
 // Accept-Encoding variant keys (order-independent, idempotent, field lines combine as one list)
 // and primary keys (makeCacheKey / splitCacheKey round trip).
 void checkCacheKey(std::string_view input);
@@ -35,7 +38,7 @@ void checkCacheKey(std::string_view input);
 inline constexpr Target kTargets[] = {
     {"request_parser", checkRequestParser}, {"chunked_decoder", checkChunkedDecoder},
     {"config", checkConfig},                {"cache_control", checkCacheControl},
-    {"cache_key", checkCacheKey},
+    {"cache_key", checkCacheKey},           {"accept_encoding", checkAcceptEncoding},
 };
 
 }  // namespace perfgate::fuzz

@@ -48,6 +48,9 @@ TEST(AcceptEncoding, NegotiationTable) {
       {{"  gzip  ,  "}, true},
       {{"br", "gzip"}, true},                        // several field lines are one list
       {{"gzip", "gzip;q=0"}, true},                  // the best weight named for it counts
+      {{"identity;q=1, gzip;q=0.5, identity;q=0.1"}, false},  // so for identity, in any order
+      {{"identity;q=0.1, gzip;q=0.5, identity;q=1"}, false},
+      {{"*;q=0, br, *;q=0.5"}, true},                // and for the wildcard
   };
   for (const Case& c : cases) {
     std::vector<HeaderField> fields{{"Host", "example.com"}};
