@@ -37,8 +37,7 @@ missing.
 EOF
 }
 
-die() { echo "passthrough.sh: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- options
 rounds=3
@@ -79,58 +78,10 @@ perfgate_port="${BENCH_PERFGATE_PORT:-18080}"
 admin_port="${BENCH_ADMIN_PORT:-19901}"
 nginx_port="${BENCH_NGINX_PORT:-18081}"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+bench_init passthrough.sh
 build_dir="${BENCH_BUILD_DIR:-build-release}"
 perfgate_bin="$root/$build_dir/perfgate"
 backend_bin="$root/$build_dir/bench/perfgate-sample-backend"
-
-# ---------------------------------------------------------------- processes and cleanup
-run_dir="$(mktemp -d "${TMPDIR:-/tmp}/perfgate-passthrough.XXXXXX")"
-pids=()
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$run_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# CPU placement: servers on CPU 0, load generator on CPU 1, when there are two CPUs to split.
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  on_server_cpu=(taskset -c 0)
-  on_load_cpu=(taskset -c 1)
-  placement="servers under test + sample backend on CPU 0, wrk -t1 on CPU 1 (taskset)"
-else
-  on_server_cpu=()
-  on_load_cpu=()
-  placement="not pinned (fewer than 2 CPUs or no taskset): figures are not comparable to pinned runs"
-fi
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_ready NAME PID LOGFILE PATTERN PORT: until the log shows PATTERN (when not empty) or the
-# port answers; fails when the process exits first.
-wait_ready() {
-  local name="$1" pid="$2" logfile="$3" pattern="$4" port="$5"
-  for _ in $(seq 1 150); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "---- $name output:" >&2; tail -n 30 "$logfile" >&2 || true
-      die "$name exited before it was ready"
-    fi
-    if { [ -n "$pattern" ] && grep -q "$pattern" "$logfile" 2>/dev/null; } || port_in_use "$port"; then return 0; fi
-    sleep 0.1
-  done
-  echo "---- $name output:" >&2; tail -n 30 "$logfile" >&2 || true
-  die "$name was not ready on 127.0.0.1:$port after 15 s"
-}
 
 # check_target NAME URL: one request must give 200 and the 789-byte body.
 check_target() {
@@ -147,89 +98,46 @@ for tool in wrk cmake; do command -v "$tool" >/dev/null || die "$tool is not ins
 if wants nginx; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || die "nginx is not installed (scripts/deps.sh bench)"
 fi
-nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+nginx_bin="$(find_bin nginx)"
 
 if [ "$build" -eq 1 ]; then
   build_targets=(perfgate-sample-backend)
   wants perfgate && build_targets+=(perfgate)
-  log "building ${build_targets[*]} (Release)"
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >"$run_dir/cmake.log" 2>&1 \
-    || { tail -n 30 "$run_dir/cmake.log" >&2; die "cmake configure failed"; }
-  cmake --build "$build_dir" -j "$(nproc)" --target "${build_targets[@]}" >>"$run_dir/cmake.log" 2>&1 \
-    || { grep -E 'error|Error' "$run_dir/cmake.log" | head -n 20 >&2; die "build failed (cmake --build $build_dir --target ${build_targets[*]})"; }
+  build_release "$root/$build_dir" "${build_targets[@]}"
 fi
 [ -x "$backend_bin" ] || die "$backend_bin is missing (build it, or drop --no-build)"
 if wants perfgate && [ ! -x "$perfgate_bin" ]; then
   die "$perfgate_bin is missing; build perfgate first, or run without it: --targets direct,nginx"
 fi
 
-for port in "$backend_port" "$perfgate_port" "$admin_port" "$nginx_port"; do
-  port_in_use "$port" && die "127.0.0.1:$port is already in use (set BENCH_*_PORT to move it)"
-done
+check_ports "$backend_port" "$perfgate_port" "$admin_port" "$nginx_port"
 
 # ---------------------------------------------------------------- start the servers
-log "starting perfgate-sample-backend on 127.0.0.1:$backend_port"
-"${on_server_cpu[@]}" "$backend_bin" --listen "127.0.0.1:$backend_port" --threads 1 >"$run_dir/backend.log" 2>&1 &
-pids+=($!)
-wait_ready "sample backend" "${pids[-1]}" "$run_dir/backend.log" "sample-backend ready:" "$backend_port"
+start_sample_backend "$backend_bin" "$backend_port"
 check_target "sample backend" "http://127.0.0.1:$backend_port/api/pass"
 
 declare -A url
 url[direct]="http://127.0.0.1:$backend_port/api/pass"
 
 if wants perfgate; then
-  log "starting perfgate on 127.0.0.1:$perfgate_port (admin $admin_port)"
-  sed -e "s/127\.0\.0\.1:18080/127.0.0.1:$perfgate_port/" \
-      -e "s/127\.0\.0\.1:19901/127.0.0.1:$admin_port/" \
-      -e "s/127\.0\.0\.1:18000/127.0.0.1:$backend_port/" \
-      "$root/bench/conf/pass.toml" >"$run_dir/pass.toml"
-  "${on_server_cpu[@]}" "$perfgate_bin" --config "$run_dir/pass.toml" --workers 1 >"$run_dir/perfgate.log" 2>&1 &
-  pids+=($!)
-  wait_ready perfgate "${pids[-1]}" "$run_dir/perfgate.log" "perfgate ready:" "$perfgate_port"
+  start_perfgate "$perfgate_bin" "$root/bench/conf/pass.toml" "$perfgate_port" "$admin_port" "127.0.0.1:$backend_port"
   url[perfgate]="http://127.0.0.1:$perfgate_port/api/pass"
   check_target perfgate "${url[perfgate]}"
 fi
 
 if wants nginx; then
-  log "starting nginx on 127.0.0.1:$nginx_port"
-  mkdir -p "$run_dir/nginx"
-  user_line=""
-  [ "$(id -u)" -eq 0 ] && user_line="user root;"  # workers must reach the root-owned temp dir
-  sed -e "s|@USER_LINE@|$user_line|" -e "s|@RUN_DIR@|$run_dir/nginx|g" \
-      -e "s|@BACKEND_PORT@|$backend_port|g" -e "s|@LISTEN_PORT@|$nginx_port|g" \
-      "$root/bench/peers/nginx-pass.conf" >"$run_dir/nginx/nginx.conf"
-  "${on_server_cpu[@]}" "$nginx_bin" -c "$run_dir/nginx/nginx.conf" -p "$run_dir/nginx" -g 'daemon off;' \
-    >"$run_dir/nginx/stdout.log" 2>&1 &
-  pids+=($!)
-  wait_ready nginx "${pids[-1]}" "$run_dir/nginx/stdout.log" "" "$nginx_port"
+  start_nginx "$nginx_bin" "$root/bench/peers/nginx-pass.conf" "$nginx_port" "127.0.0.1:$backend_port"
   url[nginx]="http://127.0.0.1:$nginx_port/api/pass"
   check_target nginx "${url[nginx]}"
 fi
 
 # ---------------------------------------------------------------- load
-# to_ms VALUE: wrk's "792.00us" / "1.69ms" / "1.02s" in milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
-    printf "%.3f", n }'
-}
-
 # run_wrk URL SECONDS: prints "req_per_s p50_ms p99_ms non2xx socket_errors".
 run_wrk() {
-  local out rps p50 p99 non2xx errors
-  out="$("${on_load_cpu[@]}" wrk -t1 -c"$connections" -d"${2}s" --latency "$1" 2>&1)" \
-    || { echo "$out" >&2; die "wrk failed against $1"; }
-  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
-  p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
-  p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
-  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")"
-  errors="$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")"
-  if [ -z "$rps" ] || [ -z "$p50" ] || [ -z "$p99" ]; then
-    echo "$out" >&2
-    die "could not read wrk's output for $1"
-  fi
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${non2xx:-0} ${errors:-0}"
+  local out requests rps p50 p90 p99 non2xx errors
+  out="$(wrk_run "$2" "$connections" "$1")" || exit 1
+  read -r requests rps p50 p90 p99 non2xx errors <<<"$out"
+  echo "$rps $p50 $p99 $non2xx $errors"
 }
 
 mkdir -p "$root/$build_dir/bench"
@@ -243,7 +151,7 @@ echo "load: wrk -t1 -c$connections, $rounds round(s) x ${duration}s interleaved 
 echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (perfgate-sample-backend --threads 1)"
 echo "CPU placement: $placement"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 64)"
-wants nginx && echo "nginx: $("$nginx_bin" -v 2>&1 | sed 's|.*/||'), worker_processes 1, upstream keepalive 64 (bench/peers/nginx-pass.conf)"
+wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 64 (bench/peers/nginx-pass.conf)"
 echo
 
 if [ "$warmup" -gt 0 ]; then
@@ -264,21 +172,18 @@ done
 
 # ---------------------------------------------------------------- report
 # median TARGET COLUMN: the median of one CSV column over the target's rounds.
-median() {
-  awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {print $c}' "$csv" | sort -g |
-    awk '{v[NR] = $1} END {if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
+column_median() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {print $c}' "$csv" | median; }
 column_sum() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {s += $c} END {print s + 0}' "$csv"; }
 
 printf '%-10s %12s %10s %10s   %s\n' target "req/s" "p50 ms" "p99 ms" "req/s per round"
 declare -A median_rps
 for t in "${targets[@]}"; do
-  median_rps[$t]="$(median "$t" 7)"
+  median_rps[$t]="$(column_median "$t" 7)"
   per_round="$(awk -F, -v t="$t" 'NR > 1 && $3 == t {printf "%s%.0f", sep, $7; sep = " "}' "$csv")"
   bad=$(( $(column_sum "$t" 10) + $(column_sum "$t" 11) ))
   note=""
   [ "$bad" -gt 0 ] && note="  (!) $bad non-2xx/3xx responses or socket errors"
-  printf '%-10s %12.0f %10.3f %10.3f   %s%s\n' "$t" "${median_rps[$t]}" "$(median "$t" 8)" "$(median "$t" 9)" "$per_round" "$note"
+  printf '%-10s %12.0f %10.3f %10.3f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" "$per_round" "$note"
 done
 echo
 if wants perfgate && wants nginx; then
@@ -286,7 +191,7 @@ if wants perfgate && wants nginx; then
     'BEGIN {printf "perfgate / nginx (median req/s): %.2fx   (target >= 1.00x)\n", p / n}'
 fi
 if wants perfgate && wants direct; then
-  awk -v p="$(median perfgate 8)" -v d="$(median direct 8)" -v c="$connections" \
+  awk -v p="$(column_median perfgate 8)" -v d="$(column_median direct 8)" -v c="$connections" \
     'BEGIN {printf "perfgate p50 - direct p50: %+.3f ms (at %s connections)\n", p - d, c}'
 fi
 echo "CSV: ${csv#"$root"/}"

@@ -15,7 +15,8 @@
 # Binaries: build-release/ (built when missing), or PERFGATE / SAMPLE_BACKEND / WRK; RUN is an
 # optional prefix for perfgate and the backend (e.g. a dynamic loader with --library-path).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init scaling.sh
 
 workers_list="1 2 4 8"
 duration=5
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift 2 ;;
     --scenarios) scenarios="$2"; shift 2 ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-    *) echo "scaling.sh: unknown option $1" >&2; exit 2 ;;
+    *) die "unknown option $1" ;;
   esac
 done
 
@@ -36,37 +37,20 @@ wrk="${WRK:-wrk}"
 run=(${RUN:-})
 if [ ! -x "$perfgate" ] || [ ! -x "$backend" ]; then
   scripts/deps.sh bench
-  cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build-release -j"$(nproc)" --target perfgate perfgate-sample-backend >/dev/null
+  build_release build-release perfgate perfgate-sample-backend
 fi
 
 cores=${CORES:-$(nproc)}  # CORES and NO_PIN=1 let a small machine try the script out
 half=$((cores / 2))
 quarter=$((cores / 4))
-[ "$quarter" -ge 1 ] || { echo "scaling.sh: needs at least 4 cores" >&2; exit 1; }
+[ "$quarter" -ge 1 ] || die "needs at least 4 cores"
 pin() {  # pin FIRST LAST CMD...: exec CMD on cores FIRST..LAST; call it in a subshell or with &
   local first=$1 last=$2; shift 2
   if [ -z "${NO_PIN:-}" ] && command -v taskset >/dev/null; then exec taskset -c "$first-$last" "$@"; fi
   exec "$@"
 }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_port() {  # wait_port PORT
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "scaling.sh: nothing listening on port $1" >&2
-  return 1
-}
+tmp="$run_dir"
 
 backend_port=28100
 gateway_port=28180
@@ -94,9 +78,10 @@ for scenario in $scenarios; do
   base=""
   if [ "$scenario" = pass ]; then
     pin "$half" "$((half + quarter - 1))" "${run[@]}" "$backend" --listen "127.0.0.1:$backend_port" \
-      --threads "$quarter" >/dev/null 2>&1 &
-    pids+=($!)
-    wait_port "$backend_port"
+      --threads "$quarter" >"$tmp/backend.log" 2>&1 &
+    backend_pid=$!
+    bench_pids+=("$backend_pid")
+    wait_ready "sample backend" "$backend_pid" "$tmp/backend.log" "sample-backend ready:" "$backend_port"
     load_first=$((half + quarter)); path=/api/pass
   else
     load_first=$half; path=/local
@@ -105,15 +90,15 @@ for scenario in $scenarios; do
   for n in $workers_list; do
     [ "$n" -le "$half" ] || continue
     pin 0 "$((n - 1))" "${run[@]}" "$perfgate" --config "$tmp/scaling.toml" --workers "$n" \
-      >/dev/null 2>"$tmp/perfgate.err" &
+      >"$tmp/perfgate.log" 2>&1 &
     gw=$!
-    wait_port "$gateway_port"
+    bench_pids+=("$gw")
+    wait_ready perfgate "$gw" "$tmp/perfgate.log" "perfgate ready:" "$gateway_port"
     (pin "$load_first" "$((cores - 1))" "$wrk" -t"$load_threads" -c$((64 * load_threads)) -d1s \
       "http://127.0.0.1:$gateway_port$path" >/dev/null)
     out=$(pin "$load_first" "$((cores - 1))" "$wrk" -t"$load_threads" -c$((64 * load_threads)) \
       -d"${duration}s" --latency "http://127.0.0.1:$gateway_port$path")
-    kill "$gw"
-    wait "$gw" 2>/dev/null || true
+    bench_stop "$gw"
     rps=$(awk '/^Requests\/sec/ {print int($2)}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -123,6 +108,5 @@ for scenario in $scenarios; do
     printf '%-8s %8s %12s %10s %10s %8s %s\n' "$scenario" "$n" "$rps" "$p50" "$p99" "$speedup" \
       "$([ "$scenario" = local ] && echo "(404s by design)" || echo "$errors")"
   done
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  pids=()
+  if [ "$scenario" = pass ]; then bench_stop "$backend_pid"; fi
 done

@@ -21,30 +21,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init timing_overhead.sh
 build_dir="$root/${BENCH_BUILD_DIR:-build-release}"
 base="${BENCH_BASE_PORT:-18300}"
 backend_port=$base; on_port=$((base + 1)); off_port=$((base + 2))
 for bin in "$build_dir/perfgate" "$build_dir/bench/perfgate-sample-backend"; do
-  [ -x "$bin" ] || { echo "missing $bin (cmake --build ${build_dir#$root/})" >&2; exit 1; }
+  [ -x "$bin" ] || die "missing $bin (cmake --build ${build_dir#$root/})"
 done
-command -v wrk >/dev/null || { echo "wrk is not installed (scripts/deps.sh bench)" >&2; exit 1; }
+command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh bench)"
+check_ports "$backend_port" "$on_port" "$off_port"
 
-run_dir="$(mktemp -d "${TMPDIR:-/tmp}/perfgate-timing.XXXXXX")"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$run_dir"
-}
-trap cleanup EXIT
-
-server_cpu=(); load_cpu=()
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then server_cpu=(taskset -c 0); load_cpu=(taskset -c 1); fi
-
-"${server_cpu[@]}" "$build_dir/bench/perfgate-sample-backend" --listen "127.0.0.1:$backend_port" --threads 1 \
-  >"$run_dir/backend.log" 2>&1 &
-pids+=($!)
+start_sample_backend "$build_dir/bench/perfgate-sample-backend" "$backend_port"
 
 start_gateway() {  # NAME PORT ENABLED
   local conf="$run_dir/$1.toml"
@@ -63,22 +51,18 @@ name = "site"
 prefix = "/"
 upstream = "backend"
 CONF
-  "${server_cpu[@]}" "$build_dir/perfgate" --config "$conf" >"$run_dir/$1.log" 2>&1 &
-  pids+=($!)
+  bench_spawn "perfgate ($1)" "$run_dir/$1.log" "perfgate ready:" "$2" "$build_dir/perfgate" --config "$conf"
 }
 start_gateway on "$on_port" true
 start_gateway off "$off_port" false
-for port in "$backend_port" "$on_port" "$off_port"; do
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/api/small" 2>/dev/null && break; sleep 0.1; done
-done
+for port in "$on_port" "$off_port"; do curl -fsS -o /dev/null "http://127.0.0.1:$port/api/small"; done
 for port in "$on_port" "$off_port"; do
   cache="$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$port/api/small" | tr -d '\r' | sed -n 's/^X-Cache: //p')"
-  [ "$cache" = HIT ] || { echo "port $port: expected a cache hit, got X-Cache '$cache'" >&2; exit 1; }
+  [ "$cache" = HIT ] || die "port $port: expected a cache hit, got X-Cache '$cache'"
 done
 
 one_round() {  # PORT -> req/s
-  "${load_cpu[@]}" wrk -t1 -c"$connections" -d"${duration}s" "http://127.0.0.1:$1/api/small" |
-    sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'
+  wrk_run "$duration" "$connections" "http://127.0.0.1:$1/api/small" | awk '{print $2}'
 }
 on=(); off=()
 echo "round timing_on_req_s timing_off_req_s"
@@ -87,6 +71,5 @@ for r in $(seq 1 "$rounds"); do
   on+=("$a"); off+=("$b")
   echo "$r $a $b"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-m_on="$(median "${on[@]}")"; m_off="$(median "${off[@]}")"
+m_on="$(printf '%s\n' "${on[@]}" | median)"; m_off="$(printf '%s\n' "${off[@]}" | median)"
 awk -v on="$m_on" -v off="$m_off" 'BEGIN {printf "median: on %.0f req/s, off %.0f req/s, on/off %.4f (overhead %.2f%%)\n", on, off, on/off, (1-on/off)*100}'

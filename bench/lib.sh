@@ -1,0 +1,264 @@
+# Shared scaffolding of the bench/ scripts (sourced, not run): logging, the run directory and the
+# cleanup of everything started, CPU placement, ports, starting and waiting for the sample
+# backend, perfgate and the peers (nginx, HAProxy, Varnish) from the configs in bench/conf and
+# bench/peers, building the Release binaries, and running wrk.
+#
+# Usage from a script in bench/:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   bench_init NAME          # NAME prefixes messages and names the temporary directories
+# Afterwards: $root (repository root, also the working directory), $run_dir (temporary, removed on
+# exit), $shm_dir (tmpfs when /dev/shm is writable), $shm_note, the CPU placement arrays
+# $on_server_cpu / $on_load_cpu and $placement; every process started with bench_spawn is stopped
+# on exit.
+
+bench_name=bench
+die() { echo "$bench_name: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+
+bench_init() {
+  bench_name="$1"
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  cd "$root"
+  run_dir="$(mktemp -d "${TMPDIR:-/tmp}/perfgate-$bench_name.XXXXXX")"
+  # tmpfs for nginx's cache files and Varnish's working directory (shared memory log, VCL).
+  if [ -d /dev/shm ] && [ -w /dev/shm ] && shm_dir="$(mktemp -d "/dev/shm/perfgate-$bench_name.XXXXXX" 2>/dev/null)"; then
+    shm_note="/dev/shm (tmpfs)"
+  else
+    shm_dir="$run_dir/shm"
+    mkdir -p "$shm_dir"
+    shm_note="$shm_dir (no writable /dev/shm: not tmpfs unless ${TMPDIR:-/tmp} is)"
+  fi
+  bench_pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  # CPU placement: servers on CPU 0, load generator on CPU 1, when there are two CPUs to split.
+  if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    on_server_cpu=(taskset -c 0)
+    on_load_cpu=(taskset -c 1)
+    placement="servers under test + backend on CPU 0, wrk -t1 on CPU 1 (taskset)"
+  else
+    on_server_cpu=()
+    on_load_cpu=()
+    placement="not pinned (fewer than 2 CPUs or no taskset): figures are not comparable to pinned runs"
+  fi
+}
+
+# Stops what bench_spawn started (TERM, then KILL after 3 s) and removes the temporary directories.
+bench_cleanup() {
+  local pid
+  for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${bench_pids[@]}"; do
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$run_dir" "$shm_dir"
+}
+
+# bench_stop PID: stops one process started with bench_spawn before the script ends.
+bench_stop() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for i in "${!bench_pids[@]}"; do [ "${bench_pids[$i]}" = "$pid" ] && unset 'bench_pids[i]'; done
+  bench_pids=("${bench_pids[@]}")
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# free_port: a port nothing listens on, below the kernel's ephemeral range (so outgoing
+# connections do not take it meanwhile), picked at random so that runs side by side do not collide.
+declare -A bench_ports_taken=()
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + RANDOM % 12000 ))
+    [ -n "${bench_ports_taken[$port]:-}" ] && continue
+    port_in_use "$port" && continue
+    bench_ports_taken[$port]=1
+    echo "$port"
+    return 0
+  done
+  die "found no free port in 20000-31999"
+}
+
+# check_ports PORT...: dies when one is taken (for fixed ports given by the user).
+check_ports() {
+  local port
+  for port in "$@"; do
+    port_in_use "$port" && die "127.0.0.1:$port is already in use (set BENCH_*_PORT to move it)"
+  done
+  return 0
+}
+
+# wait_ready NAME PID LOGFILE PATTERN PORT: until the log shows PATTERN (when not empty) or the
+# port answers; fails when the process exits first.
+wait_ready() {
+  local name="$1" pid="$2" logfile="$3" pattern="$4" port="$5"
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "---- $name output:" >&2; tail -n 30 "$logfile" >&2 || true
+      die "$name exited before it was ready"
+    fi
+    if { [ -n "$pattern" ] && grep -q "$pattern" "$logfile" 2>/dev/null; } || port_in_use "$port"; then return 0; fi
+    sleep 0.1
+  done
+  echo "---- $name output:" >&2; tail -n 30 "$logfile" >&2 || true
+  die "$name was not ready on 127.0.0.1:$port after 30 s"
+}
+
+# bench_spawn NAME LOGFILE PATTERN PORT CMD...: starts CMD on the server CPU, waits until it is
+# ready (see wait_ready), and sets spawned_pid.
+bench_spawn() {
+  local name="$1" logfile="$2" pattern="$3" port="$4"
+  shift 4
+  "${on_server_cpu[@]}" "$@" >"$logfile" 2>&1 &
+  spawned_pid=$!
+  bench_pids+=("$spawned_pid")
+  wait_ready "$name" "$spawned_pid" "$logfile" "$pattern" "$port"
+}
+
+find_bin() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true; }
+
+# build_release BUILD_DIR TARGET...: configures (Release) and builds the targets.
+build_release() {
+  local dir="$1"
+  shift
+  log "building $* (Release, $dir)"
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release >"$run_dir/cmake.log" 2>&1 \
+    || { tail -n 30 "$run_dir/cmake.log" >&2; die "cmake configure failed"; }
+  cmake --build "$dir" -j "$(nproc)" --target "$@" >>"$run_dir/cmake.log" 2>&1 \
+    || { grep -E 'error|Error' "$run_dir/cmake.log" | head -n 20 >&2; die "build failed (cmake --build $dir --target $*)"; }
+}
+
+# ---------------------------------------------------------------- the servers
+# Each start_* function takes the listen port and the backend as HOST:PORT, writes its config to
+# $run_dir and sets spawned_pid.
+
+# start_sample_backend BINARY PORT [ARGS...]: perfgate-sample-backend with one thread.
+start_sample_backend() {
+  local bin="$1" port="$2"
+  shift 2
+  log "starting perfgate-sample-backend on 127.0.0.1:$port"
+  bench_spawn "sample backend" "$run_dir/backend-$port.log" "sample-backend ready:" "$port" \
+    "$bin" --listen "127.0.0.1:$port" --threads 1 "$@"
+}
+
+# start_perfgate BINARY CONF PORT ADMIN_PORT BACKEND: CONF is one of bench/conf/*.toml, whose
+# 127.0.0.1:18080 (listen), :19901 (admin) and :18000 (upstream) are replaced.
+start_perfgate() {
+  local bin="$1" conf="$2" port="$3" admin="$4" backend="$5" out="$run_dir/perfgate-$3.toml"
+  log "starting perfgate on 127.0.0.1:$port (admin $admin, $(basename "$conf"))"
+  sed -e "s/127\.0\.0\.1:18080/127.0.0.1:$port/" -e "s/127\.0\.0\.1:19901/127.0.0.1:$admin/" \
+      -e "s|http://127\.0\.0\.1:18000|http://$backend|" "$conf" >"$out"
+  bench_spawn perfgate "$run_dir/perfgate-$port.log" "perfgate ready:" "$port" "$bin" --config "$out" --workers 1
+}
+
+# fill_peer_template TEMPLATE OUT PORT BACKEND [SED_ARGS...]: the @PLACEHOLDERS@ of bench/peers/*.
+fill_peer_template() {
+  local template="$1" out="$2" port="$3" backend="$4"
+  shift 4
+  sed -e "s|@BACKEND_HOST@|${backend%:*}|g" -e "s|@BACKEND_PORT@|${backend##*:}|g" \
+      -e "s|@LISTEN_PORT@|$port|g" "$@" "$template" >"$out"
+}
+
+# start_haproxy BINARY PORT BACKEND
+start_haproxy() {
+  local bin="$1" port="$2" backend="$3" dir="$run_dir/haproxy-$2"
+  log "starting haproxy on 127.0.0.1:$port"
+  mkdir -p "$dir"
+  fill_peer_template "$root/bench/peers/haproxy-cache.cfg" "$dir/haproxy.cfg" "$port" "$backend"
+  "$bin" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1 \
+    || { cat "$dir/check.log" >&2; die "haproxy refused bench/peers/haproxy-cache.cfg"; }
+  bench_spawn haproxy "$dir/stdout.log" "" "$port" "$bin" -db -f "$dir/haproxy.cfg"
+}
+
+# start_nginx BINARY TEMPLATE PORT BACKEND: TEMPLATE is bench/peers/nginx-cache.conf or
+# nginx-pass.conf; the cache lives on $shm_dir.
+start_nginx() {
+  local bin="$1" template="$2" port="$3" backend="$4" dir="$run_dir/nginx-$3" user_line=""
+  log "starting nginx on 127.0.0.1:$port ($(basename "$template"))"
+  mkdir -p "$dir" "$shm_dir/nginx-cache-$port"
+  [ "$(id -u)" -eq 0 ] && user_line="user root;"  # workers must reach the root-owned temp and cache dirs
+  fill_peer_template "$template" "$dir/nginx.conf" "$port" "$backend" \
+    -e "s|@USER_LINE@|$user_line|" -e "s|@RUN_DIR@|$dir|g" -e "s|@CACHE_DIR@|$shm_dir/nginx-cache-$port|g"
+  bench_spawn nginx "$dir/stdout.log" "" "$port" "$bin" -c "$dir/nginx.conf" -p "$dir" -g 'daemon off;'
+}
+
+# start_varnish BINARY PORT BACKEND CONNECTIONS: -j none runs manager and child as the calling
+# user, which works both as root (the default unix jail would switch to the varnish/vcache users,
+# and needs them) and as anyone else. One thread pool; a request in progress holds a worker
+# thread, so the pool gets as many threads as the most connections used (plus a few for the
+# acceptor and backend fetches). taskset keeps the whole process on the server CPU.
+start_varnish() {
+  local bin="$1" port="$2" backend="$3" connections="$4" dir="$run_dir/varnish-$2" work
+  varnish_threads_min=$(( connections + 8 ))
+  varnish_threads_max=$(( connections * 2 + 16 ))
+  log "starting varnishd on 127.0.0.1:$port"
+  mkdir -p "$dir"
+  fill_peer_template "$root/bench/peers/varnish-cache.vcl" "$dir/cache.vcl" "$port" "$backend"
+  # Its working directory holds the shared-memory log (on tmpfs, as packagers advise) and the
+  # compiled VCL, which it must be able to dlopen: not on a noexec mount.
+  work="$shm_dir/varnish-$port"
+  if command -v findmnt >/dev/null && findmnt -no OPTIONS -T "$shm_dir" 2>/dev/null | grep -qw noexec; then
+    work="$dir/work"
+  fi
+  bench_spawn varnishd "$dir/stdout.log" "" "$port" \
+    "$bin" -F -j none -a "127.0.0.1:$port" -T 127.0.0.1:0 -s malloc,256m -f "$dir/cache.vcl" -n "$work" \
+    -p thread_pools=1 -p thread_pool_min="$varnish_threads_min" -p thread_pool_max="$varnish_threads_max"
+}
+
+# Version strings of the peers, from their binaries.
+haproxy_version() { "$1" -v 2>&1 | head -n 1 | awk '{print $3}'; }
+nginx_version() { "$1" -v 2>&1 | sed 's|.*/||'; }
+varnish_version() { "$1" -V 2>&1 | head -n 1 | sed 's/.*(varnish-\([^ ]*\).*/\1/'; }
+
+# ---------------------------------------------------------------- load
+# to_ms VALUE: wrk's "792.00us" / "1.69ms" / "1.02s" in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+    printf "%.3f", n }'
+}
+
+# wrk_run SECONDS CONNECTIONS URL [WRK_ARGS...] [-- SCRIPT_ARGS...]: one wrk -t1 run on the load
+# CPU; prints "requests req_per_s p50_ms p90_ms p99_ms non2xx socket_errors".
+wrk_run() {
+  local seconds="$1" connections="$2" url="$3" out requests rps p50 p90 p99 non2xx errors
+  local -a options=() script_args=()
+  shift 3
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do options+=("$1"); shift; done
+  [ $# -gt 0 ] && script_args=("$@")  # "--" and what follows
+  out="$("${on_load_cpu[@]}" wrk -t1 -c"$connections" -d"${seconds}s" --latency "${options[@]}" "$url" \
+    "${script_args[@]}" 2>&1)" \
+    || { echo "$out" >&2; die "wrk failed against $url"; }
+  requests="$(awk '/ requests in / {print $1}' <<<"$out")"
+  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+  p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
+  p90="$(awk '$1 == "90%" {print $2}' <<<"$out")"
+  p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")"
+  errors="$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")"
+  if [ -z "$requests" ] || [ -z "$rps" ] || [ -z "$p50" ] || [ -z "$p99" ]; then
+    echo "$out" >&2
+    die "could not read wrk's output for $url"
+  fi
+  echo "$requests $rps $(to_ms "$p50") $(to_ms "${p90:-$p99}") $(to_ms "$p99") ${non2xx:-0} ${errors:-0}"
+}
+
+# sample_backend_requests PORT: the sample backend's request counter (/__stats does not count itself).
+sample_backend_requests() {
+  local out
+  out="$(curl -sS --max-time 5 "http://127.0.0.1:$1/__stats" 2>&1)" || die "sample backend /__stats failed: $out"
+  sed -n 's/.*"requests": *\([0-9][0-9]*\).*/\1/p' <<<"$out" | grep . || die "sample backend /__stats answered '$out'"
+}
+
+# median: the median of the numbers on stdin, one per line (empty when none).
+median() {
+  sort -g | awk '{v[NR] = $1} END {if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
