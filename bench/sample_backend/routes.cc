@@ -107,6 +107,14 @@ Route classifyApi(std::string_view rest, const RequestHead& h) {
     if (h.method != "POST") return methodNotAllowed("POST");
     Route route;
     route.kind = rest == "orders" ? RouteKind::kOrders : RouteKind::kLogin;
+    if (route.kind == RouteKind::kOrders) {
+      // ?item=ID: the order changes that item, and the answer says so (Content-Location), so a
+      // cache in front drops its copy of /api/items/ID (RFC 9111 4.4).
+      std::string_view item = queryParam(h.query, "item");
+      if (!item.empty() && (!parseUint(item, kMaxItemId, &route.a) || route.a == 0)) {
+        return errorRoute(400, "item must be 1-" + std::to_string(kMaxItemId));
+      }
+    }
     return route;
   }
   return fixedRoute(g_fixed->not_found, h);
@@ -327,10 +335,16 @@ void writeResponse(evbuffer* out, const Route& route, uint64_t body_bytes, const
     case RouteKind::kSearch:
       writeJson(out, 200, "Cache-Control: public, max-age=10\r\n", searchJson(route.text), ctx);
       return;
-    case RouteKind::kOrders:
-      writeJson(out, 201, "Cache-Control: no-store\r\n",
-                "{\"ok\":true,\"bytes\":" + std::to_string(body_bytes) + "}", ctx);
+    case RouteKind::kOrders: {
+      std::string headers = "Cache-Control: no-store\r\n";
+      std::string body = "{\"ok\":true,\"bytes\":" + std::to_string(body_bytes);
+      if (route.a != 0) {
+        headers += "Content-Location: /api/items/" + std::to_string(route.a) + "\r\n";
+        body += ",\"item\":" + std::to_string(route.a);
+      }
+      writeJson(out, 201, headers, body + "}", ctx);
       return;
+    }
     case RouteKind::kLogin: {
       uint64_t seq = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
       char cookie[160];

@@ -30,7 +30,7 @@ enum class RouteKind {
   kFixed,       // `fixed`, or its 304 when `not_modified`
   kItem,        // a = id
   kSearch,      // text = decoded q
-  kOrders,      // POST; answers with the body length
+  kOrders,      // POST; answers with the body length; a = item id from ?item= (0: none)
   kLogin,       // POST
   kCacheVariant,// text = variant ("max-age", "no-store", "private", "none"), a = max-age
   kChunked,     // streaming: a = chunk count, b = chunk size
