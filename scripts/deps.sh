@@ -11,7 +11,8 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev l
 # checks the /metrics exposition.
 test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
-bench_pkgs=(wrk nginx-light haproxy varnish)
+# gnuplot-nox and python3: bench/run's plot and report.
+bench_pkgs=(wrk nginx-light haproxy varnish gnuplot-nox python3)
 
 want=()
 [ $# -eq 0 ] && set -- build
