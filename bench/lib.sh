@@ -212,10 +212,11 @@ start_varnish() {
     -p thread_pools=1 -p thread_pool_min="$varnish_threads_min" -p thread_pool_max="$varnish_threads_max"
 }
 
-# Version strings of the peers, from their binaries.
-haproxy_version() { "$1" -v 2>&1 | head -n 1 | awk '{print $3}'; }
+# Version strings of the peers, from their binaries. The filters read all the output: a reader that
+# stops early (head) can make the binary die of SIGPIPE, which pipefail turns into a failure.
+haproxy_version() { "$1" -v 2>&1 | awk 'NR == 1 {print $3}'; }
 nginx_version() { "$1" -v 2>&1 | sed 's|.*/||'; }
-varnish_version() { "$1" -V 2>&1 | head -n 1 | sed 's/.*(varnish-\([^ ]*\).*/\1/'; }
+varnish_version() { "$1" -V 2>&1 | sed -n '1s/.*(varnish-\([^ ]*\).*/\1/p'; }
 
 # ---------------------------------------------------------------- load
 # to_ms VALUE: wrk's "792.00us" / "1.69ms" / "1.02s" in milliseconds.
