@@ -17,7 +17,9 @@
 #include "filters/cache/cache_store.h"
 #include "filters/cache/freshness.h"
 #include "gateway/access_log.h"
+#include "gateway/dashboard.h"
 #include "gateway/gateway.h"
+#include "gateway/latency_buckets.h"
 #include "gateway/monitoring.h"
 
 namespace perfgate {
@@ -33,9 +35,12 @@ struct Endpoint {
   int methods;
 };
 constexpr Endpoint kEndpoints[] = {
+    {"/", false, kRead},            // the dashboard page
+    {"/dashboard/", true, kRead},   // its script and stylesheet
     {"/api/monitoring/health", false, kRead},
     {"/api/monitoring/metrics", false, kRead},
     {"/api/monitoring/system", false, kRead},
+    {"/api/monitoring/latency", false, kRead},
     {"/metrics", false, kRead},
     {"/api/admin/reload", false, EVHTTP_REQ_POST},
     {"/api/cache/stats", false, kRead},
@@ -182,9 +187,16 @@ void AdminServer::handle(evhttp_request* request) {
     }
   }
 
+  if (path == "/" || path.starts_with("/dashboard/")) {
+    const DashboardFile* file = dashboardFile(path);
+    if (file == nullptr) return replyError(request, 404, "no such dashboard file");
+    for (auto [name, value] : kDashboardHeaders) evhttp_add_header(evhttp_request_get_output_headers(request), name, value);
+    return reply(request, 200, std::string(file->body), dashboardContentType(file->name));
+  }
   if (path == "/api/monitoring/health") return health(request, queryParam(uri, "probe") != "0");
   if (path == "/api/monitoring/metrics") return reply(request, 200, metricsJson(gateway_).dump() + "\n");
   if (path == "/api/monitoring/system") return reply(request, 200, systemJson(gateway_).dump() + "\n");
+  if (path == "/api/monitoring/latency") return reply(request, 200, latencyBucketsJson(gateway_).dump() + "\n");
   if (path == "/metrics") {
     return reply(request, 200, prometheusText(gateway_), "text/plain; version=0.0.4; charset=utf-8");
   }
