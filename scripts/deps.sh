@@ -8,8 +8,8 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev l
             libbenchmark-dev)
 # docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service;
 # varnish: varnishtest drives the request-smuggling matrix in tests/vtc/; prometheus: promtool
-# checks the /metrics exposition.
-test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus)
+# checks the /metrics exposition; chromium: the admin dashboard's browser check (tests/dashboard/).
+test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus chromium)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 # gnuplot-nox and python3: bench/run's plot and report.
 bench_pkgs=(wrk nginx-light haproxy varnish gnuplot-nox python3)
@@ -20,8 +20,9 @@ for group in "$@"; do
   case "$group" in
     build) want+=("${build_pkgs[@]}") ;;
     test)  want+=("${build_pkgs[@]}" "${test_pkgs[@]}")
-           # node and npm validate docker/k8s/; a Node.js from elsewhere (e.g. one that bundles
-           # npm) is kept as it is, since Debian's npm package conflicts with it.
+           # node and npm validate docker/k8s/ and drive tests/dashboard/; a Node.js from
+           # elsewhere (e.g. one that bundles npm) is kept as it is, since Debian's npm package
+           # conflicts with it.
            command -v npm >/dev/null || want+=(nodejs npm) ;;
     fuzz)  want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
