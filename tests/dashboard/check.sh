@@ -3,6 +3,7 @@
 # chromium package) with playwright-core against the real perfgate and the sample backend.
 # playwright-core (package.json, package-lock.json) is installed with `npm ci` into
 # BUILD_DIR/dashboard-check, again only when the lock file changes; the screenshot is saved there.
+# playwright-core stays at 1.61: later releases need Node.js 20, and Debian 12 ships 18.
 # Exit 0 all good, 1 on a failure, 77 (skip) when chromium, node or npm is not installed.
 # Usage: tests/dashboard/check.sh BUILD_DIR PERFGATE SAMPLE_BACKEND
 set -uo pipefail
