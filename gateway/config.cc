@@ -29,11 +29,14 @@ struct ConfigError : std::runtime_error {
 // Reads one TOML table, remembering which keys were used so unknown ones are reported.
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string name) : table_(table), name_(std::move(name)) {}
+  // `subtables`: keys that name a nested table read by a reader of its own ([cache.l2]).
+  TableReader(const toml::table& table, std::string name, std::initializer_list<std::string_view> subtables = {})
+      : table_(table), name_(std::move(name)), subtables_(subtables) {}
 
-  // Throws for any key not in `known`.
+  // Throws for any key not in `known` (nor a subtable).
   void allowOnly(std::initializer_list<std::string_view> known) const {
     for (const auto& [key, node] : table_) {
+      if (node.is_table() && std::find(subtables_.begin(), subtables_.end(), key.str()) != subtables_.end()) continue;
       if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
         throw ConfigError(key.source(), "unknown key '" + std::string(key.str()) + "' in [" + name_ + "]");
       }
@@ -113,6 +116,7 @@ class TableReader {
 
   const toml::table& table_;
   std::string name_;
+  std::vector<std::string_view> subtables_;
 };
 
 const toml::table& requireTable(const toml::node& node, const std::string& name) {
@@ -143,14 +147,38 @@ void readServer(const toml::table& table, ServerConfig& server) {
   }
 }
 
+void readL2(const toml::table& table, L2Config& l2) {
+  TableReader r(table, "cache.l2");
+  r.allowOnly({"redis", "timeout", "connect_timeout", "reconnect_max", "key_prefix", "max_pending",
+               "broadcast_route_toggles"});
+  if (auto v = r.string("redis")) {
+    if (!v->empty()) {
+      if (std::string error = parseRedisUrl(*v, l2); !error.empty()) throw r.error("redis", "'redis': " + error);
+    }
+    l2.redis = *v;
+  }
+  if (auto v = r.duration("timeout")) l2.timeout = *v;
+  if (auto v = r.duration("connect_timeout")) l2.connect_timeout = *v;
+  if (auto v = r.duration("reconnect_max")) l2.reconnect_max = *v;
+  if (auto v = r.string("key_prefix")) l2.key_prefix = *v;
+  if (auto v = r.integer("max_pending", 1, 1'000'000)) l2.max_pending = static_cast<unsigned>(*v);
+  if (auto v = r.boolean("broadcast_route_toggles")) l2.broadcast_route_toggles = *v;
+  if (l2.timeout < Millis(1) || l2.timeout > Millis(10'000)) {
+    throw r.error("timeout", "'timeout' must be between 1ms and 10s (a lookup holds the client that long at most)");
+  }
+  if (l2.connect_timeout < Millis(1)) throw r.error("connect_timeout", "'connect_timeout' must be at least 1ms");
+  if (l2.reconnect_max < Millis(100)) throw r.error("reconnect_max", "'reconnect_max' must be at least 100ms");
+}
+
 void readCache(const toml::table& table, CacheConfig& cache) {
-  TableReader r(table, "cache");
+  TableReader r(table, "cache", {"l2"});
   r.allowOnly({"max_bytes", "max_object_bytes"});
   if (auto v = r.size("max_bytes")) cache.max_bytes = *v;
   if (auto v = r.size("max_object_bytes")) cache.max_object_bytes = *v;
   if (cache.max_object_bytes > cache.max_bytes) {
     throw r.error("max_object_bytes", "'max_object_bytes' must not exceed 'max_bytes'");
   }
+  if (const toml::node* n = table.get("l2")) readL2(requireTable(*n, "cache.l2"), cache.l2);
 }
 
 void readCompression(const toml::table& table, CompressionConfig& compression) {
@@ -556,6 +584,80 @@ std::optional<ListenAddress> parseListenAddress(std::string_view text) {
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) return std::nullopt;
   address.port = static_cast<uint16_t>(port);
   return address;
+}
+
+}  // namespace perfgate
+
+namespace perfgate {
+
+std::string parseRedisUrl(std::string_view url, L2Config& l2) {
+  auto number = [](std::string_view text, uint64_t max) -> std::optional<uint64_t> {
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value > max) return std::nullopt;
+    return value;
+  };
+  L2Config parsed;
+  if (url.substr(0, 7) == "unix://") {
+    std::string_view rest = url.substr(7);
+    size_t query = rest.find('?');
+    parsed.socket_path = std::string(rest.substr(0, query));
+    if (parsed.socket_path.empty() || parsed.socket_path.front() != '/') return "unix:// needs an absolute socket path";
+    if (query != std::string_view::npos) {
+      std::string_view q = rest.substr(query + 1);
+      if (q.substr(0, 3) != "db=") return "unix:// takes only ?db=N";
+      auto db = number(q.substr(3), 1'000'000);
+      if (!db) return "invalid database number '" + std::string(q.substr(3)) + "'";
+      parsed.db = static_cast<unsigned>(*db);
+    }
+    parsed.host.clear();
+  } else if (url.substr(0, 8) == "redis://") {
+    std::string_view rest = url.substr(8);
+    size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    if (slash != std::string_view::npos && slash + 1 < rest.size()) {
+      auto db = number(rest.substr(slash + 1), 1'000'000);
+      if (!db) return "invalid database number '" + std::string(rest.substr(slash + 1)) + "'";
+      parsed.db = static_cast<unsigned>(*db);
+    }
+    if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+      std::string_view userinfo = authority.substr(0, at);
+      size_t colon = userinfo.find(':');
+      if (colon == std::string_view::npos || colon + 1 == userinfo.size()) return "credentials must be ':password@'";
+      if (colon != 0) return "only ':password@' is supported (no ACL user name)";
+      parsed.password = std::string(userinfo.substr(colon + 1));
+      authority.remove_prefix(at + 1);
+    }
+    std::string_view host = authority;
+    std::string_view port;
+    if (!authority.empty() && authority.front() == '[') {
+      size_t close = authority.find(']');
+      if (close == std::string_view::npos) return "unclosed '[' in the host";
+      host = authority.substr(1, close - 1);
+      if (close + 1 < authority.size()) {
+        if (authority[close + 1] != ':') return "expected ':' after ']'";
+        port = authority.substr(close + 2);
+      }
+    } else if (size_t colon = authority.find(':'); colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+    if (host.empty()) return "no host";
+    parsed.host = std::string(host);
+    if (!port.empty() || authority.find(':') != std::string_view::npos) {
+      auto value = number(port, 65535);
+      if (!value || *value == 0) return "invalid port '" + std::string(port) + "'";
+      parsed.port = static_cast<uint16_t>(*value);
+    }
+  } else {
+    return "must start with redis:// or unix:// (e.g. \"redis://127.0.0.1:6379/0\")";
+  }
+  l2.host = parsed.host;
+  l2.port = parsed.port;
+  l2.socket_path = parsed.socket_path;
+  l2.password = parsed.password;
+  l2.db = parsed.db;
+  return "";
 }
 
 }  // namespace perfgate

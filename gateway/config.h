@@ -78,9 +78,30 @@ struct MetricsConfig {
   unsigned jsonl_max_files = 3;                    // rotated files kept besides the current one
 };
 
+// [cache.l2]: the shared second cache layer on Redis (filters/cache/l2_cache.h). Off while
+// `redis` is empty.
+struct L2Config {
+  std::string redis;            // "redis://[:password@]host[:port][/db]" or "unix:///path[?db=N]"
+  // Parsed from `redis` when the config is loaded.
+  std::string host;             // empty for a Unix socket
+  uint16_t port = 6379;
+  std::string socket_path;      // unix:// only
+  std::string password;
+  unsigned db = 0;
+  Millis timeout{50};           // longest wait for a lookup's reply; then it counts as a miss
+  Millis connect_timeout{500};  // longest connect (and AUTH/SELECT) before a retry
+  Millis reconnect_max{5'000};  // backoff between reconnects doubles from 100ms up to this
+  std::string key_prefix = "perfgate:";  // Redis keys and the purge channel start with it
+  unsigned max_pending = 1'000;  // commands in flight per connection; writes beyond are dropped
+  bool broadcast_route_toggles = true;  // PUT /api/cache/routes/NAME reaches every instance
+
+  bool enabled() const { return !redis.empty(); }
+};
+
 struct CacheConfig {
   uint64_t max_bytes = 256ull * 1024 * 1024;  // L1 budget: stored heads, bodies, keys, overhead
   uint64_t max_object_bytes = 8ull * 1024 * 1024;  // larger responses stream through unstored
+  L2Config l2;
 };
 
 // [compression]: gzip toward clients that accept it (filters/compression/).
@@ -157,6 +178,10 @@ ConfigResult makeDropInConfig(const std::string& upstream_url);
 std::optional<uint64_t> parseSize(std::string_view text);
 std::optional<Millis> parseDuration(std::string_view text);
 std::optional<ListenAddress> parseListenAddress(std::string_view text);
+
+// Fills l2's host, port, socket_path, password and db from "redis://[[user]:password@]host[:port][/db]"
+// ("[v6]" hosts too) or "unix:///path[?db=N]"; returns "" or what is wrong.
+std::string parseRedisUrl(std::string_view url, L2Config& l2);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool isLoopback(const std::string& host);

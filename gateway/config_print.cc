@@ -149,6 +149,16 @@ std::string printConfig(const Config& config) {
   w.size("max_bytes", config.cache.max_bytes);
   w.size("max_object_bytes", config.cache.max_object_bytes);
 
+  const L2Config& l2 = config.cache.l2;
+  w.table("[cache.l2]");
+  w.string("redis", l2.redis, l2.enabled() ? "" : "off");
+  w.duration("timeout", l2.timeout);
+  w.duration("connect_timeout", l2.connect_timeout);
+  w.duration("reconnect_max", l2.reconnect_max);
+  w.string("key_prefix", l2.key_prefix);
+  w.integer("max_pending", l2.max_pending);
+  w.boolean("broadcast_route_toggles", l2.broadcast_route_toggles);
+
   w.table("[compression]");
   w.boolean("enabled", config.compression.enabled);
   w.integer("level", static_cast<uint64_t>(config.compression.level));

@@ -8,6 +8,7 @@
 
 #include "filters/cache/cache_control.h"
 #include "filters/cache/cache_key.h"
+#include "filters/cache/l2_record.h"
 #include "filters/compression/accept_encoding.h"
 #include "gateway/config.h"
 #include "gateway/http_parser.h"
@@ -400,6 +401,32 @@ void checkCacheKey(std::string_view input) {
   FUZZ_CHECK(equalsIgnoreCase(out.scheme, parts[0]));
   FUZZ_CHECK(makeCacheKey(out.scheme, out.host, out.path, out.query) == key);
   FUZZ_CHECK(!splitCacheKey(key + "x", out));
+}
+
+void checkL2Record(std::string_view input) {
+  constexpr uint64_t kLimit = 4096;
+  L2DecodeError error = L2DecodeError::None;
+  std::shared_ptr<CacheEntry> entry = decodeL2Record(input, kLimit, error);
+  if (entry == nullptr) {
+    FUZZ_CHECK(error != L2DecodeError::None);
+    return;
+  }
+  FUZZ_CHECK(error == L2DecodeError::None);
+  FUZZ_CHECK(entry->body.size() <= kLimit);
+  FUZZ_CHECK(!entry->key.empty());
+  FUZZ_CHECK(entry->status >= 100 && entry->status <= 999);
+  FUZZ_CHECK(entry->reason.find_first_of("\r\n") == std::string::npos);
+  // The stored fields are whole "Name: value\r\n" lines: nothing a hit replays can split a header.
+  std::string_view fields = entry->fields;
+  while (!fields.empty()) {
+    size_t eol = fields.find("\r\n");
+    FUZZ_CHECK(eol != std::string_view::npos);
+    std::string_view line = fields.substr(0, eol);
+    FUZZ_CHECK(line.find_first_of("\r\n") == std::string_view::npos && line.find(':') != std::string_view::npos);
+    fields.remove_prefix(eol + 2);
+  }
+  // One layout per entry: what decoded is exactly what encoding it gives.
+  FUZZ_CHECK(encodeL2Record(*entry) == input);
 }
 
 }  // namespace perfgate::fuzz

@@ -35,10 +35,15 @@ void checkAcceptEncoding(std::string_view input);
 // and primary keys (makeCacheKey / splitCacheKey round trip).
 void checkCacheKey(std::string_view input);
 
+// L2 records (Redis values): whatever decodes encodes back to the same bytes, within the body
+// limit, with stored fields a hit can replay; anything else is refused with a reason.
+void checkL2Record(std::string_view input);
+
 inline constexpr Target kTargets[] = {
     {"request_parser", checkRequestParser}, {"chunked_decoder", checkChunkedDecoder},
     {"config", checkConfig},                {"cache_control", checkCacheControl},
     {"cache_key", checkCacheKey},           {"accept_encoding", checkAcceptEncoding},
+    {"l2_record", checkL2Record},
 };
 
 }  // namespace perfgate::fuzz

@@ -44,6 +44,15 @@ access_log = "/var/log/perfgate/access.jsonl"
 max_bytes = "1GiB"
 max_object_bytes = "512KiB"
 
+[cache.l2]
+redis = "redis://:pw@10.0.0.5:6380/2"
+timeout = "80ms"
+connect_timeout = "2s"
+reconnect_max = "10s"
+key_prefix = "site-a:"
+max_pending = 500
+broadcast_route_toggles = false
+
 [compression]
 enabled = false
 level = 9

@@ -420,6 +420,17 @@ std::vector<ConfigErrorCase> errorCases() {
   v.push_back(at("UnknownRouteKey",
                  fullWith("name = \"health\"\n", "name = \"health\"\nbogus_route = 1\n"),
                  "bogus_route", "bogus_route"));
+  v.push_back(at("UnknownL2Key", std::string(kFullConfig) + "[cache.l2]\nredis = \"redis://127.0.0.1\"\npool = 4\n",
+                 "pool", "pool"));
+  v.push_back(at("L2BadScheme", std::string(kFullConfig) + "[cache.l2]\nredis = \"http://127.0.0.1:6379\"\n",
+                 "\"http://127.0.0.1:6379", "redis://"));
+  v.push_back(at("L2BadPort", std::string(kFullConfig) + "[cache.l2]\nredis = \"redis://127.0.0.1:99999/0\"\n",
+                 "\"redis://", "port"));
+  v.push_back(at("L2BadDb", std::string(kFullConfig) + "[cache.l2]\nredis = \"redis://127.0.0.1/zero\"\n",
+                 "\"redis://", "database"));
+  v.push_back(at("L2TimeoutTooLong", std::string(kFullConfig) + "[cache.l2]\nredis = \"redis://h\"\ntimeout = \"30s\"\n",
+                 "\"30s\"", "timeout"));
+  v.push_back(at("L2NotATable", std::string(kFullConfig) + "[cache]\nl2 = \"redis://h\"\n", "l2", "l2"));
   v.push_back(at("UnknownTopLevelTable", std::string(kFullConfig) + "[bogus]\nx = 1\n", "bogus",
                  "bogus"));
   v.push_back(at("UnknownTopLevelKey", "verbose = true\n" + std::string(kFullConfig), "verbose",
@@ -545,6 +556,44 @@ INSTANTIATE_TEST_SUITE_P(Config, ConfigError, ::testing::ValuesIn(errorCases()),
                          [](const ::testing::TestParamInfo<ConfigErrorCase>& param_info) {
                            return param_info.param.name;
                          });
+
+TEST(ConfigLoad, L2OffByDefaultAndParsedFromItsUrl) {
+  ConfigResult plain = loadConfigString(kFullConfig, "src.toml");
+  ASSERT_TRUE(plain) << plain.error;
+  EXPECT_FALSE(plain.config->cache.l2.enabled());
+
+  ConfigResult r = loadConfigString(std::string(kFullConfig) +
+                                        "[cache.l2]\nredis = \"redis://:s3cret@[::1]:6380/3\"\ntimeout = \"20ms\"\n"
+                                        "key_prefix = \"shop:\"\nmax_pending = 10\nbroadcast_route_toggles = false\n",
+                                    "src.toml");
+  ASSERT_TRUE(r) << r.error;
+  const L2Config& l2 = r.config->cache.l2;
+  EXPECT_TRUE(l2.enabled());
+  EXPECT_EQ(l2.host, "::1");
+  EXPECT_EQ(l2.port, 6380);
+  EXPECT_EQ(l2.password, "s3cret");
+  EXPECT_EQ(l2.db, 3u);
+  EXPECT_EQ(l2.timeout, Millis(20));
+  EXPECT_EQ(l2.connect_timeout, Millis(500));
+  EXPECT_EQ(l2.key_prefix, "shop:");
+  EXPECT_EQ(l2.max_pending, 10u);
+  EXPECT_FALSE(l2.broadcast_route_toggles);
+
+  L2Config unix_socket;
+  EXPECT_EQ(parseRedisUrl("unix:///run/redis/redis.sock?db=2", unix_socket), "");
+  EXPECT_EQ(unix_socket.socket_path, "/run/redis/redis.sock");
+  EXPECT_EQ(unix_socket.db, 2u);
+  L2Config defaults;
+  EXPECT_EQ(parseRedisUrl("redis://cache.internal", defaults), "");
+  EXPECT_EQ(defaults.host, "cache.internal");
+  EXPECT_EQ(defaults.port, 6379);
+  EXPECT_EQ(defaults.db, 0u);
+  L2Config bad;
+  EXPECT_NE(parseRedisUrl("redis://", bad), "");
+  EXPECT_NE(parseRedisUrl("redis://user:pw@h", bad), "");
+  EXPECT_NE(parseRedisUrl("unix://relative.sock", bad), "");
+  EXPECT_NE(parseRedisUrl("redis://h:0", bad), "");
+}
 
 // ---------------------------------------------------------------------------------------------
 // parseSize / parseDuration / parseListenAddress.
