@@ -17,6 +17,7 @@
 #include "filters/cache/cache_store.h"
 #include "filters/cache/freshness.h"
 #include "gateway/access_log.h"
+#include "gateway/cache_purge.h"
 #include "gateway/dashboard.h"
 #include "gateway/gateway.h"
 #include "gateway/latency_buckets.h"
@@ -241,57 +242,16 @@ void AdminServer::handle(evhttp_request* request) {
   if (path == "/api/cache/clear") {
     nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
     if (body.is_discarded()) return replyError(request, 400, "body is not valid JSON");
-    if (!body.is_object()) {
-      return replyError(request, 400,
-                        "body must be a JSON object: {} clears all, or one of {\"route\"|\"prefix\"|\"url\"|\"tag\": "
-                        "...}, with \"soft\": true to mark stale instead of removing");
+    CachePurge purge;
+    if (std::string error = CachePurge::parse(body, purge); !error.empty()) return replyError(request, 400, error);
+    if (purge.selector == "route" && gateway_.cacheSwitch(purge.value) == nullptr) {
+      return replyError(request, 400, "no route named '" + purge.value + "'");
     }
-    std::function<bool(const CacheEntry&)> selected;  // empty: everything
-    std::string selector;
-    bool soft = false;
-    for (const auto& [key, value] : body.items()) {
-      if (key == "soft") {
-        if (!value.is_boolean()) return replyError(request, 400, "'soft' must be true or false");
-        soft = value.get<bool>();
-        continue;
-      }
-      if (key != "route" && key != "prefix" && key != "url" && key != "tag") {
-        return replyError(request, 400, "unknown key '" + key + "': use route, prefix, url or tag (and soft)");
-      }
-      if (!selector.empty()) return replyError(request, 400, "give at most one of route, prefix, url, tag");
-      if (!value.is_string()) return replyError(request, 400, "'" + key + "' must be a string");
-      selector = key;
-      std::string wanted = value.get<std::string>();
-      if (key == "route") {
-        if (gateway_.cacheSwitch(wanted) == nullptr) return replyError(request, 400, "no route named '" + wanted + "'");
-        selected = [wanted](const CacheEntry& entry) { return entry.route == wanted; };
-      } else if (key == "prefix") {
-        selected = [wanted](const CacheEntry& entry) {
-          CacheKeyParts parts;
-          return splitCacheKey(entry.key, parts) && parts.path.substr(0, wanted.size()) == wanted;
-        };
-      } else if (key == "url") {
-        selected = [wanted](const CacheEntry& entry) {
-          CacheKeyParts parts;
-          if (!splitCacheKey(entry.key, parts)) return false;
-          std::string target(parts.path);
-          if (!parts.query.empty()) target += "?" + std::string(parts.query);
-          return target == wanted;
-        };
-      } else {
-        selected = [wanted](const CacheEntry& entry) {
-          return std::find(entry.tags.begin(), entry.tags.end(), wanted) != entry.tags.end();
-        };
-      }
-    }
-    CacheStore& store = gateway_.cacheStore();
-    size_t count = 0;
-    if (soft) {
-      count = store.markStaleIf(selected ? selected : [](const CacheEntry&) { return true; }, time(nullptr));
-    } else {
-      count = selected ? store.eraseIf(selected) : store.clear();
-    }
-    reply(request, 200, nlohmann::json({{soft ? "marked_stale" : "removed", count}}).dump() + "\n");
+    size_t count = purge.apply(gateway_.cacheStore(), time(nullptr));
+    nlohmann::json answer = {{purge.soft ? "marked_stale" : "removed", count}};
+    // Redis and the other instances: sent, not waited for ("unavailable" while Redis is down).
+    if (gateway_.l2() != nullptr) answer["l2"] = gateway_.purgeL2(purge) ? "sent" : "unavailable";
+    reply(request, 200, answer.dump() + "\n");
     return;
   }
   if (path == "/api/cache/warmup") {
@@ -340,6 +300,7 @@ void AdminServer::handle(evhttp_request* request) {
     }
     int8_t value = body["enabled"].is_null() ? -1 : (body["enabled"].get<bool>() ? 1 : 0);
     flag->store(value);
+    gateway_.broadcastRouteSwitch(name, value);
     spdlog::info("admin: cache for route '{}' {}", name, value < 0 ? "follows the config" : value ? "on" : "off");
     reply(request, 200, nlohmann::json({{"name", name}, {"enabled", value < 0 ? nullptr : nlohmann::json(value == 1)}}).dump() + "\n");
     return;
@@ -376,6 +337,11 @@ void AdminServer::health(evhttp_request* request, bool probe) {
                          {"uptime_seconds", gateway_.uptimeSeconds()},
                          {"connections", gateway_.openConnections()},
                          {"upstreams", std::move(upstreams)}};
+  // Redis down does not stop the gateway (L1 and the backend answer), but it is not healthy.
+  if (nlohmann::json l2 = l2Json(gateway_); !l2.is_null()) {
+    if (l2["status"] != "up") body["status"] = "degraded";
+    body["l2"] = std::move(l2);
+  }
   if (!probe) {
     for (auto& [name, entry] : body["upstreams"].items()) {
       if (entry["reachable"] == false) body["status"] = "degraded";

@@ -47,6 +47,7 @@ Gateway::Gateway(GatewayOptions options, std::shared_ptr<const Config> config) :
 
 Gateway::~Gateway() {
   workers_.clear();
+  if (l2_ != nullptr) l2_->stopControl();  // its links live on base_
   metrics_log_.reset();
   admin_.reset();
   for (event* ev : signal_events_) event_free(ev);
@@ -74,8 +75,16 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
   }
   if (!cache_store_) {
     cache_store_ = std::make_shared<CacheStore>(config->cache.max_bytes);
-  } else if (cache_store_->maxBytes() != config->cache.max_bytes) {
-    spdlog::warn("reload: [cache] max_bytes changes only on restart");
+    if (config->cache.l2.enabled()) l2_ = std::make_shared<L2Cache>(config->cache.l2, config->cache.max_object_bytes);
+  } else {
+    if (cache_store_->maxBytes() != config->cache.max_bytes) spdlog::warn("reload: [cache] max_bytes changes only on restart");
+    const L2Config& running = snapshot_->config->cache.l2;
+    const L2Config& wanted = config->cache.l2;
+    if (wanted.redis != running.redis || wanted.timeout != running.timeout || wanted.key_prefix != running.key_prefix ||
+        wanted.connect_timeout != running.connect_timeout || wanted.reconnect_max != running.reconnect_max ||
+        wanted.max_pending != running.max_pending || wanted.broadcast_route_toggles != running.broadcast_route_toggles) {
+      spdlog::warn("reload: [cache.l2] changes only on restart");
+    }
   }
   // Attach each route's runtime cache switch (created on first sight, kept across reloads).
   auto live = std::make_shared<Config>(*config);
@@ -92,7 +101,7 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
                                                             compression_stats_));
   snapshot->filters.add(std::make_shared<CacheHeadersFilter>(config->cache.max_object_bytes));
   snapshot->filters.add(
-      std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, compression_stats_, config->cache));
+      std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, compression_stats_, config->cache, l2_));
   // Last, so it sees the other filters' verdicts (X-Cache) when it writes Server-Timing.
   if (config->metrics.enabled) snapshot->filters.add(std::make_shared<TimingFilter>(timing_stats_, config));
   return snapshot;
@@ -176,7 +185,7 @@ int Gateway::run() {
 
   try {
     for (unsigned i = 0; i < count; ++i) {
-      workers_.push_back(std::make_unique<Worker>(i, count, fds[i], snapshot_, &open_connections_));
+      workers_.push_back(std::make_unique<Worker>(i, count, fds[i], snapshot_, &open_connections_, l2_));
       fds[i] = -1;
     }
   } catch (const std::exception& e) {
@@ -187,6 +196,10 @@ int Gateway::run() {
     return 1;
   }
   for (auto& worker : workers_) worker->start();
+  if (l2_ != nullptr) {
+    l2_->startControl(base_, [this](std::string_view message) { onPurgeMessage(message); });
+    spdlog::info("l2 cache on {} (key prefix '{}')", config.cache.l2.redis, config.cache.l2.key_prefix);
+  }
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
     event* ev = evsignal_new(base_, sig, &Gateway::onSignal, this);
@@ -207,6 +220,7 @@ int Gateway::run() {
 
   event_base_dispatch(base_);
   for (auto& worker : workers_) worker->join();
+  if (l2_ != nullptr) l2_->stopControl();  // its links live on base_
   spdlog::info("perfgate stopped");
   return 0;
 }
@@ -226,6 +240,63 @@ void Gateway::shutdown() {
   spdlog::info("shutting down: draining {} connection(s)", open_connections_.load());
   for (auto& worker : workers_) worker->requestDrain();
   event_base_loopexit(base_, nullptr);
+}
+
+bool Gateway::purgeL2(const CachePurge& purge) {
+  if (l2_ == nullptr) return false;
+  // A soft purge removes from L2 too: Redis holds no per-entry stale mark.
+  std::function<bool(std::string_view, std::string_view)> pred;
+  if (!purge.selector.empty()) {
+    pred = [purge](std::string_view route, std::string_view key) { return purge.selects(route, key); };
+  }
+  bool erased = purge.selector == "tag" ? l2_->eraseTag(purge.value) : l2_->eraseMatching(std::move(pred));
+  bool published = l2_->publish(purge.message(l2_->instanceId()));
+  return erased && published;
+}
+
+void Gateway::broadcastRouteSwitch(const std::string& name, int8_t value) {
+  if (l2_ == nullptr || !snapshot_->config->cache.l2.broadcast_route_toggles) return;
+  l2_->publish(nlohmann::json({{"origin", l2_->instanceId()}, {"op", "route"}, {"name", name},
+                               {"enabled", value < 0 ? nlohmann::json(nullptr) : nlohmann::json(value == 1)}})
+                   .dump());
+}
+
+void Gateway::onPurgeMessage(std::string_view message) {
+  nlohmann::json body = nlohmann::json::parse(message, nullptr, false);
+  if (!body.is_object() || !body.contains("origin") || !body["origin"].is_string() || !body.contains("op")) {
+    spdlog::warn("l2: ignored a message on {} that is not a perfgate purge", l2_->channel());
+    return;
+  }
+  if (body["origin"] == l2_->instanceId()) return;  // our own, already applied
+  if (body["op"] == "clear") {
+    CachePurge purge;
+    nlohmann::json spec = nlohmann::json::object();
+    if (body.value("soft", false)) spec["soft"] = true;
+    if (body.contains("selector") && body["selector"].is_string() && body["selector"] != "") {
+      spec[body["selector"].get<std::string>()] = body.value("value", std::string());
+    }
+    if (std::string error = CachePurge::parse(spec, purge); !error.empty()) {
+      spdlog::warn("l2: ignored a purge message: {}", error);
+      return;
+    }
+    size_t count = purge.apply(*cache_store_, time(nullptr));
+    L2Counters::bump(l2_->counters().purges_received);
+    spdlog::info("l2: purge from instance {} ({}{}): {} entr{} {}", body["origin"].get<std::string>(),
+                 purge.selector.empty() ? "all" : purge.selector, purge.value.empty() ? "" : " " + purge.value, count,
+                 count == 1 ? "y" : "ies", purge.soft ? "marked stale" : "removed");
+    return;
+  }
+  if (body["op"] == "route" && snapshot_->config->cache.l2.broadcast_route_toggles && body.contains("name") &&
+      body["name"].is_string()) {
+    std::atomic<int8_t>* flag = cacheSwitch(body["name"].get<std::string>());
+    if (flag == nullptr) return;  // a route this instance does not have
+    const nlohmann::json& enabled = body.contains("enabled") ? body["enabled"] : nlohmann::json(nullptr);
+    if (!enabled.is_null() && !enabled.is_boolean()) return;
+    flag->store(enabled.is_null() ? -1 : (enabled.get<bool>() ? 1 : 0));
+    L2Counters::bump(l2_->counters().purges_received);
+    spdlog::info("l2: cache for route '{}' set by instance {}", body["name"].get<std::string>(),
+                 body["origin"].get<std::string>());
+  }
 }
 
 std::atomic<int8_t>* Gateway::cacheSwitch(const std::string& name) {

@@ -14,9 +14,11 @@
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
+#include "filters/cache/l2_cache.h"
 #include "filters/compression/compression_stats.h"
 #include "filters/timing/timing_stats.h"
 #include "gateway/admin_server.h"
+#include "gateway/cache_purge.h"
 #include "gateway/config.h"
 #include "gateway/metrics_log.h"
 #include "gateway/snapshot.h"
@@ -55,6 +57,14 @@ class Gateway {
   double uptimeSeconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   }
+  // The shared L2 cache; null without [cache.l2].
+  L2Cache* l2() const { return l2_.get(); }
+  // A clear made here, sent on to Redis and (pub/sub) to every other instance's L1. False when
+  // Redis cannot be reached now (L1 was cleared all the same).
+  bool purgeL2(const CachePurge& purge);
+  // A route's runtime cache switch set here, sent to the other instances when
+  // [cache.l2] broadcast_route_toggles is on.
+  void broadcastRouteSwitch(const std::string& name, int8_t value);
   // The runtime cache switch of route `name` (-1 follow config, 0 off, 1 on); null if unknown.
   std::atomic<int8_t>* cacheSwitch(const std::string& name);
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
@@ -63,6 +73,7 @@ class Gateway {
 
  private:
   static void onSignal(evutil_socket_t signal, short, void* self) noexcept;
+  void onPurgeMessage(std::string_view message);
   std::shared_ptr<const Snapshot> makeSnapshot(std::shared_ptr<const Config> config);
   std::vector<int> bindListeners(const ListenAddress& address, unsigned count, uint16_t& bound_port);
   void shutdown();
@@ -74,6 +85,7 @@ class Gateway {
   std::shared_ptr<FillRegistry> cache_fills_ = std::make_shared<FillRegistry>();  // coalescing; outlives reloads
   std::shared_ptr<CompressionStats> compression_stats_ = std::make_shared<CompressionStats>();
   std::shared_ptr<TimingStats> timing_stats_ = std::make_shared<TimingStats>();  // outlives reloads
+  std::shared_ptr<L2Cache> l2_;  // [cache.l2]; set at start, outlives reloads
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Per route name; entries are never removed, so the pointers routes hold stay valid.
   std::unordered_map<std::string, std::unique_ptr<std::atomic<int8_t>>> cache_switches_;

@@ -229,7 +229,41 @@ nlohmann::json metricsJson(const Gateway& gateway) {
           {"global", routeJson(global, &global_cache, with_latency)},
           {"routes", routes},
           {"unrouted", routeJson(timing.unrouted, nullptr, false)},
-          {"upstreams", upstreams}};
+          {"upstreams", upstreams},
+          {"l2", l2Json(gateway)}};
+}
+
+nlohmann::json l2Json(const Gateway& gateway) {
+  const L2Cache* l2 = gateway.l2();
+  if (l2 == nullptr) return nullptr;
+  L2Cache::State state = l2->state();
+  const L2Counters& c = l2->counters();
+  auto get = [](const std::atomic<uint64_t>& n) { return n.load(std::memory_order_relaxed); };
+  // up: every worker's link is ready; degraded: some are; down: none (lookups are misses then).
+  const char* status = state.links != 0 && state.ready == state.links ? "up" : state.ready > 0 ? "degraded" : "down";
+  return {{"status", status},
+          {"redis", l2->config().redis},
+          {"links", state.links},
+          {"links_ready", state.ready},
+          {"control_ready", state.control_ready},
+          {"subscriber_ready", state.subscriber_ready},
+          {"last_error", state.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(state.last_error)},
+          {"last_error_seconds_ago",
+           state.last_error_seconds_ago < 0 ? nlohmann::json(nullptr) : nlohmann::json(state.last_error_seconds_ago)},
+          {"lookups", get(c.lookups)},
+          {"hits", get(c.hits)},
+          {"misses", get(c.misses)},
+          {"timeouts", get(c.timeouts)},
+          {"unavailable", get(c.unavailable)},
+          {"corrupt", get(c.corrupt)},
+          {"writes", get(c.writes)},
+          {"writes_dropped", get(c.writes_dropped)},
+          {"deletes", get(c.deletes)},
+          {"errors", get(c.errors)},
+          {"connects", get(c.connects)},
+          {"disconnects", get(c.disconnects)},
+          {"purges_sent", get(c.purges_sent)},
+          {"purges_received", get(c.purges_received)}};
 }
 
 nlohmann::json systemJson(const Gateway& gateway) {
@@ -310,6 +344,41 @@ std::string prometheusText(const Gateway& gateway) {
   w.sample("perfgate_cache_entries", "", store.entries);
   w.family("perfgate_cache_evictions_total", "counter", "Entries evicted to stay within the byte budget.");
   w.sample("perfgate_cache_evictions_total", "", store.evictions);
+  if (const L2Cache* l2 = gateway.l2()) {
+    L2Cache::State state = l2->state();
+    const L2Counters& c = l2->counters();
+    auto get = [](const std::atomic<uint64_t>& n) { return n.load(std::memory_order_relaxed); };
+    w.family("perfgate_l2_up", "gauge", "1 when every worker's Redis link of the L2 cache is ready.");
+    w.sample("perfgate_l2_up", "", state.links != 0 && state.ready == state.links ? 1 : 0);
+    w.family("perfgate_l2_links", "gauge", "Worker links to the L2 Redis, by state.");
+    w.sample("perfgate_l2_links", "state=\"ready\"", state.ready);
+    w.sample("perfgate_l2_links", "state=\"down\"", state.links - std::min(state.ready, state.links));
+    w.family("perfgate_l2_lookups_total", "counter", "L1 misses asked of the L2 cache.");
+    w.sample("perfgate_l2_lookups_total", "", get(c.lookups));
+    w.family("perfgate_l2_lookup_results_total", "counter", "L2 lookup replies: with a usable record (hit) or none.");
+    w.sample("perfgate_l2_lookup_results_total", "result=\"hit\"", get(c.hits));
+    w.sample("perfgate_l2_lookup_results_total", "result=\"miss\"", get(c.misses));
+    w.family("perfgate_l2_timeouts_total", "counter", "L2 lookups not answered within the L2 timeout.");
+    w.sample("perfgate_l2_timeouts_total", "", get(c.timeouts));
+    w.family("perfgate_l2_unavailable_total", "counter", "L1 misses not asked of L2: its link was not ready.");
+    w.sample("perfgate_l2_unavailable_total", "", get(c.unavailable));
+    w.family("perfgate_l2_corrupt_total", "counter", "Values in Redis that were not valid records (ignored).");
+    w.sample("perfgate_l2_corrupt_total", "", get(c.corrupt));
+    w.family("perfgate_l2_writes_total", "counter", "Records written to L2, and writes dropped.");
+    w.sample("perfgate_l2_writes_total", "result=\"written\"", get(c.writes));
+    w.sample("perfgate_l2_writes_total", "result=\"dropped\"", get(c.writes_dropped));
+    w.family("perfgate_l2_deletes_total", "counter", "Keys removed from L2 (invalidations, clears).");
+    w.sample("perfgate_l2_deletes_total", "", get(c.deletes));
+    w.family("perfgate_l2_errors_total", "counter", "Failed L2 commands and connections.");
+    w.sample("perfgate_l2_errors_total", "", get(c.errors));
+    w.family("perfgate_l2_connects_total", "counter", "Redis links that became ready.");
+    w.sample("perfgate_l2_connects_total", "", get(c.connects));
+    w.family("perfgate_l2_disconnects_total", "counter", "Ready Redis links lost.");
+    w.sample("perfgate_l2_disconnects_total", "", get(c.disconnects));
+    w.family("perfgate_l2_purges_total", "counter", "Purge messages published to, and applied from, other instances.");
+    w.sample("perfgate_l2_purges_total", "direction=\"sent\"", get(c.purges_sent));
+    w.sample("perfgate_l2_purges_total", "direction=\"received\"", get(c.purges_received));
+  }
   w.family("perfgate_connections", "gauge", "Open connections: from clients, and to backends.");
   w.sample("perfgate_connections", "side=\"client\"", gateway.openConnections());
   w.sample("perfgate_connections", "side=\"backend\"",

@@ -26,8 +26,11 @@ struct ProcessStats {
 ProcessStats readProcessStats();
 
 // GET /api/monitoring/metrics: {"uptime_seconds", "global", "routes": {NAME: ...}, "unrouted",
-// "upstreams"}; also the body of each line of the metrics file (with a timestamp added).
+// "upstreams", "l2"}; also the body of each line of the metrics file (with a timestamp added).
 nlohmann::json metricsJson(const Gateway& gateway);
+// The L2 layer's state and counters ("l2" of /api/monitoring/metrics and /health); null
+// without [cache.l2].
+nlohmann::json l2Json(const Gateway& gateway);
 // GET /api/monitoring/system.
 nlohmann::json systemJson(const Gateway& gateway);
 // GET /metrics.

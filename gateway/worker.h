@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "filters/cache/l2_cache.h"
 #include "gateway/snapshot.h"
 #include "gateway/upstream.h"
 
@@ -27,8 +28,9 @@ class ClientConnection;
 class Worker {
  public:
   // `listen_fd` is a bound, listening socket the worker takes ownership of.
+  // `l2`, when set, gets one Redis link on this worker's loop (opened on the worker's thread).
   Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared_ptr<const Snapshot> snapshot,
-         std::atomic<unsigned>* open_connections);
+         std::atomic<unsigned>* open_connections, std::shared_ptr<L2Cache> l2 = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -76,6 +78,8 @@ class Worker {
   int64_t accept_error_logged_ = 0; // steady-clock seconds of the last such log line
   uint64_t accept_errors_ = 0;      // since then
   std::thread thread_;
+  std::shared_ptr<L2Cache> l2_;
+  std::unique_ptr<RedisLink> l2_link_;  // this worker's, on base_
 
   std::shared_ptr<const Snapshot> snapshot_;
   std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;

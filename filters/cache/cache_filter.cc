@@ -37,6 +37,8 @@ struct CacheExchange final : FilterState {
   bool waiting = false;       // suspended behind a leader
   bool waited = false;        // has waited once: never waits again (no serialized queue)
   bool not_storable = false;  // the backend's response was not storable
+  bool l2_asked = false;      // L2 was asked (once per exchange)
+  bool l2_waiting = false;    // suspended until L2 answers or its timeout
   std::optional<CacheOutcome> outcome;  // a forwarded response's outcome, counted on completion
   uint64_t bytes = 0;                   // its body bytes
   std::shared_ptr<CacheEntry> filling;  // the response being captured for the store
@@ -350,16 +352,18 @@ bool staleIfErrorAllows(const CacheEntry& entry, int64_t now) {
 // validators on nobody's behalf and stores what comes back. Frees itself when done.
 class BackgroundRefresh final : public UpstreamObserver {
  public:
-  BackgroundRefresh(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, CacheEntryPtr stale,
-                    StoragePolicy policy, uint64_t max_object_bytes, bool had_authorization)
-      : store_(std::move(store)), fills_(std::move(fills)), stale_(std::move(stale)), policy_(policy),
+  BackgroundRefresh(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
+                    std::shared_ptr<L2Cache> l2, CacheEntryPtr stale, StoragePolicy policy, uint64_t max_object_bytes,
+                    bool had_authorization)
+      : store_(std::move(store)), fills_(std::move(fills)), l2_(std::move(l2)), stale_(std::move(stale)), policy_(policy),
         max_object_bytes_(max_object_bytes),
         had_authorization_(had_authorization), request_time_(time(nullptr)) {}
 
   void onUpstreamHeaders(UpstreamResponseHead& head) override {
     CacheControl response_cc = parseCacheControl(head.headers);
     if (head.status == 304) {
-      store_->insert(refreshedEntry(*stale_, head, response_cc, request_time_, policy_));
+      CacheEntryPtr refreshed = refreshedEntry(*stale_, head, response_cc, request_time_, policy_);
+      if (store_->insert(refreshed) && l2_ != nullptr) l2_->store(*refreshed, time(nullptr));
       return;
     }
     CacheControl no_directives;
@@ -386,7 +390,8 @@ class BackgroundRefresh final : public UpstreamObserver {
   void onUpstreamDone(UpstreamResult result, const char*) override {
     if (result == UpstreamResult::Ok && filling_ != nullptr) {
       finishEntry(*filling_);
-      store_->insert(std::move(filling_));
+      if (store_->insert(filling_) && l2_ != nullptr) l2_->store(*filling_, time(nullptr));
+      filling_.reset();
     }
     fills_->endRefresh(stale_->key, stale_->hash);
     delete this;
@@ -395,6 +400,7 @@ class BackgroundRefresh final : public UpstreamObserver {
  private:
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<FillRegistry> fills_;
+  std::shared_ptr<L2Cache> l2_;
   CacheEntryPtr stale_;
   StoragePolicy policy_;
   uint64_t max_object_bytes_;
@@ -485,12 +491,13 @@ bool overridesRequestLine(const RequestHead& request) {
 
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
                          std::shared_ptr<CacheStats> stats, std::shared_ptr<CompressionStats> compression_stats,
-                         const CacheConfig& config)
+                         const CacheConfig& config, std::shared_ptr<L2Cache> l2)
     : store_(std::move(store)),
       fills_(std::move(fills)),
       stats_(std::move(stats)),
       compression_stats_(std::move(compression_stats)),
-      config_(config) {}
+      config_(config),
+      l2_(std::move(l2)) {}
 
 void CacheFilter::count(RouteCacheCounters& counters, CacheOutcome outcome, uint64_t bytes) const {
   RouteCacheCounters::bump(counters.requests[static_cast<size_t>(outcome)]);
@@ -512,6 +519,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     st.waited = true;
     st.stale.reset();
   }
+  if (slot != nullptr) state().l2_waiting = false;  // resumed after an L2 lookup: L1 holds what it found
   const RequestHead& request = exchange.request();
   const RouteConfig& route = exchange.route();
   bool safe = request.method == "GET" || request.method == "HEAD";
@@ -553,6 +561,24 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       }
     }
   }
+  if (entry == nullptr && l2_ != nullptr && (slot == nullptr || !state().l2_asked) && !request_cc.only_if_cached) {
+    // L1 → L2: park while this worker's link asks Redis; its records go into L1, and the
+    // exchange looks again when they are in (or when the L2 timeout passed: then a miss).
+    auto records = [store = store_](L2Cache::Records& found) {
+      for (std::shared_ptr<CacheEntry>& record : found) {
+        record->hash = hashKey(record->key);
+        finishEntry(*record);
+        store->insert(std::move(record));
+      }
+    };
+    if (l2_->lookup(route.name, key, std::move(records), exchange.waker())) {
+      CacheExchange& st = state();
+      st.l2_asked = true;
+      st.l2_waiting = true;
+      return FilterAction::Suspend;
+    }
+    state().l2_asked = true;  // not ready: a plain miss
+  }
   if (entry != nullptr) {
     switch (classify(*entry, request_cc, now, !route.ignore_client_no_cache)) {
       case Freshness::Fresh: {
@@ -563,7 +589,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       case Freshness::StaleWhileRevalidate: {
         // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
         if (fills_->beginRefresh(key, hash)) {
-          auto* refresh = new BackgroundRefresh(store_, fills_, entry, policyOf(route), config_.max_object_bytes,
+          auto* refresh = new BackgroundRefresh(store_, fills_, l2_, entry, policyOf(route), config_.max_object_bytes,
                                                 request.header("authorization").has_value());
           UpstreamRequest forwarded = exchange.upstreamRequest();
           forwarded.method = "GET";
@@ -656,6 +682,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Upstr
   if (st->lookup == Lookup::Bypass) {
     if (st->invalidate && head.status < 400) {
       store_->erase(st->key, st->hash);
+      if (l2_ != nullptr) l2_->erase(exchange.route().name, st->key);
       invalidateNamed(*store_, request, head);
     }
     extra.emplace_back("X-Cache: BYPASS");
@@ -670,7 +697,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Upstr
     // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
     // answers the client (which asked without validators, so it gets the full response).
     CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, policy);
-    store_->insert(entry);
+    if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, time(nullptr));
     RouteCacheCounters& counters = stats_->local(route.name);  // before serving: that ends the exchange
     count(counters, CacheOutcome::Revalidated,
           serveStored(exchange, entry, time(nullptr), CacheOutcome::Revalidated, "fwd=stale; fwd-status=304"));
@@ -767,7 +794,8 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
     RouteCacheCounters& counters = stats_->local(exchange.route().name);
     RouteCacheCounters::bump(counters.stored);
     RouteCacheCounters::bump(counters.stored_bytes, st->filling->body.size());
-    store_->insert(std::move(st->filling));
+    if (store_->insert(st->filling) && l2_ != nullptr) l2_->store(*st->filling, time(nullptr));  // write-behind
+    st->filling.reset();
     if (!st->leader) fills_->stored(st->key, st->hash);
   }
   if (st->leader) {  // wakes the waiters, on every worker: they look again

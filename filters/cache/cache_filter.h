@@ -6,6 +6,10 @@
 // compression filter asks the backend for nothing else), so Accept-Encoding selects a variant by
 // one question: does the client take gzip? A client that does not, arriving when only the gzip
 // variant is stored, is served from that variant decoded once (and stored as the identity one).
+//
+// With [cache.l2], an L1 miss parks the exchange while its worker asks Redis (bounded by the L2
+// timeout); what Redis holds for the URL goes into L1 and the exchange looks again. Every stored
+// or refreshed response is written to L2 behind the client's back (l2_cache.h).
 #pragma once
 
 #include <memory>
@@ -13,6 +17,7 @@
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
+#include "filters/cache/l2_cache.h"
 #include "filters/compression/compression_stats.h"
 #include "filters/filter.h"
 #include "gateway/config.h"
@@ -22,7 +27,8 @@ namespace perfgate {
 class CacheFilter final : public Filter {
  public:
   CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, std::shared_ptr<CacheStats> stats,
-              std::shared_ptr<CompressionStats> compression_stats, const CacheConfig& config);
+              std::shared_ptr<CompressionStats> compression_stats, const CacheConfig& config,
+              std::shared_ptr<L2Cache> l2 = nullptr);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
@@ -41,6 +47,7 @@ class CacheFilter final : public Filter {
   std::shared_ptr<CacheStats> stats_;
   std::shared_ptr<CompressionStats> compression_stats_;  // counts gzip variants decoded once
   CacheConfig config_;
+  std::shared_ptr<L2Cache> l2_;  // null: no [cache.l2]
 };
 
 }  // namespace perfgate
