@@ -198,7 +198,7 @@ int Gateway::run() {
   for (auto& worker : workers_) worker->start();
   if (l2_ != nullptr) {
     l2_->startControl(base_, [this](std::string_view message) { onPurgeMessage(message); });
-    spdlog::info("l2 cache on {} (key prefix '{}')", config.cache.l2.redis, config.cache.l2.key_prefix);
+    spdlog::info("l2 cache on {} (key prefix '{}')", l2_->config().redis, l2_->config().key_prefix);
   }
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {

@@ -275,6 +275,12 @@ void RedisLink::onMessage(redisAsyncContext*, void* reply, void* self) noexcept 
 
 L2Cache::L2Cache(L2Config config, uint64_t max_object_bytes)
     : config_(std::move(config)), max_object_bytes_(max_object_bytes) {
+  // The URL is kept for logs and /api/monitoring only (the parts are parsed already): without
+  // its password.
+  if (!config_.password.empty()) {
+    size_t at = config_.redis.rfind('@');
+    if (at != std::string::npos) config_.redis = "redis://:***" + config_.redis.substr(at);
+  }
   std::random_device random;
   char id[17];
   std::snprintf(id, sizeof id, "%08x%08x", random(), random());

@@ -137,5 +137,14 @@ TEST(L2Record, EntryKeysNameRouteAndKeyAndSplitBack) {
   EXPECT_EQ(l2.channel(), "p:purge");
 }
 
+TEST(L2Record, TheRedisPasswordStaysOutOfLogsAndMonitoring) {
+  L2Config config;
+  config.redis = "redis://:s3cret@127.0.0.1:6380/1";
+  ASSERT_EQ(parseRedisUrl(config.redis, config), "");
+  L2Cache l2(config, 1024);
+  EXPECT_EQ(l2.config().redis, "redis://:***@127.0.0.1:6380/1");
+  EXPECT_EQ(l2.config().password, "s3cret");
+}
+
 }  // namespace
 }  // namespace perfgate
