@@ -658,12 +658,16 @@ void CacheFilter::onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRe
     // Varnish do). Sending the full response instead of a range is allowed (RFC 9110 §14.2).
     request.headers = withoutFields(request.headers, {"range", "if-range"});
   }
-  if (st->stale == nullptr) return;
-  // The client's own conditionals go through untouched; otherwise we validate our copy (§4.3.1).
+  if (st->stale == nullptr || (st->stale->etag.empty() && st->stale->last_modified.empty())) return;
+  // We validate our copy (§4.3.1) with its own validators, in place of a client's If-None-Match
+  // or If-Modified-Since: a 304 then refreshes the entry, and the client's conditional is
+  // answered from it (§4.3.2). Passing the client's validators instead would leave the entry
+  // stale for as long as clients revalidate. Preconditions (If-Match, If-Unmodified-Since,
+  // If-Range) go through untouched, for the backend to judge.
   const RequestHead& client = exchange.request();
-  if (client.header("if-none-match") || client.header("if-modified-since") || client.header("if-match") ||
-      client.header("if-unmodified-since") || client.header("if-range")) {
-    return;
+  if (client.header("if-match") || client.header("if-unmodified-since") || client.header("if-range")) return;
+  if (client.header("if-none-match") || client.header("if-modified-since")) {
+    request.headers = withoutFields(request.headers, {"if-none-match", "if-modified-since"});
   }
   if (!st->stale->etag.empty()) {
     request.headers.append("If-None-Match: " + st->stale->etag + "\r\n");
@@ -695,7 +699,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Upstr
 
   if (st->validating && head.status == 304) {
     // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
-    // answers the client (which asked without validators, so it gets the full response).
+    // answers the client: in full, or 304 when the client's own validators match it.
     CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, policy);
     if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, time(nullptr));
     RouteCacheCounters& counters = stats_->local(route.name);  // before serving: that ends the exchange

@@ -98,6 +98,8 @@ class BackendFaultTest : public ::testing::Test {
     }
     HttpConnection endless(gateway_->listenPort());
     endless.send(buildRequest("GET", "/endless"));
+    // The first bytes may be slow to come on a loaded machine; then a little of the body.
+    endless.waitReadable(seconds(10));
     std::string got = endless.readAvailable(milliseconds(100));
     if (got.rfind("HTTP/1.1 200", 0) != 0) failures.push_back("endless: no 200 head: " + got.substr(0, 100));
     endless.abortWithReset();

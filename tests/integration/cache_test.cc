@@ -867,6 +867,40 @@ TEST_F(CacheTest, StaleEntryIsRevalidatedWithIfNoneMatchAnd304RefreshesHeaders) 
   EXPECT_EQ(backend_.requestsFor(target), 2u);
 }
 
+// A client revalidating its own copy of a stale entry: the gateway validates the stored copy
+// with the stored validators, the 304 refreshes it, and the client's conditional is answered
+// from it. Passing the client's validators through would leave the entry stale for good.
+TEST_F(CacheTest, ClientConditionalOnAStaleEntryRefreshesTheEntry) {
+  ASSERT_TRUE(startCache());
+  const std::string target = cacheTarget("client-inm-stale", {{"cc", "max-age=1"}, {"etag", "\"v1\""}});
+  ASSERT_TRUE(isStoredMiss(get(target)));
+  std::this_thread::sleep_for(kPastOneSecond);
+
+  HttpResponse not_modified = get(target, {{"If-None-Match", "\"v0\", \"v1\""}});
+  ASSERT_TRUE(not_modified.ok()) << not_modified.summary();
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.header("X-Cache"), "REVALIDATED");
+  EXPECT_EQ(not_modified.header("ETag"), "\"v1\"");
+  ASSERT_EQ(backend_.requestsFor(target), 2u);
+  EXPECT_EQ(backend_.requestsTo(target)[1].header("If-None-Match"), "\"v1\"") << "the stored validator, not the client's";
+
+  // Fresh again: the next conditional and the next plain request are hits.
+  HttpResponse again = get(target, {{"If-None-Match", "\"v1\""}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_EQ(again.header("X-Cache"), "HIT");
+  HttpResponse plain = get(target);
+  EXPECT_TRUE(isHit(plain));
+  EXPECT_EQ(plain.body, fetchBody(1));
+  EXPECT_EQ(backend_.requestsFor(target), 2u);
+
+  // A client whose validator no longer matches gets the whole stored response.
+  std::this_thread::sleep_for(kPastOneSecond);
+  HttpResponse full = get(target, {{"If-None-Match", "\"v0\""}});
+  EXPECT_EQ(full.status, 200);
+  EXPECT_EQ(full.header("X-Cache"), "REVALIDATED");
+  EXPECT_EQ(full.body, fetchBody(1));
+}
+
 // revalidation (stale entry with Last-Modified only)
 TEST_F(CacheTest, StaleEntryIsRevalidatedWithIfModifiedSince) {
   ASSERT_TRUE(startCache());
