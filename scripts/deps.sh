@@ -9,8 +9,10 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev l
 # docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service;
 # varnish: varnishtest drives the request-smuggling matrix in tests/vtc/; prometheus: promtool
 # checks the /metrics exposition; chromium: the admin dashboard's browser check (tests/dashboard/);
-# redis-server backs the shared L2 cache tests.
-test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus chromium redis-server)
+# redis-server backs the shared L2 cache tests; wrk, gnuplot-nox and python3: the bench_smoke test
+# runs bench/run --quick (the harness only, no peers).
+test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus chromium redis-server
+           wrk gnuplot-nox python3)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 # gnuplot-nox and python3: bench/run's plot and report.
 bench_pkgs=(wrk nginx-light haproxy varnish gnuplot-nox python3)
