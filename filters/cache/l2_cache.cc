@@ -363,7 +363,7 @@ std::string L2Cache::entryKey(std::string_view route, std::string_view key) cons
 std::string L2Cache::tagKey(std::string_view tag) const { return config_.key_prefix + "t:" + std::string(tag); }
 
 bool L2Cache::splitEntryKey(std::string_view name, std::string& route, std::string& key) const {
-  std::string_view head = std::string_view(config_.key_prefix + "e:");
+  const std::string head = config_.key_prefix + "e:";
   if (name.substr(0, head.size()) != head) return false;
   name.remove_prefix(head.size());
   size_t colon = name.find(':');
