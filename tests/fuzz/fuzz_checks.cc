@@ -217,6 +217,28 @@ void checkDelta(const std::optional<int64_t>& v) {
   if (v) FUZZ_CHECK(*v >= 0 && *v <= kDeltaSecondsMax);
 }
 
+// `input` cut at every comma, empty pieces kept (the raw list elements, untrimmed).
+std::vector<std::string_view> commaSeparated(std::string_view input) {
+  std::vector<std::string_view> elements;
+  for (std::string_view rest = input;;) {
+    size_t comma = rest.find(',');
+    elements.push_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return elements;
+}
+
+// The elements joined by commas, last first.
+std::string reversedList(const std::vector<std::string_view>& elements) {
+  std::string out;
+  for (auto it = elements.rbegin(); it != elements.rend(); ++it) {
+    if (it != elements.rbegin()) out.push_back(',');
+    out.append(*it);
+  }
+  return out;
+}
+
 // The normalized Accept-Encoding inside a variant key for Vary: accept-encoding.
 std::string acceptEncodingPart(const std::vector<HeaderField>& fields) {
   static const std::vector<std::string> kVary = {"accept-encoding"};
@@ -335,22 +357,11 @@ void checkAcceptEncoding(std::string_view input) {
   // Coding names and "q" are case-insensitive; other fields are not read.
   FUZZ_CHECK(prefersGzip({{"accept-encoding", upper(input)}}) == gzip);
   FUZZ_CHECK(prefersGzip({{"X-Accept-Encoding", "gzip"}, {"TE", "gzip"}, {"Accept-Encoding", input}}) == gzip);
-  std::vector<std::string_view> elements;
-  for (std::string_view rest = input;;) {
-    size_t comma = rest.find(',');
-    elements.push_back(rest.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
+  const std::vector<std::string_view> elements = commaSeparated(input);
   // The order of the elements does not matter, nor how they are split over field lines.
-  std::string reversed;
   std::vector<HeaderField> one_per_line;
-  for (auto it = elements.rbegin(); it != elements.rend(); ++it) {
-    if (it != elements.rbegin()) reversed.push_back(',');
-    reversed.append(*it);
-    one_per_line.push_back({"Accept-Encoding", *it});
-  }
-  FUZZ_CHECK(prefersGzip({{"Accept-Encoding", reversed}}) == gzip);
+  for (auto it = elements.rbegin(); it != elements.rend(); ++it) one_per_line.push_back({"Accept-Encoding", *it});
+  FUZZ_CHECK(prefersGzip({{"Accept-Encoding", reversedList(elements)}}) == gzip);
   FUZZ_CHECK(prefersGzip(one_per_line) == gzip);
   // gzip named with full weight always wins (no weight is above 1); refused outright, never.
   FUZZ_CHECK(prefersGzip({{"Accept-Encoding", std::string(input) + ",gzip"}}));
@@ -363,19 +374,8 @@ void checkAcceptEncoding(std::string_view input) {
 void checkCacheKey(std::string_view input) {
   // Accept-Encoding: the normalized form is order-independent and a fixed point.
   std::string normalized = acceptEncodingPart({{"Accept-Encoding", input}});
-  std::vector<std::string_view> elements;
-  for (std::string_view rest = input;;) {
-    size_t comma = rest.find(',');
-    elements.push_back(rest.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  std::string reversed;
-  for (auto it = elements.rbegin(); it != elements.rend(); ++it) {
-    if (it != elements.rbegin()) reversed.push_back(',');
-    reversed.append(*it);
-  }
-  FUZZ_CHECK(acceptEncodingPart({{"Accept-Encoding", reversed}}) == normalized);
+  const std::vector<std::string_view> elements = commaSeparated(input);
+  FUZZ_CHECK(acceptEncodingPart({{"Accept-Encoding", reversedList(elements)}}) == normalized);
   FUZZ_CHECK(acceptEncodingPart({{"accept-encoding", normalized}}) == normalized);
   // Two field lines are one comma-separated list (RFC 9110 §5.3).
   if (elements.size() > 1) {
