@@ -12,19 +12,11 @@ build=$(cd "${1:?usage: check.sh BUILD_DIR}" && pwd)
 # shellcheck source=docker/lib.sh
 . "$root/docker/lib.sh"
 
-for tool in node npm; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/deps.sh test installs nodejs and npm)"; exit 77; }
-done
+# shellcheck source=scripts/npm_workspace.sh
+. "$root/scripts/npm_workspace.sh"
+
 work="$build/k8s-check"
-mkdir -p "$work"
-cp "$here/package.json" "$here/package-lock.json" "$here/validate.mjs" "$work/"
-if ! cmp -s "$work/package-lock.json" "$work/node_modules/.perfgate-lock.json" 2>/dev/null; then
-  if ! (cd "$work" && npm ci --no-audit --no-fund --loglevel=error); then
-    echo "FAIL: npm ci could not install the validator's packages (see above)"
-    exit 1
-  fi
-  cp "$work/package-lock.json" "$work/node_modules/.perfgate-lock.json"
-fi
+npm_workspace "$work" "the validator's packages" "$here/package.json" "$here/package-lock.json" "$here/validate.mjs"
 rm -rf "$work/out" && mkdir -p "$work/out"
 version=$(sed -n 's/^project(perfgate VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
 node "$work/validate.mjs" "$here" "$work/out" "$version" || failures=$((failures + 1))

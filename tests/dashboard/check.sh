@@ -12,20 +12,12 @@ build=$(cd "${1:?usage: check.sh BUILD_DIR PERFGATE SAMPLE_BACKEND}" && pwd)
 perfgate=${2:?usage: check.sh BUILD_DIR PERFGATE SAMPLE_BACKEND}
 backend=${3:?usage: check.sh BUILD_DIR PERFGATE SAMPLE_BACKEND}
 
-for tool in node npm; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/deps.sh test installs nodejs and npm)"; exit 77; }
-done
+# shellcheck source=scripts/npm_workspace.sh
+. "$here/../../scripts/npm_workspace.sh"
+
 browser=$(command -v chromium || command -v chromium-browser) ||
   { echo "SKIP: chromium is not installed (scripts/deps.sh test installs Debian's chromium)"; exit 77; }
 work="$build/dashboard-check"
-mkdir -p "$work"
-cp "$here/package.json" "$here/package-lock.json" "$here/dashboard_check.mjs" "$work/"
-if ! cmp -s "$work/package-lock.json" "$work/node_modules/.perfgate-lock.json" 2>/dev/null; then
-  if ! (cd "$work" && npm ci --no-audit --no-fund --loglevel=error); then
-    echo "FAIL: npm ci could not install playwright-core (see above)"
-    exit 1
-  fi
-  cp "$work/package-lock.json" "$work/node_modules/.perfgate-lock.json"
-fi
+npm_workspace "$work" playwright-core "$here/package.json" "$here/package-lock.json" "$here/dashboard_check.mjs"
 echo "chromium: $("$browser" --version 2>/dev/null | head -1)"
 exec node "$work/dashboard_check.mjs" "$perfgate" "$backend" "$browser" "$work"
