@@ -78,3 +78,13 @@ void AccessLog::write(const AccessRecord& r) {
 }
 
 }  // namespace perfgate
+
+namespace perfgate {
+
+std::string excerpt(std::string_view text) {
+  constexpr size_t kMax = 64;
+  if (text.size() <= kMax) return std::string(text);
+  return std::string(text.substr(0, kMax)) + "...";
+}
+
+}  // namespace perfgate

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -96,6 +97,96 @@ std::string requestBody(evhttp_request* request) {
   return body;
 }
 
+// Deepest nesting of arrays and objects in `text` (strings skipped), counted without parsing:
+// a body nested deeper than any admin call needs is refused before the parser (and anything
+// that walks the result recursively, such as dump()) sees it.
+bool nestingWithin(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+// The JSON body of a mutating call; discarded (is_discarded()) when it is not JSON or nests
+// deeper than kMaxJsonDepth.
+constexpr int kMaxJsonDepth = 16;
+nlohmann::json jsonBody(evhttp_request* request) {
+  std::string text = requestBody(request);
+  if (!nestingWithin(text, kMaxJsonDepth)) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
+// A Host a browser can only send when its user typed it: an IP address (v4 or bracketed v6) or
+// localhost, with the listener's own port. A DNS name could be an attacker's, rebound to this
+// address (DNS rebinding), so it never reaches a mutating call.
+bool namesListener(std::string_view host, uint16_t port) {
+  std::string_view name = host;
+  std::string_view port_text;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = host.substr(1, close - 1);
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    if (!rest.empty()) port_text = rest.substr(1);
+    in6_addr v6;
+    if (inet_pton(AF_INET6, std::string(name).c_str(), &v6) != 1) return false;
+  } else {
+    size_t colon = host.rfind(':');
+    if (colon != std::string_view::npos) {
+      name = host.substr(0, colon);
+      port_text = host.substr(colon + 1);
+    }
+    in_addr v4;
+    if (!equalsIgnoreCase(name, "localhost") && inet_pton(AF_INET, std::string(name).c_str(), &v4) != 1) return false;
+  }
+  if (port_text.empty()) return port == 80;
+  uint16_t given = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), given);
+  return ec == std::errc() && end == port_text.data() + port_text.size() && given == port;
+}
+
+// Why a state-changing call cannot be from the operator's own client, or "" (then 0): it comes
+// from a web page (cross-site request forgery through the operator's browser) when its Origin is
+// another site, its Host is not this listener, or its body is not declared JSON (a form or a
+// no-cors fetch cannot declare it without a CORS preflight, which is never granted).
+std::pair<int, std::string_view> crossSiteRefusal(evhttp_request* request, uint16_t port) {
+  const evkeyvalq* headers = evhttp_request_get_input_headers(request);
+  const char* host = evhttp_find_header(headers, "Host");
+  if (host != nullptr && !namesListener(host, port)) {
+    return {403, "Host must name this listener (an IP address or localhost, with its port)"};
+  }
+  if (const char* origin = evhttp_find_header(headers, "Origin")) {
+    std::string_view value = origin;
+    if (host == nullptr || value.size() != 7 + std::strlen(host) || !equalsIgnoreCase(value.substr(0, 7), "http://") ||
+        !equalsIgnoreCase(value.substr(7), host)) {
+      return {403, "cross-origin requests may not change state"};
+    }
+  }
+  const char* type = evhttp_find_header(headers, "Content-Type");
+  std::string_view media = type != nullptr ? std::string_view(type) : std::string_view();
+  media = trimOws(media.substr(0, media.find(';')));
+  if (!equalsIgnoreCase(media, "application/json")) {
+    return {415, "state-changing calls take Content-Type: application/json"};
+  }
+  return {0, ""};
+}
+
 // Constant-time comparison: the work depends only on the length of what the client sent, so
 // response timing tells neither how much of the token matched nor how long it is.
 bool sameToken(std::string_view given, std::string_view token) {
@@ -150,6 +241,7 @@ std::string AdminServer::listen(const ListenAddress& address, uint16_t& bound_po
   getsockname(evhttp_bound_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&bound), &length);
   bound_port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                  : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  port_ = bound_port;
   return "";
 }
 
@@ -186,6 +278,7 @@ void AdminServer::handle(evhttp_request* request) {
         return;
       }
     }
+    if (auto [status, why] = crossSiteRefusal(request, port_); status != 0) return replyError(request, status, why);
   }
 
   if (path == "/" || path.starts_with("/dashboard/")) {
@@ -240,12 +333,12 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   if (path == "/api/cache/clear") {
-    nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
-    if (body.is_discarded()) return replyError(request, 400, "body is not valid JSON");
+    nlohmann::json body = jsonBody(request);
+    if (body.is_discarded()) return replyError(request, 400, "body is not valid JSON (or nested too deep)");
     CachePurge purge;
     if (std::string error = CachePurge::parse(body, purge); !error.empty()) return replyError(request, 400, error);
     if (purge.selector == "route" && gateway_.cacheSwitch(purge.value) == nullptr) {
-      return replyError(request, 400, "no route named '" + purge.value + "'");
+      return replyError(request, 400, "no route named '" + excerpt(purge.value) + "'");
     }
     size_t count = purge.apply(gateway_.cacheStore(), time(nullptr));
     nlohmann::json answer = {{purge.soft ? "marked_stale" : "removed", count}};
@@ -255,9 +348,10 @@ void AdminServer::handle(evhttp_request* request) {
     return;
   }
   if (path == "/api/cache/warmup") {
-    nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
+    nlohmann::json body = jsonBody(request);
     CacheWarmup::Request job;
-    if (std::string error = body.is_discarded() ? "body is not JSON" : CacheWarmup::parse(body, job); !error.empty()) {
+    if (std::string error = body.is_discarded() ? "body is not JSON (or nested too deep)" : CacheWarmup::parse(body, job);
+        !error.empty()) {
       return replyError(request, 400, error);
     }
     size_t urls = job.urls.size();
@@ -272,7 +366,7 @@ void AdminServer::handle(evhttp_request* request) {
     uint64_t id = 0;
     auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
     nlohmann::json status = ec == std::errc() && end == id_text.data() + id_text.size() ? warmup_.status(id) : nullptr;
-    if (status.is_null()) return replyError(request, 404, "no warmup job '" + id_text + "'");
+    if (status.is_null()) return replyError(request, 404, "no warmup job '" + excerpt(id_text) + "'");
     reply(request, 200, status.dump() + "\n");
     return;
   }
@@ -289,11 +383,13 @@ void AdminServer::handle(evhttp_request* request) {
   if (path.rfind("/api/cache/routes/", 0) == 0) {
     std::string name = path.substr(std::string("/api/cache/routes/").size());
     std::atomic<int8_t>* flag = gateway_.cacheSwitch(name);
-    if (flag == nullptr) return replyError(request, 400, "no route named '" + name + "'");
-    nlohmann::json body = nlohmann::json::parse(requestBody(request), nullptr, false);
-    if (body.is_discarded()) return replyError(request, 400, "body is not valid JSON");
+    if (flag == nullptr) return replyError(request, 400, "no route named '" + excerpt(name) + "'");
+    nlohmann::json body = jsonBody(request);
+    if (body.is_discarded()) return replyError(request, 400, "body is not valid JSON (or nested too deep)");
     for (auto it = body.begin(); body.is_object() && it != body.end(); ++it) {
-      if (it.key() != "enabled") return replyError(request, 400, "unknown field '" + it.key() + "': only \"enabled\"");
+      if (it.key() != "enabled") {
+        return replyError(request, 400, "unknown field '" + excerpt(it.key()) + "': only \"enabled\"");
+      }
     }
     if (!body.is_object() || !body.contains("enabled") || !(body["enabled"].is_boolean() || body["enabled"].is_null())) {
       return replyError(request, 400, "body must be {\"enabled\": true|false|null} (null: back to the config)");

@@ -36,6 +36,7 @@ class AdminServer {
   void health(evhttp_request* request, bool probe);
 
   Gateway& gateway_;
+  uint16_t port_ = 0;  // as bound: mutating calls must name it in Host
   evhttp* http_;
   CacheWarmup warmup_;
   evdns_base* dns_;  // resolves https upstreams for probes

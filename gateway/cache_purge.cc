@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "filters/cache/cache_key.h"
+#include "gateway/access_log.h"
 
 namespace perfgate {
 
@@ -19,7 +20,7 @@ std::string CachePurge::parse(const nlohmann::json& body, CachePurge& out) {
       continue;
     }
     if (key != "route" && key != "prefix" && key != "url" && key != "tag") {
-      return "unknown key '" + key + "': use route, prefix, url or tag (and soft)";
+      return "unknown key '" + excerpt(key) + "': use route, prefix, url or tag (and soft)";
     }
     if (!purge.selector.empty()) return "give at most one of route, prefix, url, tag";
     if (!value.is_string()) return "'" + key + "' must be a string";

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "gateway/access_log.h"
+
 namespace perfgate {
 namespace {
 
@@ -69,7 +71,8 @@ std::string CacheWarmup::parse(const nlohmann::json& body, Request& out) {
         std::string host;
         std::string target;
         if (!url.is_string() || !splitUrl(url.get<std::string>(), host, target)) {
-          return "each url must be \"/path?query\" or \"http://host/path?query\": " + url.dump();
+          return "each url must be \"/path?query\" or \"http://host/path?query\": " +
+                 (url.is_string() ? "'" + excerpt(url.get<std::string>()) + "'" : std::string("a ") + url.type_name());
         }
         out.urls.push_back(url.get<std::string>());
       }
@@ -88,12 +91,12 @@ std::string CacheWarmup::parse(const nlohmann::json& body, Request& out) {
         std::string lower = name;
         std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
         if (lower == "host" || lower == "connection" || lower == "content-length" || lower == "transfer-encoding") {
-          return "'headers' may not set " + name;
+          return "'headers' may not set " + excerpt(name);
         }
         out.headers.emplace_back(name, field.get<std::string>());
       }
     } else {
-      return "unknown key '" + key + "': use urls, concurrency, host, headers";
+      return "unknown key '" + excerpt(key) + "': use urls, concurrency, host, headers";
     }
   }
   if (out.urls.empty()) return "'urls' is required";

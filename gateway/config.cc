@@ -128,7 +128,7 @@ void readServer(const toml::table& table, ServerConfig& server) {
   TableReader r(table, "server");
   r.allowOnly({"listen", "workers", "max_connections", "header_timeout", "idle_timeout",
                "request_timeout", "send_timeout", "drain_timeout", "max_request_line",
-               "max_header_bytes", "max_headers", "max_body_bytes"});
+               "max_header_bytes", "max_headers", "max_body_bytes", "merge_slashes", "forward_path"});
   if (auto v = r.address("listen")) server.listen = *v;
   if (auto v = r.integer("workers", 0, 1024)) server.workers = static_cast<unsigned>(*v);
   if (auto v = r.integer("max_connections", 1, 10'000'000)) server.max_connections = static_cast<unsigned>(*v);
@@ -141,6 +141,13 @@ void readServer(const toml::table& table, ServerConfig& server) {
   if (auto v = r.size("max_header_bytes")) server.max_header_bytes = *v;
   if (auto v = r.integer("max_headers", 1, 10'000)) server.max_headers = static_cast<uint64_t>(*v);
   if (auto v = r.size("max_body_bytes")) server.max_body_bytes = *v;
+  if (auto v = r.boolean("merge_slashes")) server.merge_slashes = *v;
+  if (auto v = r.string("forward_path")) {
+    if (*v != "normalized" && *v != "original") {
+      throw r.error("forward_path", "'forward_path' must be \"normalized\" or \"original\"");
+    }
+    server.forward_original_path = *v == "original";
+  }
   if (server.max_request_line < 16) throw r.error("max_request_line", "'max_request_line' must be at least 16 bytes");
   if (server.max_header_bytes < server.max_request_line) {
     throw r.error("max_header_bytes", "'max_header_bytes' must be at least 'max_request_line'");
@@ -336,7 +343,7 @@ std::string resolveUpstreamUrl(UpstreamConfig& upstream) {
 void readUpstream(const std::string& name, const toml::table& table, UpstreamConfig& upstream) {
   TableReader r(table, "upstream." + name);
   r.allowOnly({"url", "max_connections", "max_idle_connections", "connect_timeout",
-               "response_timeout", "host_header", "tls_ca_file"});
+               "response_timeout", "host_header", "tls_ca_file", "trust_bodiless_length", "trust_forwarded"});
   upstream.name = name;
   auto url = r.string("url");
   if (!url) throw ConfigError(table.source(), "[upstream." + name + "] needs a 'url'");
@@ -346,6 +353,8 @@ void readUpstream(const std::string& name, const toml::table& table, UpstreamCon
   if (auto v = r.integer("max_idle_connections", 0, 100'000)) upstream.max_idle_connections = static_cast<unsigned>(*v);
   if (auto v = r.duration("connect_timeout")) upstream.connect_timeout = *v;
   if (auto v = r.duration("response_timeout")) upstream.response_timeout = *v;
+  if (auto v = r.boolean("trust_bodiless_length")) upstream.trust_bodiless_length = *v;
+  if (auto v = r.boolean("trust_forwarded")) upstream.trust_forwarded = *v;
   if (auto v = r.string("tls_ca_file")) {
     if (!upstream.tls) throw r.error("tls_ca_file", "'tls_ca_file' needs an https:// url");
     upstream.tls_ca_file = *v;
@@ -368,7 +377,7 @@ void readRoute(const toml::table& table, size_t index, Config& config) {
   TableReader r(table, "[route]");
   r.allowOnly({"name", "prefix", "path", "upstream", "cache", "ttl", "ttl_override", "stale_if_error",
                "heuristic_freshness", "allow_cookies", "ignore_client_no_cache", "compression",
-               "cache_control", "cache_control_mode", "etag", "server_timing"});
+               "cache_control", "cache_control_mode", "etag", "server_timing", "allow_trace"});
   RouteConfig route;
   auto name = r.string("name");
   if (!name || name->empty()) throw ConfigError(table.source(), "route #" + std::to_string(index + 1) + " needs a 'name'");
@@ -412,6 +421,7 @@ void readRoute(const toml::table& table, size_t index, Config& config) {
   }
   if (auto v = r.boolean("etag")) route.etag = *v;
   if (auto v = r.boolean("server_timing")) route.server_timing = *v;
+  if (auto v = r.boolean("allow_trace")) route.allow_trace = *v;
   config.routes.push_back(std::move(route));
 }
 

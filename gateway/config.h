@@ -36,6 +36,13 @@ struct ServerConfig {
   uint64_t max_header_bytes = 32 * 1024;
   uint64_t max_headers = 100;
   uint64_t max_body_bytes = 64ull * 1024 * 1024;
+  // Request paths are normalised for routing and cache keys (RFC 3986 §6.2.2: unreserved
+  // percent-escapes decoded, dot segments removed); with merge_slashes "//" reads as "/" too.
+  bool merge_slashes = true;
+  // What goes upstream: the client's bytes unchanged (default; then a request whose path
+  // normalisation changed is not cached: the backend may not resolve it to the keyed resource),
+  // or the normalised path (then it is keyed and cached under that path).
+  bool forward_original_path = true;
 };
 
 struct AdminConfig {
@@ -67,6 +74,12 @@ struct UpstreamConfig {
   HostHeaderMode host_mode = HostHeaderMode::Client;
   std::string host_value;   // for HostHeaderMode::Fixed
   std::string tls_ca_file;  // https upstreams: CA bundle to verify against; empty: system CAs
+  // Reuse a connection after a HEAD/204/304 response that declares a body length: only for a
+  // backend trusted never to send a body there (bytes it sent would be read as the next response).
+  bool trust_bodiless_length = false;
+  // Keep the client's forwarding fields (Forwarded, X-Forwarded-*, X-Real-IP, X-Host, ...): only
+  // behind a trusted front proxy that sets them itself. Otherwise they are dropped or replaced.
+  bool trust_forwarded = false;
 };
 
 // Per-route timing and the metrics history file.
@@ -137,6 +150,7 @@ struct RouteConfig {
   std::optional<int64_t> cache_control_max_age;  // max-age of cache_control, for Expires
   bool etag = false;                      // strong ETag (XXH3-128 of the body) where none is sent
   bool server_timing = false;          // add a Server-Timing response header (cache, upstream time)
+  bool allow_trace = false;            // forward TRACE (else 405: it would echo cookies back)
   // Runtime switch set by the admin API, kept across reloads: -1 follows `cache`, 0 off, 1 on.
   // Attached when the config is put into service (null in configs that only get checked).
   const std::atomic<int8_t>* cache_switch = nullptr;

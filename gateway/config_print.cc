@@ -136,6 +136,8 @@ std::string printConfig(const Config& config) {
   w.size("max_header_bytes", server.max_header_bytes);
   w.integer("max_headers", server.max_headers);
   w.size("max_body_bytes", server.max_body_bytes);
+  w.boolean("merge_slashes", server.merge_slashes);
+  w.string("forward_path", server.forward_original_path ? "original" : "normalized");
 
   w.table("[admin]");
   w.address("listen", config.admin.listen);
@@ -181,6 +183,8 @@ std::string printConfig(const Config& config) {
     w.duration("connect_timeout", upstream.connect_timeout);
     w.duration("response_timeout", upstream.response_timeout);
     w.string("host_header", hostHeaderValue(upstream));
+    w.boolean("trust_bodiless_length", upstream.trust_bodiless_length);
+    w.boolean("trust_forwarded", upstream.trust_forwarded);
     if (upstream.tls) w.string("tls_ca_file", upstream.tls_ca_file, upstream.tls_ca_file.empty() ? "system CAs" : "");
   }
 
@@ -209,6 +213,7 @@ std::string printConfig(const Config& config) {
     }
     w.boolean("etag", route.etag);
     w.boolean("server_timing", route.server_timing);
+    w.boolean("allow_trace", route.allow_trace);
   }
   return out;
 }

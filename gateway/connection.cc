@@ -21,16 +21,18 @@ constexpr size_t kBodyHighWater = 256 * 1024;    // decoded request body waiting
 constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
 constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
 constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
+constexpr std::string_view kAllowWithoutTrace = "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n";
 
 ParseLimits limitsOf(const ServerConfig& server) {
   return ParseLimits{server.max_request_line, server.max_header_bytes, server.max_headers,
-                     server.max_body_bytes};
+                     server.max_body_bytes, server.merge_slashes};
 }
 
 const char* reasonPhrase(int status) {
   switch (status) {
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
@@ -56,7 +58,8 @@ GatewayError upstreamErrorKind(UpstreamResult result) {
     case UpstreamResult::ConnectFailed: return GatewayError::UpstreamRefused;
     case UpstreamResult::Truncated:
     case UpstreamResult::SendFailed: return GatewayError::UpstreamReset;
-    case UpstreamResult::BadResponse: return GatewayError::UpstreamParse;
+    case UpstreamResult::BadResponse:
+    case UpstreamResult::Overrun: return GatewayError::UpstreamParse;
     case UpstreamResult::Internal: break;
   }
   return GatewayError::UpstreamOther;
@@ -65,7 +68,7 @@ GatewayError upstreamErrorKind(UpstreamResult result) {
 }  // namespace
 
 std::string gatewayErrorResponse(int status, std::string_view message, bool close, bool http10_keep_alive,
-                                 bool with_body) {
+                                 bool with_body, std::string_view extra_fields) {
   std::string body = "{\"error\": \"";
   appendJsonEscaped(body, message);
   body.append("\", \"status\": ");
@@ -79,7 +82,9 @@ std::string gatewayErrorResponse(int status, std::string_view message, bool clos
   out.append(reasonPhrase(status));
   out.append("\r\nDate: ");
   out.append(httpDate());
-  out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ");
+  out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n");
+  out.append(extra_fields);
+  out.append("Content-Length: ");
   out.append(std::to_string(body.size()));
   if (close) {
     out.append("\r\nConnection: close");
@@ -232,7 +237,8 @@ bool ClientConnection::fetchInBackground(UpstreamRequest request, UpstreamObserv
 }
 
 UpstreamRequest ClientConnection::upstreamRequest() const {
-  return buildUpstreamRequest(request_, snapshot_->config->upstreams[route_->upstream_index], client_ip_);
+  return buildUpstreamRequest(request_, snapshot_->config->upstreams[route_->upstream_index], client_ip_,
+                              snapshot_->config->server.forward_original_path);
 }
 
 ExchangeFacts ClientConnection::facts() const {
@@ -337,6 +343,7 @@ void ClientConnection::beginRequest() {
   response_started_ = false;
   response_complete_ = false;
   keep_alive_ = request_.keep_alive && !draining_;
+  request_.unkeyed_path = request_.path_changed && snapshot_->config->server.forward_original_path;
 
   switch (request_.framing) {
     case BodyFraming::None:
@@ -355,6 +362,12 @@ void ClientConnection::beginRequest() {
   route_ = snapshot_->router.match(request_.path);
   if (route_ == nullptr) {
     sendLocal(404, "no route for this path", !body_done_);
+    return;
+  }
+  // TRACE echoes the request back, cookies and credentials included (cross-site tracing): only
+  // where a route asks for it.
+  if (request_.method == "TRACE" && !route_->allow_trace) {
+    sendLocal(405, "TRACE is not allowed on this route", !body_done_, kAllowWithoutTrace);
     return;
   }
   filter_states_.resize(snapshot_->filters.size());
@@ -383,7 +396,8 @@ void ClientConnection::dispatch() {
   pool_ = worker_->pool(upstream);
   if (request_.expect_continue) bufferevent_write(bev_, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 
-  UpstreamRequest forwarded = buildUpstreamRequest(request_, upstream, client_ip_);
+  UpstreamRequest forwarded =
+      buildUpstreamRequest(request_, upstream, client_ip_, snapshot_->config->server.forward_original_path);
   if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded);
   upstream_started_ = Clock::now();
   transfer_ = pool_->start(std::move(forwarded), this);
@@ -606,7 +620,8 @@ void ClientConnection::onUpstreamDone(UpstreamResult result, const char* detail)
   finishRequest();
 }
 
-void ClientConnection::sendLocal(int status, std::string_view message, bool close_after) {
+void ClientConnection::sendLocal(int status, std::string_view message, bool close_after,
+                                 std::string_view extra_fields) {
   if (close_after) {
     keep_alive_ = false;
     error_reply_ = true;  // the client may still be sending what we refused: linger
@@ -614,7 +629,7 @@ void ClientConnection::sendLocal(int status, std::string_view message, bool clos
   bool keep = in_request_ && keep_alive_;
   bool with_body = !(in_request_ && request_.isHead());
   std::string response = gatewayErrorResponse(
-      status, message, !keep, keep && request_.version == HttpVersion::Http10, with_body);
+      status, message, !keep, keep && request_.version == HttpVersion::Http10, with_body, extra_fields);
   bufferevent_write(bev_, response.data(), response.size());
   status_ = status;
   bytes_out_ = with_body ? response.size() : 0;

@@ -21,9 +21,10 @@ namespace perfgate {
 
 class Worker;
 
-// A response made by the gateway itself: JSON body {"error": ..., "status": N}.
+// A response made by the gateway itself: JSON body {"error": ..., "status": N}. `extra_fields`
+// ("Name: value\r\n" lines) go into the head, e.g. Allow for a 405.
 std::string gatewayErrorResponse(int status, std::string_view message, bool close, bool http10_keep_alive,
-                                 bool with_body);
+                                 bool with_body, std::string_view extra_fields = {});
 
 class ClientConnection final : public UpstreamObserver, public Exchange, private BodySink {
  public:
@@ -76,7 +77,7 @@ class ClientConnection final : public UpstreamObserver, public Exchange, private
   void dispatch();  // filters, then the upstream
   bool pumpBody();  // moves request body from the input to body_; false on a framing error
   void finishRequest();
-  void sendLocal(int status, std::string_view message, bool close_after);
+  void sendLocal(int status, std::string_view message, bool close_after, std::string_view extra_fields = {});
   // Response body through filters that transform or hold it (not the plain pass-through path).
   void writeResponseHead(const UpstreamResponseHead& head);
   void pushBody(std::string_view data, bool end);

@@ -8,32 +8,13 @@
 #include <cstring>
 
 #include "gateway/event_util.h"
+#include "gateway/http/response_parser.h"
 
 namespace perfgate {
 namespace {
 
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 constexpr size_t kMaxIdleTransfers = 1024;
-
-// Splits the accumulated head ("reason\nName: value\n...") into views. False if malformed.
-bool indexHead(UpstreamResponseHead& head) {
-  std::string_view raw = head.raw;
-  size_t eol = raw.find('\n');
-  head.reason = raw.substr(0, eol);
-  head.clearFields();
-  while (eol != std::string_view::npos) {
-    size_t start = eol + 1;
-    eol = raw.find('\n', start);
-    std::string_view line = raw.substr(start, eol == std::string_view::npos ? raw.size() - start : eol - start);
-    if (line.empty()) continue;
-    size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return false;
-    std::string_view name = line.substr(0, colon);
-    if (name.find_first_of(" \t") != std::string_view::npos) return false;
-    head.headers.push_back(HeaderField{name, trimOws(line.substr(colon + 1))});
-  }
-  return true;
-}
 
 // Turns the wire-format header block into curl's list, in curl's dialect: "Name;" sends an
 // empty field, "Name:" suppresses a field curl would add by itself.
@@ -116,73 +97,38 @@ size_t CurlTransfer::onHeaderLine(char* data, size_t size, size_t count, void* s
   size_t n = size * count;
   if (t->observer_ == nullptr || t->bad_head_) return 0;
   t->header_bytes_ += n;
-  if (t->header_bytes_ > kMaxResponseHeadBytes) {
-    t->bad_head_ = true;
-    return 0;
-  }
   std::string_view line(data, n);
-  if (line.size() >= 2 && line.substr(line.size() - 2) == "\r\n") {
-    line.remove_suffix(2);
-  } else if (!line.empty() && line.back() == '\n') {
-    line.remove_suffix(1);
-  }
-  if (std::memchr(line.data(), '\r', line.size()) != nullptr ||
-      std::memchr(line.data(), '\0', line.size()) != nullptr) {
+  // Every line ends in CRLF, with no other CR or LF in it (libcurl also takes a bare LF) and no
+  // NUL; the rest is judged by the one response-head parser every upstream client shares.
+  if (t->header_bytes_ > kMaxResponseHeadBytes || line.size() < 2 || line.substr(line.size() - 2) != "\r\n" ||
+      line.find_first_of(std::string_view("\r\n\0", 3)) != line.size() - 2) {
     t->bad_head_ = true;
     return 0;
   }
   t->armProgressTimer();
-  UpstreamResponseHead& head = t->head_;
-  if (line.substr(0, 5) == "HTTP/") {
-    // Status line: "HTTP/1.1 200 OK". A new one after a 1xx starts the head again.
-    size_t sp = line.find(' ');
-    if (sp == std::string_view::npos || line.size() < sp + 4) {
-      t->bad_head_ = true;
-      return 0;
-    }
-    int status = 0;
-    for (size_t i = sp + 1; i < sp + 4; ++i) {
-      if (line[i] < '0' || line[i] > '9') {
-        t->bad_head_ = true;
-        return 0;
-      }
-      status = status * 10 + (line[i] - '0');
-    }
-    head.status = status;
-    head.raw.clear();
-    head.raw.append(line.size() > sp + 5 ? line.substr(sp + 5) : std::string_view());
+  if (line.size() > 2) {
+    t->head_text_.append(line);
     return n;
   }
-  if (head.status == 0) {
-    t->bad_head_ = true;
-    return 0;
-  }
-  if (!line.empty()) {
-    if (line.front() == ' ' || line.front() == '\t') {  // obs-fold from the backend: refuse
-      t->bad_head_ = true;
-      return 0;
-    }
-    head.raw.push_back('\n');
-    head.raw.append(line);
-    return n;
-  }
-  // Empty line: end of a head. Interim 1xx responses are consumed here (101 is never
+  // Empty line: the end of a head. Interim 1xx responses are consumed here (101 is never
   // expected: Upgrade is not forwarded).
-  if (head.status < 200) {
-    if (head.status == 101) {
+  ResponseFraming framing;
+  if (const char* why = parseResponseHead(t->head_text_, t->head_, framing)) {
+    spdlog::warn("upstream {}: {}", t->pool_->config_.name, why);
+    t->bad_head_ = true;
+    return 0;
+  }
+  t->head_text_.clear();
+  if (t->head_.status < 200) {
+    if (t->head_.status == 101) {
       t->bad_head_ = true;
       return 0;
     }
-    head.status = 0;
-    head.raw.clear();
+    t->head_.status = 0;
     return n;
-  }
-  if (!indexHead(head)) {
-    t->bad_head_ = true;
-    return 0;
   }
   t->head_done_ = true;
-  t->observer_->onUpstreamHeaders(head);
+  t->observer_->onUpstreamHeaders(t->head_);
   return n;
 }
 
@@ -283,6 +229,9 @@ UpstreamTransfer* CurlUpstreamPool::start(UpstreamRequest request, UpstreamObser
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list_);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
   curl_easy_setopt(e, CURLOPT_CAINFO, config_.tls_ca_file.empty() ? nullptr : config_.tls_ca_file.c_str());
+  // After a HEAD, bytes the backend sends cannot be told from the next response (a HEAD answer
+  // declares its body's length): the connection is not reused unless the backend is trusted.
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, request.head && !config_.trust_bodiless_length ? 1L : 0L);
   if (request.head) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (request.has_body) {
@@ -372,6 +321,7 @@ void CurlUpstreamPool::recycle(CurlTransfer* t) {
   t->header_list_ = nullptr;
   t->observer_ = nullptr;
   t->head_ = UpstreamResponseHead();
+  t->head_text_.clear();
   t->header_bytes_ = 0;
   t->head_done_ = t->cancelled_ = t->recv_paused_ = t->send_paused_ = false;
   t->bad_head_ = false;

@@ -39,6 +39,7 @@ class CurlTransfer final : public UpstreamTransfer {
   event* progress_timer_ = nullptr;
   UpstreamObserver* observer_ = nullptr;
   UpstreamResponseHead head_;
+  std::string head_text_;  // the head's lines so far, CRLF-terminated
   std::string url_;
   size_t header_bytes_ = 0;
   bool head_done_ = false;

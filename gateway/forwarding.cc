@@ -19,8 +19,18 @@ void appendField(std::string& out, std::string_view name, std::string_view value
 // Framing and routing fields the gateway sets itself from what it knows, never copied.
 bool isSetByGateway(std::string_view name) {
   return equalsIgnoreCase(name, "host") || equalsIgnoreCase(name, "content-length") ||
-         equalsIgnoreCase(name, "expect") || equalsIgnoreCase(name, "x-forwarded-host") ||
-         equalsIgnoreCase(name, "x-forwarded-proto");
+         equalsIgnoreCase(name, "expect");
+}
+
+// Fields a front proxy sets to say where a request came from (RFC 7239 Forwarded and the de facto
+// X-Forwarded-*, X-Real-IP, X-Host family). From a client they are forgeries that backends act on
+// (absolute links, redirects, access rules) while the cache key ignores them: dropped, unless
+// the upstream trusts the proxy in front of the gateway. X-Forwarded-For is appended to instead.
+bool isForwardingField(std::string_view name) {
+  if (startsWithIgnoreCase(name, "x-forwarded-")) return !equalsIgnoreCase(name, "x-forwarded-for");
+  return equalsIgnoreCase(name, "forwarded") || equalsIgnoreCase(name, "x-host") ||
+         equalsIgnoreCase(name, "x-real-ip") || equalsIgnoreCase(name, "x-original-host") ||
+         equalsIgnoreCase(name, "x-client-ip") || equalsIgnoreCase(name, "true-client-ip");
 }
 
 // A name that reads as a hop-by-hop or gateway-set field once '_' is taken for '-'
@@ -31,7 +41,8 @@ bool isUnderscoreLookalike(std::string_view name) {
   if (name.find('_') == std::string_view::npos) return false;
   std::string dashed(name);
   std::replace(dashed.begin(), dashed.end(), '_', '-');
-  return isHopByHop(dashed) || isSetByGateway(dashed) || equalsIgnoreCase(dashed, "x-forwarded-for");
+  return isHopByHop(dashed) || isSetByGateway(dashed) || isForwardingField(dashed) ||
+         equalsIgnoreCase(dashed, "x-forwarded-for");
 }
 
 }  // namespace
@@ -63,20 +74,31 @@ bool isHopByHop(std::string_view name) {
 }
 
 UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream,
-                                     std::string_view client_ip) {
+                                     std::string_view client_ip, bool original_path) {
   UpstreamRequest out;
   out.method.assign(request.method);
   out.head = request.isHead();
   std::string_view target = request.target == "*" ? std::string_view("/") : request.target;
   out.target.reserve(upstream.base_path.size() + target.size());
   out.target.append(upstream.base_path);
-  out.target.append(target);
+  if (request.path_changed && !original_path) {
+    out.target.append(request.path);
+    if (!request.query.empty() || target.find('?') != std::string_view::npos) {
+      out.target.push_back('?');
+      out.target.append(request.query);
+    }
+  } else {
+    out.target.append(target);
+  }
   out.has_body = request.framing != BodyFraming::None;
   out.body_length = request.framing == BodyFraming::ContentLength
                         ? static_cast<int64_t>(request.content_length) : -1;
 
   ConnectionOptions options(request.headers);
+  bool trusted = upstream.trust_forwarded;
   std::string forwarded_for;
+  std::string_view forwarded_host;
+  std::string_view forwarded_proto;
   std::string& h = out.headers;
   h.reserve(request.raw.size() + 160);
   for (const HeaderField& field : request.headers) {
@@ -87,6 +109,18 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
       if (!forwarded_for.empty()) forwarded_for.append(", ");
       forwarded_for.append(field.value);
       continue;
+    }
+    if (isForwardingField(name)) {
+      if (!trusted) continue;
+      // A trusted front proxy's own view of host and scheme wins over ours.
+      if (equalsIgnoreCase(name, "x-forwarded-host")) {
+        if (forwarded_host.empty()) forwarded_host = field.value;
+        continue;
+      }
+      if (equalsIgnoreCase(name, "x-forwarded-proto")) {
+        if (forwarded_proto.empty()) forwarded_proto = field.value;
+        continue;
+      }
     }
     appendField(h, name, field.value);
   }
@@ -101,8 +135,12 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
   if (!forwarded_for.empty()) forwarded_for.append(", ");
   forwarded_for.append(client_ip);
   appendField(h, "X-Forwarded-For", forwarded_for);
-  appendField(h, "X-Forwarded-Proto", "http");
-  if (!request.host.empty()) appendField(h, "X-Forwarded-Host", request.host);
+  appendField(h, "X-Forwarded-Proto", forwarded_proto.empty() ? std::string_view("http") : forwarded_proto);
+  if (!forwarded_host.empty()) {
+    appendField(h, "X-Forwarded-Host", forwarded_host);
+  } else if (!request.host.empty()) {
+    appendField(h, "X-Forwarded-Host", request.host);
+  }
   appendField(h, "Via", request.version == HttpVersion::Http10 ? "1.0 perfgate" : "1.1 perfgate");
   return out;
 }

@@ -29,11 +29,13 @@ class ConnectionOptions {
   bool any_ = false;
 };
 
-// The request to send upstream: target appended to the upstream's base URL; the client's
-// fields minus hop-by-hop ones and the fields Connection names; Host per `host_header`;
-// X-Forwarded-For/-Proto/-Host and Via added. `client_ip` is the peer's address.
+// The request to send upstream: target appended to the upstream's base URL (with the normalised
+// path unless `original_path`); the client's fields minus hop-by-hop ones, the fields Connection
+// names and, unless the upstream has trust_forwarded, the client's forwarding fields (Forwarded,
+// X-Forwarded-*, X-Real-IP, X-Host, ...); Host per `host_header`; X-Forwarded-For (appended to),
+// X-Forwarded-Proto, X-Forwarded-Host and Via added. `client_ip` is the peer's address.
 UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream,
-                                     std::string_view client_ip);
+                                     std::string_view client_ip, bool original_path = false);
 
 // How the response body is delimited toward the client.
 enum class BodyFramingOut : uint8_t { None, Length, Chunked, UntilClose };

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "gateway/http/uri.h"
+
 namespace perfgate {
 namespace {
 
@@ -40,17 +42,6 @@ constexpr std::array<bool, 256> makeValueTable() {
 }
 constexpr std::array<bool, 256> kValue = makeValueTable();
 
-// Bytes allowed in Host: uri-host [ ":" port ] (RFC 3986 reg-name, IP-literal, IPv4).
-constexpr std::array<bool, 256> makeHostTable() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("-._~!$&'()*+,;=:[]%")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kHost = makeHostTable();
-
 inline bool isHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -67,14 +58,6 @@ bool isToken(std::string_view s) {
 
 bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && equalsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
-
-bool validHost(std::string_view host) {
-  if (host.empty()) return false;
-  for (unsigned char c : host) {
-    if (!kHost[c]) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -252,7 +235,7 @@ ParseStatus RequestParser::parseRequestLine(std::string_view line, RequestHead& 
     size_t scheme_end = target.find("://") + 3;
     size_t path_start = target.find_first_of("/?", scheme_end);
     std::string_view authority = target.substr(scheme_end, path_start - scheme_end);
-    if (!validHost(authority) || authority.find('@') != std::string_view::npos) {
+    if (!isValidAuthority(authority)) {
       return fail(400, "invalid authority in absolute-form target");
     }
     out.host = authority;
@@ -270,6 +253,8 @@ ParseStatus RequestParser::parseRequestLine(std::string_view line, RequestHead& 
 
   size_t question = out.target.find('?');
   out.path = out.target.substr(0, question);
+  out.path_changed = out.path != "*" && normalizePath(out.path, limits_.merge_slashes, out.normalized);
+  if (out.path_changed) out.path = out.normalized;
   out.query = question == std::string_view::npos ? std::string_view() : out.target.substr(question + 1);
   return ParseStatus::Complete;
 }
@@ -291,7 +276,7 @@ ParseStatus RequestParser::interpretHeaders(RequestHead& out) {
         if (equalsIgnoreCase(name, "host")) {
           if (have_host) return fail(400, "duplicate Host header");
           have_host = true;
-          if (!validHost(value)) return fail(400, "invalid Host header");
+          if (!isValidAuthority(value)) return fail(400, "invalid Host header");
           if (out.host.empty()) out.host = value;
         }
         break;

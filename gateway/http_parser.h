@@ -26,7 +26,12 @@ struct RequestHead {
   std::string raw;  // owns the bytes every view below points into
   std::string_view method;
   std::string_view target;  // origin-form ("/path?query"), or "*" for OPTIONS
-  std::string_view path;    // target up to '?'
+  std::string_view path;    // target up to '?', normalised (gateway/http/uri.h): what routes and keys use
+  std::string normalized;   // owns `path` when normalisation changed it
+  bool path_changed = false;  // `path` differs from the bytes the client sent
+  // Set by the connection: the backend gets the client's original path although `path` (the
+  // key) is its normalised form, so the response may not be the keyed resource's.
+  bool unkeyed_path = false;
   std::string_view query;   // after '?', without it; empty when none
   std::string_view host;    // Host header, or the authority of an absolute-form target
   HttpVersion version = HttpVersion::Http11;
@@ -46,6 +51,7 @@ struct ParseLimits {
   size_t max_header_bytes = 32 * 1024;  // whole head, request line included
   size_t max_headers = 100;
   uint64_t max_body_bytes = 64ull * 1024 * 1024;
+  bool merge_slashes = true;  // "//" in a path reads as "/" (see normalizePath)
 };
 
 enum class ParseStatus : uint8_t { Complete, Incomplete, Error };

@@ -3,13 +3,17 @@
 #include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "gateway/curl_upstream.h"
 #include "gateway/event_util.h"
+#include "gateway/http/response_parser.h"
 
 namespace perfgate {
 namespace {
@@ -21,12 +25,39 @@ constexpr size_t kOutputHighWater = 64 * 1024;   // request bytes waiting for th
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxFreeTransfers = 1024;
 
+// What waits in a backend socket that our buffer has not taken yet: one non-blocking peek.
+enum class SocketRest : uint8_t { Nothing, Bytes, Closed };
+SocketRest peekSocket(evutil_socket_t fd) {
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return SocketRest::Bytes;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return SocketRest::Nothing;
+  return SocketRest::Closed;  // EOF or an error: the connection cannot carry another request
+}
+
 bool isIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
          method == "OPTIONS" || method == "TRACE";
 }
 
 }  // namespace
+
+const char* upstreamCloseName(UpstreamClose reason) {
+  switch (reason) {
+    case UpstreamClose::Overrun: return "overrun";
+    case UpstreamClose::BodilessLength: return "bodiless_with_length";
+    case UpstreamClose::Unsolicited: return "unsolicited_bytes";
+    case UpstreamClose::kCount: break;
+  }
+  return "unknown";
+}
+
+UpstreamCloseCounters& upstreamCloseCounters(const std::string& name) {
+  static std::mutex mutex;
+  static std::map<std::string, UpstreamCloseCounters, std::less<>> counters;  // nodes never move
+  std::lock_guard<std::mutex> lock(mutex);
+  return counters[name];
+}
 
 std::atomic<int64_t>& backendConnections() {
   static std::atomic<int64_t> open{0};
@@ -80,7 +111,10 @@ void HttpTransfer::resumeSend() {
 }
 
 HttpUpstreamPool::HttpUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers)
-    : base_(base), config_(config), reap_event_(event_new(base, -1, 0, &HttpUpstreamPool::onReap, this)) {
+    : base_(base),
+      config_(config),
+      counters_(&upstreamCloseCounters(config.name)),
+      reap_event_(event_new(base, -1, 0, &HttpUpstreamPool::onReap, this)) {
   configure(config, workers);
 }
 
@@ -143,25 +177,39 @@ UpstreamTransfer* HttpUpstreamPool::start(UpstreamRequest request, UpstreamObser
   }
   head.append("\r\n");
 
+  // Nothing happens inside start(): the transfer is queued and dispatched from the pool's own
+  // event, after the caller's callback has returned, so no observer hook ever runs inside the
+  // call that created the transfer (a hook may end the exchange that is still calling start()).
   t->armTimer(config_.response_timeout);
-  if (idle_.empty() && open_ < max_connections_) {
-    HttpConnection* c = connect();
-    if (c == nullptr) {
-      spdlog::error("upstream {}: cannot open a connection", config_.name);
-      recycle(t);
-      return nullptr;
-    }
-    attach(t, c);
-    return t;
-  }
-  dispatch(t);
+  queue_.push_back(t);
+  event_active(reap_event_, 0, 0);
   return t;
 }
 
-void HttpUpstreamPool::dispatch(HttpTransfer* t) {
-  if (!idle_.empty()) {
+HttpConnection* HttpUpstreamPool::takeIdle() {
+  while (!idle_.empty()) {
     HttpConnection* c = idle_.back();
     idle_.pop_back();
+    // Provably clean before reuse: bytes the backend sent while the connection sat idle (read
+    // or still in the socket) belong to no request; they would be taken for the next response.
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+      SocketRest rest = peekSocket(bufferevent_getfd(c->bev));
+      if (rest == SocketRest::Nothing) return c;
+      if (rest == SocketRest::Bytes) countClose(UpstreamClose::Unsolicited);
+    } else {
+      countClose(UpstreamClose::Unsolicited);
+    }
+    closeConnection(c);
+  }
+  return nullptr;
+}
+
+void HttpUpstreamPool::countClose(UpstreamClose reason) {
+  counters_->closed[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void HttpUpstreamPool::dispatch(HttpTransfer* t) {
+  if (HttpConnection* c = takeIdle()) {
     attach(t, c);
     return;
   }
@@ -320,6 +368,7 @@ void HttpUpstreamPool::onRead(bufferevent*, void* connection) noexcept {
   if (c->transfer == nullptr) {
     // Bytes on an idle connection: the backend is out of step with us. Drop the connection.
     HttpUpstreamPool* pool = c->pool;
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) pool->countClose(UpstreamClose::Unsolicited);
     pool->idle_.erase(std::remove(pool->idle_.begin(), pool->idle_.end(), c), pool->idle_.end());
     pool->closeConnection(c);
     return;
@@ -341,92 +390,37 @@ bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
     return false;
   }
   t->head_scan_ = 0;
-  std::string_view head_text = view.substr(0, end + 2);  // keeps the last field's CRLF
-
-  // status-line = HTTP-version SP status-code SP [ reason-phrase ]
-  size_t line_end = head_text.find("\r\n");
-  std::string_view status_line = head_text.substr(0, line_end);
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
-      (status_line.size() > 12 && status_line[12] != ' ')) {
+  ResponseFraming framing;
+  if (const char* why = parseResponseHead(view.substr(0, end + 2), t->head_, framing)) {
+    spdlog::warn("upstream {}: {}", config_.name, why);
     failed = true;
     return false;
-  }
-  int status = 0;
-  for (size_t i = 9; i < 12; ++i) {
-    if (status_line[i] < '0' || status_line[i] > '9') {
-      failed = true;
-      return false;
-    }
-    status = status * 10 + (status_line[i] - '0');
-  }
-  bool http10 = status_line[7] == '0';
-
-  UpstreamResponseHead& head = t->head_;
-  head.raw.assign(head_text);
-  head.clearFields();
-  std::string_view raw = head.raw;
-  head.status = status;
-  head.reason = status_line.size() > 13 ? raw.substr(13, line_end - 13) : std::string_view();
-  bool connection_close = http10;
-  bool have_te = false;
-  bool chunked = false;
-  std::optional<uint64_t> content_length;
-  size_t pos = line_end + 2;
-  while (pos < raw.size()) {
-    size_t eol = raw.find("\r\n", pos);
-    std::string_view line = raw.substr(pos, eol - pos);
-    pos = eol + 2;
-    size_t colon = line.find(':');
-    bool valid = !line.empty() && colon != 0 && colon != std::string_view::npos;
-    for (size_t i = 0; valid && i < line.size(); ++i) {
-      unsigned char ch = static_cast<unsigned char>(line[i]);
-      // No controls but HTAB anywhere (bare CR/LF, NUL), no whitespace in or before the name.
-      if ((ch < 0x20 && ch != '\t') || ch == 0x7f || (i <= colon && (ch == ' ' || ch == '\t'))) valid = false;
-    }
-    if (!valid) {
-      failed = true;  // obs-fold, bare CR/LF, NUL, missing colon: not a head we can relay safely
-      return false;
-    }
-    HeaderField field{line.substr(0, colon), trimOws(line.substr(colon + 1))};
-    head.headers.push_back(field);
-    if (equalsIgnoreCase(field.name, "content-length")) {
-      uint64_t value = 0;
-      if (field.value.empty() || field.value.size() > 18 ||
-          field.value.find_first_not_of("0123456789") != std::string_view::npos) {
-        failed = true;
-        return false;
-      }
-      for (char ch : field.value) value = value * 10 + static_cast<uint64_t>(ch - '0');
-      if (content_length && *content_length != value) {  // RFC 9112 §6.3: conflicting lengths
-        failed = true;
-        return false;
-      }
-      content_length = value;
-    } else if (equalsIgnoreCase(field.name, "transfer-encoding")) {
-      have_te = true;
-      std::string_view value = field.value;
-      size_t comma = value.rfind(',');
-      chunked = equalsIgnoreCase(trimOws(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
-    } else if (equalsIgnoreCase(field.name, "connection")) {
-      if (hasToken(field.value, "close")) connection_close = true;
-      if (http10 && hasToken(field.value, "keep-alive")) connection_close = false;
-    }
   }
   evbuffer_drain(in, end + 4);
 
   // RFC 9112 §6.3, in order: no body for HEAD, 1xx, 204, 304; chunked; Content-Length;
   // otherwise the body runs until the connection closes.
-  if (t->head_request_ || status < 200 || status == 204 || status == 304) {
+  int status = t->head_.status;
+  bool bodiless = t->head_request_ || status < 200 || status == 204 || status == 304;
+  if (bodiless) {
     t->framing_ = HttpTransfer::Framing::None;
-  } else if (have_te) {
-    t->framing_ = chunked ? HttpTransfer::Framing::Chunked : HttpTransfer::Framing::UntilClose;
-  } else if (content_length) {
+  } else if (framing.transfer_encoding) {
+    t->framing_ = framing.chunked ? HttpTransfer::Framing::Chunked : HttpTransfer::Framing::UntilClose;
+  } else if (framing.content_length) {
     t->framing_ = HttpTransfer::Framing::Length;
-    t->remaining_ = *content_length;
+    t->remaining_ = *framing.content_length;
   } else {
     t->framing_ = HttpTransfer::Framing::UntilClose;
   }
-  t->reusable_ = !connection_close && t->framing_ != HttpTransfer::Framing::UntilClose;
+  t->reusable_ = !framing.close && t->framing_ != HttpTransfer::Framing::UntilClose;
+  // A response that has no body but declares one (HEAD, 204, 304 with a non-zero length or a
+  // transfer coding): bytes the backend writes after it cannot be told from the next response,
+  // so its connection carries no other request, unless the backend is trusted not to send them.
+  if (bodiless && status >= 200 && t->reusable_ && !config_.trust_bodiless_length &&
+      (framing.transfer_encoding || framing.content_length.value_or(0) != 0)) {
+    t->reusable_ = false;
+    countClose(UpstreamClose::BodilessLength);
+  }
   return true;
 }
 
@@ -512,6 +506,20 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
   }
   if (t->body_complete_) {
     if (!t->body_sent_) t->reusable_ = false;  // the backend answered before taking the whole body
+    // The response ended at its framing: anything after it, already read or waiting in the
+    // socket, means the backend and we disagree about where responses end. This response may
+    // itself be the wrong one: it is kept out of the cache and the connection is closed.
+    bool overrun = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+    if (!overrun && !c->eof) {
+      SocketRest rest = peekSocket(bufferevent_getfd(c->bev));
+      overrun = rest == SocketRest::Bytes;
+      if (rest == SocketRest::Closed) t->reusable_ = false;
+    }
+    if (overrun) {
+      countClose(UpstreamClose::Overrun);
+      finish(t, UpstreamResult::Overrun, "bytes beyond the end of the response");
+      return;
+    }
     finish(t, UpstreamResult::Ok, "");
     return;
   }
@@ -549,23 +557,15 @@ void HttpUpstreamPool::finish(HttpTransfer* t, UpstreamResult result, const char
 }
 
 void HttpUpstreamPool::release(HttpConnection* c) {
-  if (c->generation != generation_ ||                           // to an address since replaced
-      evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {  // bytes after the response
+  if (c->generation != generation_ || (idle_.size() >= max_idle_ && queue_.empty())) {
     closeConnection(c);
     return;
   }
-  bufferevent_enable(c->bev, EV_READ);  // notice the backend closing it while idle
-  if (!queue_.empty()) {
-    HttpTransfer* next = queue_.front();
-    queue_.pop_front();
-    attach(next, c);
-    return;
-  }
-  if (idle_.size() >= max_idle_) {
-    closeConnection(c);
-    return;
-  }
+  bufferevent_enable(c->bev, EV_READ);  // notice the backend closing it, or talking out of turn
+  // Idle first, even with transfers queued: they get it from the pool's event, never from
+  // inside this connection's own read callback (takeIdle() checks it once more then).
   idle_.push_back(c);
+  if (!queue_.empty()) event_active(reap_event_, 0, 0);
 }
 
 void HttpUpstreamPool::closeConnection(HttpConnection* c) {

@@ -93,6 +93,8 @@ class HttpUpstreamPool final : public UpstreamPool {
   static void onReap(evutil_socket_t, short, void* self) noexcept;
 
   void dispatch(HttpTransfer* transfer);  // onto an idle or new connection, or into the queue
+  HttpConnection* takeIdle();              // an idle connection proven clean, or null
+  void countClose(UpstreamClose reason);
   HttpConnection* connect();
   void attach(HttpTransfer* transfer, HttpConnection* connection);
   void sendRequest(HttpConnection* connection);
@@ -102,12 +104,13 @@ class HttpUpstreamPool final : public UpstreamPool {
   void deliver(HttpConnection* connection);
   void onConnectionLost(HttpConnection* connection, bool error);
   void finish(HttpTransfer* transfer, UpstreamResult result, const char* detail);
-  void release(HttpConnection* connection);  // idle, or to the next queued transfer
+  void release(HttpConnection* connection);  // back to idle (queued transfers take it from there)
   void closeConnection(HttpConnection* connection);
   void recycle(HttpTransfer* transfer);
 
   event_base* base_;
   UpstreamConfig config_;
+  UpstreamCloseCounters* counters_;
   unsigned max_connections_ = 1;
   unsigned max_idle_ = 1;
   unsigned open_ = 0;  // connections open or opening

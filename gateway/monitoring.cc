@@ -222,7 +222,12 @@ nlohmann::json metricsJson(const Gateway& gateway) {
       if (kind == GatewayError::ClientTimeout || kind == GatewayError::ClientRejected) continue;
       errors[gatewayErrorName(kind)] = u.errors[i];
     }
-    upstreams[upstream.name] = {{"requests", u.requests}, {"errors", errors}};
+    nlohmann::json closed = nlohmann::json::object();
+    const UpstreamCloseCounters& counters = upstreamCloseCounters(upstream.name);
+    for (size_t i = 0; i < static_cast<size_t>(UpstreamClose::kCount); ++i) {
+      closed[upstreamCloseName(static_cast<UpstreamClose>(i))] = counters.closed[i].load(std::memory_order_relaxed);
+    }
+    upstreams[upstream.name] = {{"requests", u.requests}, {"errors", errors}, {"connections_closed", closed}};
   }
   return {{"uptime_seconds", gateway.uptimeSeconds()},
           {"timing", with_latency},
@@ -335,6 +340,17 @@ std::string prometheusText(const Gateway& gateway) {
   w.family("perfgate_upstream_requests_total", "counter", "Requests sent to each upstream.");
   for (const UpstreamConfig& upstream : config.upstreams) {
     w.sample("perfgate_upstream_requests_total", "upstream=\"" + label(upstream.name) + "\"", timing.upstreams[upstream.name].requests);
+  }
+  w.family("perfgate_upstream_connections_closed_total", "counter",
+           "Backend connections closed rather than reused, to keep reuse safe: bytes after a response (overrun), "
+           "a HEAD/204/304 declaring a body (bodiless_with_length), bytes on an idle connection (unsolicited_bytes).");
+  for (const UpstreamConfig& upstream : config.upstreams) {
+    const UpstreamCloseCounters& counters = upstreamCloseCounters(upstream.name);
+    for (size_t i = 0; i < static_cast<size_t>(UpstreamClose::kCount); ++i) {
+      w.sample("perfgate_upstream_connections_closed_total",
+               "upstream=\"" + label(upstream.name) + "\",reason=\"" + upstreamCloseName(static_cast<UpstreamClose>(i)) + "\"",
+               counters.closed[i].load(std::memory_order_relaxed));
+    }
   }
   w.family("perfgate_cache_bytes", "gauge", "Bytes held by the response cache (heads, bodies, keys, bookkeeping).");
   w.sample("perfgate_cache_bytes", "", store.bytes);

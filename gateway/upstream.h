@@ -31,6 +31,8 @@ enum class UpstreamResult : uint8_t {
   BadResponse,    // garbage status line, oversized or invalid headers, no response at all
   Truncated,      // connection lost after the response started
   SendFailed,     // request could not be sent (including a client body that broke off)
+  Overrun,        // the response ended at its framing with more bytes behind it: the backend and
+                  // the gateway disagree about where responses end, so it is not trusted either
   Internal,
 };
 
@@ -117,6 +119,23 @@ class UpstreamPool {
 
 // The pool that fits `config.url`'s scheme.
 std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers);
+
+// Why a pool closed a backend connection that was otherwise reusable, to keep every reused
+// connection provably clean (an upstream desync must never reach another request).
+enum class UpstreamClose : uint8_t {
+  Overrun,         // bytes after the end of a response (already read, or waiting in the socket)
+  BodilessLength,  // a HEAD/204/304 response that declared a body length or a transfer coding
+  Unsolicited,     // bytes arriving on an idle connection
+  kCount
+};
+const char* upstreamCloseName(UpstreamClose reason);
+
+struct UpstreamCloseCounters {
+  std::atomic<uint64_t> closed[static_cast<size_t>(UpstreamClose::kCount)]{};
+};
+// The process-wide counters of the upstream named `name`, created on first use; the reference
+// stays valid for the life of the process. Pools look theirs up once, not per request.
+UpstreamCloseCounters& upstreamCloseCounters(const std::string& name);
 
 // Backend connections open (or opening) in the process, all workers and pools together. Pools
 // change it only when a connection opens or closes, never per request; the admin API reads it.

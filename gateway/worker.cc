@@ -76,6 +76,8 @@ void Worker::start() {
   thread_ = std::thread([this] { run(); });
 }
 
+void Worker::runOnce() { event_base_loop(base_, EVLOOP_NONBLOCK); }
+
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }

@@ -37,6 +37,9 @@ class Worker {
 
   void start();
   void join();
+  // Runs the loop once without blocking, on the caller's thread: for a worker never start()ed,
+  // driven step by step (the whole-gateway fuzz target).
+  void runOnce();
 
   // Thread-safe (main thread): hand over a new snapshot; stop accepting and drain.
   void publish(std::shared_ptr<const Snapshot> snapshot);

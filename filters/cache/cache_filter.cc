@@ -524,8 +524,12 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   const RouteConfig& route = exchange.route();
   bool safe = request.method == "GET" || request.method == "HEAD";
   bool enabled = route.cacheEnabled();
-  if (enabled && safe && overridesRequestLine(request)) {
-    state().lookup = Lookup::Bypass;  // neither answered from the cache nor stored, nor coalesced
+  // Requests whose response may not be the keyed resource's go past the cache: neither answered
+  // from it nor stored, nor coalesced. A body on a GET/HEAD ("fat GET") is forwarded, and what
+  // it makes the backend answer is not the URL's response.
+  if (enabled && safe &&
+      (overridesRequestLine(request) || request.framing != BodyFraming::None || request.unkeyed_path)) {
+    state().lookup = Lookup::Bypass;
     return FilterAction::Continue;
   }
   if (!enabled || !safe) {

@@ -31,6 +31,8 @@ max_request_line = "4KiB"
 max_header_bytes = "64KiB"
 max_headers = 64
 max_body_bytes = 1000
+merge_slashes = false
+forward_path = "normalized"
 
 [admin]
 listen = "[::1]:19901"
@@ -74,6 +76,8 @@ max_idle_connections = 4
 connect_timeout = "250ms"
 response_timeout = "5s"
 host_header = "www.example.com"
+trust_bodiless_length = true
+trust_forwarded = true
 
 [upstream."cdn origin"]
 url = "https://cdn.example.com"
@@ -82,6 +86,8 @@ max_idle_connections = 0
 connect_timeout = "1s"
 response_timeout = "90s"
 host_header = "upstream"
+trust_bodiless_length = false
+trust_forwarded = false
 tls_ca_file = "/etc/ssl/ca.pem"
 
 [[route]]
@@ -100,6 +106,7 @@ cache_control = "public, max-age=300"
 cache_control_mode = "override"
 etag = true
 server_timing = true
+allow_trace = true
 
 [[route]]
 name = "logo"
@@ -115,6 +122,7 @@ ignore_client_no_cache = false
 compression = true
 etag = false
 server_timing = false
+allow_trace = false
 )";
 
 // TOML text as "section -> its `key = value` lines": "[server]", "[upstream.app]", and

@@ -1136,9 +1136,7 @@ namespace {
 class CacheAdminTest : public CacheTest {
  protected:
   HttpResponse admin(const std::string& method, const std::string& target, const std::string& body = "") {
-    Headers headers;
-    if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
-    return request(gateway_->adminPort(), method, target, headers, body);
+    return adminRequest(gateway_->adminPort(), method, target, body);
   }
 };
 

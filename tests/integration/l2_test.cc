@@ -66,7 +66,7 @@ class L2Test : public ::testing::Test {
 
   static nlohmann::json admin(const GatewayProcess& g, const std::string& method, const std::string& path,
                               const std::string& body = "") {
-    HttpResponse resp = request(g.adminPort(), method, path, {}, body);
+    HttpResponse resp = adminRequest(g.adminPort(), method, path, body);
     nlohmann::json j = nlohmann::json::parse(resp.body, nullptr, false);
     return j.is_discarded() ? nlohmann::json(nullptr) : j;
   }
@@ -191,7 +191,7 @@ TEST_F(L2Test, RouteToggleReachesTheOtherInstance) {
   auto a = startInstance();
   auto b = startInstance();
   ASSERT_TRUE(a->ready() && b->ready());
-  HttpResponse put = request(a->adminPort(), "PUT", "/api/cache/routes/all", {}, "{\"enabled\": false}");
+  HttpResponse put = adminRequest(a->adminPort(), "PUT", "/api/cache/routes/all", "{\"enabled\": false}");
   ASSERT_EQ(put.status, 200) << put.summary();
   EXPECT_TRUE(eventually([&] { return admin(*b, "GET", "/api/cache/routes")["routes"][0]["enabled"] == false; }));
 }

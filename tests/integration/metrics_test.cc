@@ -36,8 +36,7 @@ class MetricsTest : public GatewayTest {
  protected:
   HttpResponse admin(const std::string& method, const std::string& target, const std::string& body = "",
                      Headers headers = {}) {
-    if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
-    return request(gateway_->adminPort(), method, target, headers, body);
+    return adminRequest(gateway_->adminPort(), method, target, body, std::move(headers));
   }
 
   // The metrics once settled: a worker records an exchange just after its response is written,

@@ -1,116 +1,15 @@
 // What the gateway makes of backend responses that are malformed, unusual or cut short: a
 // scripted backend writes exact bytes, and the client's outcome is checked.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <string>
 
 #include "support/gateway_process.h"
 #include "support/http_client.h"
+#include "support/scripted_backend.h"
 
 namespace perfgate::test {
 namespace {
-
-// What the scripted backend does with one request.
-struct Reply {
-  std::string bytes;   // written as they are
-  bool close = false;  // close the connection after writing
-};
-
-// A backend on 127.0.0.1 that answers each request with scripted raw bytes. The script gets the
-// connection's number (from 0) and the request's number on that connection (from 0).
-class ScriptedBackend {
- public:
-  using Script = std::function<Reply(int connection, int request, const std::string& head)>;
-
-  explicit ScriptedBackend(Script script) : script_(std::move(script)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    EXPECT_EQ(::listen(listen_fd_, 64), 0);
-    socklen_t length = sizeof address;
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    acceptor_ = std::thread([this] { acceptLoop(); });
-  }
-
-  ~ScriptedBackend() {
-    stopping_ = true;
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    ::close(listen_fd_);
-    acceptor_.join();
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-    for (std::thread& t : workers_) t.join();
-  }
-
-  int port() const { return port_; }
-  int requests() const { return requests_.load(); }
-  int connections() const { return connections_.load(); }
-
- private:
-  void acceptLoop() {
-    while (!stopping_) {
-      int fd = ::accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) return;
-      std::lock_guard<std::mutex> lock(mu_);
-      int index = connections_++;
-      open_fds_.push_back(fd);
-      workers_.emplace_back([this, fd, index] { serve(fd, index); });
-    }
-  }
-
-  void serve(int fd, int connection) {
-    std::string buffer;
-    for (int request = 0;; ++request) {
-      size_t end;
-      while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
-        char chunk[4096];
-        ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-        if (n <= 0) {
-          ::close(fd);
-          return;
-        }
-        buffer.append(chunk, static_cast<size_t>(n));
-      }
-      std::string head = buffer.substr(0, end + 4);
-      buffer.erase(0, end + 4);
-      ++requests_;
-      Reply reply = script_(connection, request, head);
-      ::send(fd, reply.bytes.data(), reply.bytes.size(), MSG_NOSIGNAL);
-      if (reply.close) {
-        ::shutdown(fd, SHUT_WR);
-        char sink[256];
-        while (::recv(fd, sink, sizeof sink, 0) > 0) {
-        }
-        ::close(fd);
-        return;
-      }
-    }
-  }
-
-  Script script_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> requests_{0};
-  std::atomic<int> connections_{0};
-  std::mutex mu_;
-  std::vector<int> open_fds_;
-  std::vector<std::thread> workers_;
-  std::thread acceptor_;
-};
 
 std::unique_ptr<GatewayProcess> gatewayFor(const ScriptedBackend& backend) {
   GatewayConfig config;
@@ -132,7 +31,7 @@ HttpResponse get(int port, const std::string& path, const std::string& method = 
 
 struct BadHead {
   const char* name;
-  const char* bytes;
+  std::string bytes;
 };
 
 class MalformedResponseHead : public ::testing::TestWithParam<BadHead> {};
@@ -159,6 +58,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadHead{"BadLength", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"},
         BadHead{"SwitchingProtocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"},
         BadHead{"ClosedMidHead", "HTTP/1.1 200 OK\r\nContent-Le"},
+        // Response splitting through the status line: the reason phrase is relayed, so a bare LF,
+        // CR or NUL in it would start a field of the backend's choosing at the client.
+        BadHead{"BareLfInReason", "HTTP/1.1 200 OK\nSet-Cookie: injected=1\nContent-Length: 0\r\n\r\n"},
+        BadHead{"BareCrInReason", "HTTP/1.1 200 OK\rSet-Cookie: injected=1\r\nContent-Length: 0\r\n\r\n"},
+        BadHead{"NulInReason", std::string("HTTP/1.1 200 O\0K\r\nContent-Length: 0\r\n\r\n", 39)},
+        BadHead{"StatusZero", "HTTP/1.1 000 Nothing\r\nContent-Length: 0\r\n\r\n"},
+        BadHead{"StatusAbove599", "HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n"},
+        BadHead{"UnknownMinorVersion", "HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n"},
+        BadHead{"LengthBesideChunked", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+        BadHead{"ControlByteInValue", "HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n"},
         BadHead{"NothingAtAll", ""}),
     [](const ::testing::TestParamInfo<BadHead>& case_info) { return std::string(case_info.param.name); });
 

@@ -485,4 +485,11 @@ int closedPort() {
   return ntohs(addr.sin_port);
 }
 
+HttpResponse adminRequest(int port, std::string_view method, std::string_view target, std::string_view body,
+                          Headers headers) {
+  headers.push_back({"Host", "127.0.0.1:" + std::to_string(port)});
+  if (method == "POST" || method == "PUT") headers.push_back({"Content-Type", "application/json"});
+  return request(port, method, target, headers, body);
+}
+
 }  // namespace perfgate::test

@@ -113,6 +113,12 @@ std::string chunkedBody(std::string_view body, size_t chunk_size);
 HttpResponse request(int port, std::string_view method, std::string_view target, const Headers& headers = {},
                      std::string_view body = {}, Millis timeout = kDefaultTimeout);
 
+// A call to the admin listener on `port` as an operator's client makes it: Host names the listener
+// (127.0.0.1:PORT) and a POST or PUT says Content-Type: application/json, as the admin API
+// requires of state-changing calls. `headers` are added (and may override neither).
+HttpResponse adminRequest(int port, std::string_view method, std::string_view target, std::string_view body = {},
+                          Headers headers = {});
+
 // A port on 127.0.0.1 on which nothing listens (bound then closed).
 int closedPort();
 

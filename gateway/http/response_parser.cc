@@ -1,0 +1,95 @@
+#include "gateway/http/response_parser.h"
+
+namespace perfgate {
+namespace {
+
+// RFC 9110 §5.5 / §15: field values and reason phrases are HTAB, SP, VCHAR and obs-text.
+bool isFieldByte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+bool allFieldBytes(std::string_view s) {
+  for (unsigned char c : s) {
+    if (!isFieldByte(c)) return false;
+  }
+  return true;
+}
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (!isTokenChar(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* parseResponseHead(std::string_view text, UpstreamResponseHead& head, ResponseFraming& framing) {
+  framing = ResponseFraming();
+  head.raw.assign(text);
+  head.clearFields();
+  head.status = 0;
+  head.reason = {};
+  std::string_view raw = head.raw;
+
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ]  (RFC 9112 §4). A missing
+  // SP before an empty reason is tolerated, as every client does.
+  size_t line_end = raw.find("\r\n");
+  std::string_view line = raw.substr(0, line_end);
+  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+      (line.size() > 12 && line[12] != ' ')) {
+    return "malformed status line";
+  }
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return "non-numeric status code";
+    status = status * 10 + (line[i] - '0');
+  }
+  // RFC 9110 §15: status codes are 100..599; "000" is neither interim nor final.
+  if (status < 100 || status > 599) return "status code out of range";
+  std::string_view reason = line.size() > 13 ? line.substr(13) : std::string_view();
+  if (!allFieldBytes(reason)) return "control character in the reason phrase";
+  head.status = status;
+  head.reason = reason;
+  framing.http10 = line[7] == '0';
+  bool close_token = false;
+  bool keep_alive_token = false;
+
+  size_t pos = line_end == std::string_view::npos ? raw.size() : line_end + 2;
+  while (pos < raw.size()) {
+    size_t eol = raw.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = raw.size();
+    std::string_view field = raw.substr(pos, eol - pos);
+    pos = eol + 2;
+    // RFC 9112 §5.1, §5.2: a token, then the colon at once; obs-fold and bare CR/LF refused.
+    size_t colon = field.find(':');
+    if (colon == std::string_view::npos) return "field line without a colon";
+    std::string_view name = field.substr(0, colon);
+    if (!isToken(name)) return "invalid field name (or obs-fold)";
+    std::string_view value = trimOws(field.substr(colon + 1));
+    if (!allFieldBytes(value)) return "control character in a field value";
+    head.headers.push_back(HeaderField{name, value});
+
+    if (equalsIgnoreCase(name, "content-length")) {
+      if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string_view::npos) {
+        return "invalid Content-Length";
+      }
+      uint64_t length = 0;
+      for (char c : value) length = length * 10 + static_cast<uint64_t>(c - '0');
+      if (framing.content_length && *framing.content_length != length) return "conflicting Content-Length fields";
+      framing.content_length = length;
+    } else if (equalsIgnoreCase(name, "transfer-encoding")) {
+      framing.transfer_encoding = true;
+      size_t comma = value.rfind(',');
+      framing.chunked =
+          equalsIgnoreCase(trimOws(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
+    } else if (equalsIgnoreCase(name, "connection")) {
+      close_token = close_token || hasToken(value, "close");
+      keep_alive_token = keep_alive_token || hasToken(value, "keep-alive");
+    }
+  }
+  framing.close = close_token || (framing.http10 && !keep_alive_token);
+  if (framing.transfer_encoding && framing.content_length) return "Content-Length beside Transfer-Encoding";
+  return nullptr;
+}
+
+}  // namespace perfgate
