@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "gateway/event_util.h"
 #include "gateway/http/response_parser.h"
@@ -176,6 +177,12 @@ CurlUpstreamPool::CurlUpstreamPool(event_base* base, const UpstreamConfig& confi
 }
 
 CurlUpstreamPool::~CurlUpstreamPool() {
+  // As in HttpUpstreamPool: a background fetch still running is told it is over (it frees itself).
+  for (CurlTransfer* t : owned_) {
+    if (UpstreamObserver* observer = std::exchange(t->observer_, nullptr)) {
+      observer->onUpstreamDone(UpstreamResult::Internal, "the upstream pool was closed");
+    }
+  }
   for (CurlTransfer* t : owned_) {
     if (t->in_multi_) curl_multi_remove_handle(multi_, t->easy_);
   }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "gateway/curl_upstream.h"
 #include "gateway/event_util.h"
@@ -119,6 +120,13 @@ HttpUpstreamPool::HttpUpstreamPool(event_base* base, const UpstreamConfig& confi
 }
 
 HttpUpstreamPool::~HttpUpstreamPool() {
+  // Exchanges cancel their transfers before the pool goes; what still has an observer is a
+  // fetch on behalf of nobody (a background refresh), which frees itself when told it is over.
+  for (HttpTransfer* t : all_transfers_) {
+    if (UpstreamObserver* observer = std::exchange(t->observer_, nullptr)) {
+      observer->onUpstreamDone(UpstreamResult::Internal, "the upstream pool was closed");
+    }
+  }
   for (HttpConnection* c : idle_) closeConnection(c);
   for (HttpTransfer* t : all_transfers_) {
     if (t->connection_ != nullptr) closeConnection(t->connection_);

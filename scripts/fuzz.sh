@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh fuzz
 seconds="${FUZZ_SECONDS:-30}"
-all=(request_parser chunked_decoder config cache_control cache_key accept_encoding l2_record)
+all=(request_parser chunked_decoder config cache_control cache_key accept_encoding l2_record gateway)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

@@ -29,30 +29,18 @@ double hitRatio(const RouteCacheTotals& totals) {
 }
 
 RouteCacheCounters& CacheStats::local(const std::string& route) {
-  // One slab per (thread, CacheStats); the map from stats object to slab is per thread.
-  thread_local std::unordered_map<const CacheStats*, std::shared_ptr<ThreadSlab>> mine;
-  std::shared_ptr<ThreadSlab>& slab = mine[this];
-  if (slab == nullptr) {
-    slab = std::make_shared<ThreadSlab>();
-    std::lock_guard<std::mutex> lock(mutex_);
-    slabs_.push_back(slab);
-  }
-  auto it = slab->routes.find(route);
-  if (it != slab->routes.end()) return *it->second;
-  std::lock_guard<std::mutex> lock(slab->mutex);
-  return *slab->routes.emplace(route, std::make_unique<RouteCacheCounters>()).first->second;
+  ThreadSlab& slab = slabs_.local();
+  auto it = slab.routes.find(route);
+  if (it != slab.routes.end()) return *it->second;
+  std::lock_guard<std::mutex> lock(slab.mutex);
+  return *slab.routes.emplace(route, std::make_unique<RouteCacheCounters>()).first->second;
 }
 
 std::map<std::string, RouteCacheTotals> CacheStats::merged() const {
-  std::vector<std::shared_ptr<ThreadSlab>> slabs;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    slabs = slabs_;
-  }
   std::map<std::string, RouteCacheTotals> totals;
-  for (const auto& slab : slabs) {
-    std::lock_guard<std::mutex> lock(slab->mutex);
-    for (const auto& [route, counters] : slab->routes) {
+  slabs_.forEach([&](ThreadSlab& slab) {
+    std::lock_guard<std::mutex> lock(slab.mutex);
+    for (const auto& [route, counters] : slab.routes) {
       RouteCacheTotals& t = totals[route];
       for (size_t i = 0; i < static_cast<size_t>(CacheOutcome::kCount); ++i) {
         t.requests[i] += counters->requests[i].load(std::memory_order_relaxed);
@@ -65,7 +53,7 @@ std::map<std::string, RouteCacheTotals> CacheStats::merged() const {
         t.not_stored_by[i] += counters->not_stored_by[i].load(std::memory_order_relaxed);
       }
     }
-  }
+  });
   return totals;
 }
 

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/thread_slabs.h"
+
 namespace perfgate {
 
 enum class CacheOutcome : uint8_t { Hit, Miss, Expired, Stale, Revalidated, Bypass, kCount };
@@ -62,8 +64,7 @@ class CacheStats {
     std::mutex mutex;  // guards the map's shape (new routes), not the counters
     std::unordered_map<std::string, std::unique_ptr<RouteCacheCounters>> routes;
   };
-  mutable std::mutex mutex_;  // guards slabs_
-  std::vector<std::shared_ptr<ThreadSlab>> slabs_;
+  ThreadSlabs<ThreadSlab> slabs_;
 };
 
 }  // namespace perfgate

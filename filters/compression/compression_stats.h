@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "gateway/thread_slabs.h"
+
 namespace perfgate {
 
 struct CompressionCounters {
@@ -32,14 +34,11 @@ struct CompressionTotals {
 class CompressionStats {
  public:
   // The calling thread's counters (created on first use; stable afterwards).
-  CompressionCounters& local();
+  CompressionCounters& local() { return slabs_.local(); }
   CompressionTotals merged() const;
 
  private:
-  static std::atomic<uint64_t> next_id_;
-  const uint64_t id_ = next_id_.fetch_add(1);  // keys the per-thread slabs (addresses get reused)
-  mutable std::mutex mutex_;  // guards slabs_
-  std::vector<std::shared_ptr<CompressionCounters>> slabs_;
+  ThreadSlabs<CompressionCounters> slabs_;
 };
 
 }  // namespace perfgate

@@ -5,7 +5,6 @@
 namespace perfgate {
 namespace {
 
-std::atomic<uint64_t> next_serial{1};
 
 void addTotals(RouteTimingTotals& t, const RouteTiming& c) {
   t.requests += c.requests.load(std::memory_order_relaxed);
@@ -72,7 +71,7 @@ std::array<uint64_t, 5> RouteTimingTotals::statusClasses() const {
   return classes;
 }
 
-TimingStats::TimingStats() : serial_(next_serial.fetch_add(1)), route_names_{""} {}
+TimingStats::TimingStats() : route_names_{""} {}
 
 uint32_t TimingStats::routeId(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -83,29 +82,6 @@ uint32_t TimingStats::routeId(const std::string& name) {
 uint32_t TimingStats::upstreamId(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   return idOf(upstream_names_, name);
-}
-
-TimingStats::Slab& TimingStats::slab() {
-  // One-entry cache per thread: a worker almost always talks to the one live TimingStats.
-  thread_local uint64_t cached_serial = 0;
-  thread_local Slab* cached = nullptr;
-  if (cached_serial == serial_) return *cached;
-  Slab& found = registerSlab();
-  cached_serial = serial_;
-  cached = &found;
-  return found;
-}
-
-TimingStats::Slab& TimingStats::registerSlab() {
-  // Slow path: this thread's slab of this object, created on first use.
-  thread_local std::map<uint64_t, std::shared_ptr<Slab>> mine;
-  std::shared_ptr<Slab>& slab = mine[serial_];
-  if (slab == nullptr) {
-    slab = std::make_shared<Slab>();
-    std::lock_guard<std::mutex> lock(mutex_);
-    slabs_.push_back(slab);
-  }
-  return *slab;
 }
 
 template <typename T>
@@ -119,26 +95,24 @@ template RouteTiming* TimingStats::Slab::grow(std::vector<std::unique_ptr<RouteT
 template UpstreamTiming* TimingStats::Slab::grow(std::vector<std::unique_ptr<UpstreamTiming>>&, uint32_t);
 
 TimingTotals TimingStats::merged() const {
-  std::vector<std::shared_ptr<Slab>> slabs;
   std::vector<std::string> route_names;
   std::vector<std::string> upstream_names;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    slabs = slabs_;
     route_names = route_names_;
     upstream_names = upstream_names_;
   }
   TimingTotals totals;
-  for (const auto& slab : slabs) {
-    std::lock_guard<std::mutex> lock(slab->mutex);
-    for (size_t id = 0; id < slab->routes.size() && id < route_names.size(); ++id) {
-      if (!slab->routes[id]) continue;
-      addTotals(id == kUnrouted ? totals.unrouted : totals.routes[route_names[id]], *slab->routes[id]);
+  slabs_.forEach([&](Slab& slab) {
+    std::lock_guard<std::mutex> lock(slab.mutex);
+    for (size_t id = 0; id < slab.routes.size() && id < route_names.size(); ++id) {
+      if (!slab.routes[id]) continue;
+      addTotals(id == kUnrouted ? totals.unrouted : totals.routes[route_names[id]], *slab.routes[id]);
     }
-    for (size_t id = 0; id < slab->upstreams.size() && id < upstream_names.size(); ++id) {
-      if (slab->upstreams[id]) addTotals(totals.upstreams[upstream_names[id]], *slab->upstreams[id]);
+    for (size_t id = 0; id < slab.upstreams.size() && id < upstream_names.size(); ++id) {
+      if (slab.upstreams[id]) addTotals(totals.upstreams[upstream_names[id]], *slab.upstreams[id]);
     }
-  }
+  });
   return totals;
 }
 

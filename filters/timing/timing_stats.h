@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/thread_slabs.h"
+
 #include "filters/filter.h"
 #include "filters/timing/latency_histogram.h"
 
@@ -113,14 +115,12 @@ class TimingStats {
     template <typename T>
     T* grow(std::vector<std::unique_ptr<T>>& v, uint32_t id);
   };
-  Slab& slab();
-  Slab& registerSlab();
+  Slab& slab() { return slabs_.local(); }
 
-  const uint64_t serial_;  // tells this object from a later one at the same address
-  mutable std::mutex mutex_;  // guards the name tables and slabs_
+  mutable std::mutex mutex_;  // guards the name tables
   std::vector<std::string> route_names_;  // by id; [0] is the unrouted bucket
   std::vector<std::string> upstream_names_;
-  std::vector<std::shared_ptr<Slab>> slabs_;
+  ThreadSlabs<Slab> slabs_;
 };
 
 }  // namespace perfgate

@@ -39,11 +39,19 @@ void checkCacheKey(std::string_view input);
 // limit, with stored fields a hit can replay; anything else is refused with a reason.
 void checkL2Record(std::string_view input);
 
+// The whole gateway (one worker: connections, filters, cache, upstream pool) between a client
+// and a backend whose bytes, and the read boundaries of both, the input chooses
+// (gateway_fuzz.cc). Nothing crashes or leaks; no response body reaches a client or the cache for
+// a request it does not belong to; bytes a backend sends beyond a response's framing reach no
+// one; a backend connection carries another request only after a response that ended exactly at
+// its framing and left it reusable; the gateway never pipelines requests to a backend.
+void checkGateway(std::string_view input);
+
 inline constexpr Target kTargets[] = {
     {"request_parser", checkRequestParser}, {"chunked_decoder", checkChunkedDecoder},
     {"config", checkConfig},                {"cache_control", checkCacheControl},
     {"cache_key", checkCacheKey},           {"accept_encoding", checkAcceptEncoding},
-    {"l2_record", checkL2Record},
+    {"l2_record", checkL2Record},           {"gateway", checkGateway},
 };
 
 }  // namespace perfgate::fuzz
