@@ -21,13 +21,13 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/http_parser.h"
+#include "gateway/http/request_parser.h"
+#include "gateway/http/response_parser.h"
 
 namespace perfgate {
 
 struct RouteConfig;
 struct UpstreamRequest;
-struct UpstreamResponseHead;
 class UpstreamObserver;
 class BodyTransform;
 
@@ -36,9 +36,6 @@ class FilterState {
  public:
   virtual ~FilterState() = default;
 };
-
-// Header lines a filter adds to the client's response ("Name: value", no CRLF).
-using ExtraHeaders = std::vector<std::string>;
 
 // Why the gateway made an error response itself (or cut one short), by kind.
 enum class GatewayError : uint8_t {
@@ -65,9 +62,13 @@ struct ExchangeFacts {
   Clock::time_point upstream_headers;  // the backend's response head arrived
   Clock::time_point finished;          // the response was queued whole (or ended short)
   GatewayError error = GatewayError::None;
+  std::string_view client;             // the client's address
 };
 
-// One request/response exchange as the filters see it; implemented by the client connection.
+// One request/response exchange as the filters see it (gateway/exchange/exchange.h): one object
+// per request, apart from the connection that carries it. An exchange ends (onComplete runs,
+// state slots are destroyed) only after the hook that answered it has returned: a hook never
+// sees its own state go.
 class Exchange {
  public:
   virtual ~Exchange() = default;
@@ -75,11 +76,13 @@ class Exchange {
   virtual const RouteConfig& route() const = 0;
   // The slot for the filter at `index` in the chain.
   virtual std::unique_ptr<FilterState>& state(size_t index) = 0;
-  // Answers the request without the backend. `head` is the status line and fields, each ending
-  // in CRLF, without the final empty line (the connection adds Connection as needed), copied
-  // before this returns; `body` is sent by reference, kept alive by `owner` until written.
-  virtual void respond(int status, std::string_view head, std::string_view body,
-                       const std::shared_ptr<const void>& owner) = 0;
+  // Answers the request without the backend (then the hook returns Responded). The head is
+  // `prefix` (a status line and fields already serialized, each ending in CRLF, e.g. a stored
+  // response's; empty: the status line is made from head.status and head.reason) followed by
+  // head.headers; both are copied before this returns. `body` is sent by reference, kept alive
+  // by `owner` until written. Framing and Connection fields are the exchange's business.
+  virtual void respond(const ResponseHead& head, std::string_view body, std::shared_ptr<const void> owner,
+                       std::string_view prefix = {}) = 0;
   // Wakes an exchange a filter suspended: on the next loop turn the chain's onRequest runs again
   // from the first filter (state slots are kept). Safe from any hook of any exchange on the
   // same worker; the exchange also wakes by itself after a bounded wait.
@@ -130,20 +133,19 @@ class Filter {
   virtual FilterAction onRequest(Exchange&, size_t /*index*/) const { return FilterAction::Continue; }
   // The request is about to go upstream; fields may be appended to `request.headers`.
   virtual void onUpstreamRequest(Exchange&, size_t /*index*/, UpstreamRequest& /*request*/) const {}
-  // The backend's response head arrived; fields may be changed in `head` (see its helpers) or
-  // added through `extra`. Returns Responded when the filter answered instead (e.g. a 304 that
-  // refreshed a stored response); the backend's response is then dropped. Returns Hold when the
+  // The backend's response head arrived; its fields may be changed or added to (they reach the
+  // client in order, the backend's first). Returns Responded when the filter answered instead
+  // (e.g. a 304 that refreshed a stored response); the backend's response is then dropped. Returns Hold when the
   // head depends on the body (e.g. an ETag hashed from it): the core then keeps the head and the
   // body back (the later filters' hooks wait too) and calls onResponseBody once the body is
   // complete or has grown past holdLimit() bytes. One filter per exchange may hold.
-  virtual FilterAction onResponseHead(Exchange&, size_t /*index*/, UpstreamResponseHead& /*head*/,
-                                      ExtraHeaders& /*extra*/) const {
+  virtual FilterAction onResponseHead(Exchange&, size_t /*index*/, ResponseHead& /*head*/) const {
     return FilterAction::Continue;
   }
   // After Hold: `body` is the body as it reached this filter; `complete` is false when it grew
   // past holdLimit() (the rest then streams). The filter may change `head` and return Continue,
   // or answer itself (Responded, e.g. a 304).
-  virtual FilterAction onResponseBody(Exchange&, size_t /*index*/, UpstreamResponseHead& /*head*/,
+  virtual FilterAction onResponseBody(Exchange&, size_t /*index*/, ResponseHead& /*head*/,
                                       std::string_view /*body*/, bool /*complete*/) const {
     return FilterAction::Continue;
   }
@@ -157,15 +159,14 @@ class Filter {
   // the transforms of the filters before it. A filter that transforms the body gets its bytes
   // through its BodyTransform instead.
   virtual void onResponseData(Exchange&, size_t /*index*/, std::string_view /*data*/) const {}
-  // A filter answered the request through Exchange::respond() with `head`; fields
-  // ("Name: value\r\n") appended to `extra` are sent after it.
-  virtual void onLocalResponse(Exchange&, size_t /*index*/, std::string_view /*head*/, std::string& /*extra*/) const {}
+  // A filter answered the request through Exchange::respond(); fields added to `head` go out too.
+  virtual void onLocalResponse(Exchange&, size_t /*index*/, ResponseHead& /*head*/) const {}
   // The exchange is over; `complete` is true when the whole response reached the output. Also
   // called (complete = false) when the client goes away mid-exchange, suspended or not.
   virtual void onComplete(Exchange&, size_t /*index*/, bool /*complete*/) const {}
-  // A request that ended before it had a route (malformed, no matching route, head timeout):
-  // there is no Exchange for it and no filter state, only what was measured.
-  virtual void onUnrouted(const ExchangeFacts& /*facts*/) const {}
+  // A request that ended before it had a route (no matching route; or refused before its head
+  // was parsed, then `request` is null): there is no filter state for it, only what was measured.
+  virtual void onUnrouted(const RequestHead* /*request*/, const ExchangeFacts& /*facts*/) const {}
 };
 
 // The filters configured for a config snapshot, in order.
@@ -187,10 +188,9 @@ class FilterChain {
   }
   // Runs the head hooks from filter `from` on. Stops at the first Responded, or at a Hold
   // (then `from` is set to the holding filter's index).
-  FilterAction onResponseHead(Exchange& exchange, UpstreamResponseHead& head, ExtraHeaders& extra,
-                              size_t& from) const {
+  FilterAction onResponseHead(Exchange& exchange, ResponseHead& head, size_t& from) const {
     for (size_t i = from; i < filters_.size(); ++i) {
-      FilterAction action = filters_[i]->onResponseHead(exchange, i, head, extra);
+      FilterAction action = filters_[i]->onResponseHead(exchange, i, head);
       if (action == FilterAction::Responded) return action;
       if (action == FilterAction::Hold) {
         from = i;
@@ -209,14 +209,14 @@ class FilterChain {
   void onResponseData(Exchange& exchange, std::string_view data) const {
     for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onResponseData(exchange, i, data);
   }
-  void onLocalResponse(Exchange& exchange, std::string_view head, std::string& extra) const {
-    for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onLocalResponse(exchange, i, head, extra);
+  void onLocalResponse(Exchange& exchange, ResponseHead& head) const {
+    for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onLocalResponse(exchange, i, head);
   }
   void onComplete(Exchange& exchange, bool complete) const {
     for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onComplete(exchange, i, complete);
   }
-  void onUnrouted(const ExchangeFacts& facts) const {
-    for (const auto& filter : filters_) filter->onUnrouted(facts);
+  void onUnrouted(const RequestHead* request, const ExchangeFacts& facts) const {
+    for (const auto& filter : filters_) filter->onUnrouted(request, facts);
   }
 
  private:

@@ -17,7 +17,7 @@
 #include "filters/cache/cache_key.h"
 #include "filters/cache/cache_store.h"
 #include "filters/cache/freshness.h"
-#include "gateway/access_log.h"
+#include "gateway/text.h"
 #include "gateway/cache_purge.h"
 #include "gateway/dashboard.h"
 #include "gateway/gateway.h"
@@ -327,8 +327,10 @@ void AdminServer::handle(evhttp_request* request) {
     }
     body["routes"] = routes;
     CompressionTotals gzip = gateway_.compressionStats().merged();
+    uint64_t decoded = 0;
+    for (const auto& [name, totals] : gateway_.cacheStats().merged()) decoded += totals.decoded;
     body["compression"] = {{"compressed", gzip.compressed}, {"bytes_in", gzip.bytes_in},
-                           {"bytes_out", gzip.bytes_out}, {"decompressed", gzip.decompressed}};
+                           {"bytes_out", gzip.bytes_out}, {"decompressed", decoded}};
     reply(request, 200, body.dump() + "\n");
     return;
   }

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "filters/cache/cache_key.h"
-#include "gateway/access_log.h"
+#include "gateway/text.h"
 
 namespace perfgate {
 

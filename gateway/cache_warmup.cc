@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "gateway/access_log.h"
+#include "gateway/text.h"
 
 namespace perfgate {
 namespace {

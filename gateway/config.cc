@@ -13,7 +13,7 @@
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
 
-#include "gateway/http_parser.h"
+#include "gateway/http/request_parser.h"
 
 namespace perfgate {
 namespace {

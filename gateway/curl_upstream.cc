@@ -10,6 +10,7 @@
 
 #include "gateway/event_util.h"
 #include "gateway/http/response_parser.h"
+#include "gateway/http/tokens.h"
 
 namespace perfgate {
 namespace {
@@ -17,8 +18,8 @@ namespace {
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 constexpr size_t kMaxIdleTransfers = 1024;
 
-// Turns the wire-format header block into curl's list, in curl's dialect: "Name;" sends an
-// empty field, "Name:" suppresses a field curl would add by itself.
+// Turns the header block into curl's list, in curl's dialect: "Name;" sends an empty field,
+// "Name:" suppresses a field curl would add by itself.
 bool buildHeaderList(const UpstreamRequest& request, curl_slist*& list) {
   bool have_accept = false;
   bool have_content_type = false;
@@ -29,15 +30,9 @@ bool buildHeaderList(const UpstreamRequest& request, curl_slist*& list) {
     list = next;
     return true;
   };
-  std::string_view block = request.headers;
-  while (!block.empty()) {
-    size_t eol = block.find("\r\n");
-    std::string_view field = block.substr(0, eol);
-    block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
-    size_t colon = field.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view name = field.substr(0, colon);
-    std::string_view value = trimOws(field.substr(colon + 1));
+  for (HeaderField field : request.headers) {
+    std::string_view name = field.name;
+    std::string_view value = field.value;
     if (equalsIgnoreCase(name, "accept")) have_accept = true;
     if (equalsIgnoreCase(name, "content-type")) have_content_type = true;
     line.assign(name);
@@ -327,7 +322,7 @@ void CurlUpstreamPool::recycle(CurlTransfer* t) {
   curl_slist_free_all(t->header_list_);
   t->header_list_ = nullptr;
   t->observer_ = nullptr;
-  t->head_ = UpstreamResponseHead();
+  t->head_ = ResponseHead();
   t->head_text_.clear();
   t->header_bytes_ = 0;
   t->head_done_ = t->cancelled_ = t->recv_paused_ = t->send_paused_ = false;

@@ -38,7 +38,7 @@ class CurlTransfer final : public UpstreamTransfer {
   curl_slist* header_list_ = nullptr;
   event* progress_timer_ = nullptr;
   UpstreamObserver* observer_ = nullptr;
-  UpstreamResponseHead head_;
+  ResponseHead head_;
   std::string head_text_;  // the head's lines so far, CRLF-terminated
   std::string url_;
   size_t header_bytes_ = 0;

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "filters/access_log/access_log_filter.h"
 #include "filters/cache/cache_filter.h"
 #include "filters/cache_headers/cache_headers_filter.h"
 #include "filters/compression/compression_filter.h"
@@ -64,14 +65,11 @@ std::shared_ptr<const Config> applyOverrides(const GatewayOptions& options, std:
 }
 
 std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Config> config) {
-  std::shared_ptr<AccessLog> access_log;
   const std::string& path = config->log.access_log;
-  if (!path.empty()) {
-    if (snapshot_ && snapshot_->access_log && snapshot_->access_log->path() == path) {
-      access_log = snapshot_->access_log;
-    } else {
-      access_log = std::make_shared<AccessLog>(path);
-    }
+  if (path.empty()) {
+    access_log_.reset();
+  } else if (access_log_ == nullptr || access_log_->path() != path) {
+    access_log_ = std::make_shared<AccessLog>(path);
   }
   if (!cache_store_) {
     cache_store_ = std::make_shared<CacheStore>(config->cache.max_bytes);
@@ -94,16 +92,17 @@ std::shared_ptr<const Snapshot> Gateway::makeSnapshot(std::shared_ptr<const Conf
     route.cache_switch = slot.get();
   }
   config = live;
-  auto snapshot = std::make_shared<Snapshot>(config, std::move(access_log));
+  auto snapshot = std::make_shared<Snapshot>(config);
   // Responses pass the chain in order: compressed, then given cache headers, then stored, so
   // the cache keeps what clients get (gzip once per object, not once per hit).
   snapshot->filters.add(std::make_shared<CompressionFilter>(config->compression, config->cache.max_object_bytes,
                                                             compression_stats_));
   snapshot->filters.add(std::make_shared<CacheHeadersFilter>(config->cache.max_object_bytes));
   snapshot->filters.add(
-      std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, compression_stats_, config->cache, l2_));
+      std::make_shared<CacheFilter>(cache_store_, cache_fills_, cache_stats_, config->cache, l2_, systemClock()));
   // Last, so it sees the other filters' verdicts (X-Cache) when it writes Server-Timing.
   if (config->metrics.enabled) snapshot->filters.add(std::make_shared<TimingFilter>(timing_stats_, config));
+  if (access_log_ != nullptr) snapshot->filters.add(std::make_shared<AccessLogFilter>(access_log_));
   return snapshot;
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "filters/access_log/access_log.h"
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
@@ -86,6 +87,7 @@ class Gateway {
   std::shared_ptr<CompressionStats> compression_stats_ = std::make_shared<CompressionStats>();
   std::shared_ptr<TimingStats> timing_stats_ = std::make_shared<TimingStats>();  // outlives reloads
   std::shared_ptr<L2Cache> l2_;  // [cache.l2]; set at start, outlives reloads
+  std::shared_ptr<AccessLog> access_log_;  // [log] access_log; kept while its path stays
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Per route name; entries are never removed, so the pointers routes hold stay valid.
   std::unordered_map<std::string, std::unique_ptr<std::atomic<int8_t>>> cache_switches_;

@@ -170,12 +170,12 @@ UpstreamTransfer* HttpUpstreamPool::start(UpstreamRequest request, UpstreamObser
 
   std::string& head = t->request_head_;
   head.clear();
-  head.reserve(request.method.size() + request.target.size() + request.headers.size() + 64);
+  head.reserve(request.method.size() + request.target.size() + request.headers.serializedSize() + 64);
   head.append(request.method);
   head.push_back(' ');
   head.append(request.target);
   head.append(" HTTP/1.1\r\n");
-  head.append(request.headers);
+  request.headers.appendTo(head);
   if (t->chunked_body_) {
     head.append("Transfer-Encoding: chunked\r\n");
   } else if (request.has_body) {
@@ -614,7 +614,7 @@ void HttpUpstreamPool::recycle(HttpTransfer* t) {
   t->cancelled_ = t->retried_ = t->response_started_ = t->body_complete_ = t->reusable_ = false;
   t->head_scan_ = 0;
   t->head_.status = 0;
-  t->head_.clearFields();
+  t->head_.headers.clear();
   t->framing_ = HttpTransfer::Framing::None;
   t->remaining_ = 0;
   t->chunked_.reset();

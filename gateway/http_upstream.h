@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/http/chunked_decoder.h"
 #include "gateway/upstream.h"
 
 namespace perfgate {
@@ -52,7 +53,7 @@ class HttpTransfer final : public UpstreamTransfer, private BodySink {
   bool retried_ = false;
   bool response_started_ = false;  // a byte of the response arrived
   size_t head_scan_ = 0;
-  UpstreamResponseHead head_;
+  ResponseHead head_;
   Framing framing_ = Framing::None;
   uint64_t remaining_ = 0;  // Framing::Length
   std::optional<ChunkedDecoder> chunked_;

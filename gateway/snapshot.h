@@ -6,19 +6,16 @@
 #include <memory>
 
 #include "filters/filter.h"
-#include "gateway/access_log.h"
 #include "gateway/config.h"
 #include "gateway/router.h"
 
 namespace perfgate {
 
 struct Snapshot {
-  explicit Snapshot(std::shared_ptr<const Config> c, std::shared_ptr<AccessLog> log)
-      : config(std::move(c)), router(*config), access_log(std::move(log)) {}
+  explicit Snapshot(std::shared_ptr<const Config> c) : config(std::move(c)), router(*config) {}
 
   std::shared_ptr<const Config> config;
   Router router;
-  std::shared_ptr<AccessLog> access_log;  // null when the access log is off
   FilterChain filters;
 };
 

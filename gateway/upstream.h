@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,7 +18,8 @@
 #include <vector>
 
 #include "gateway/config.h"
-#include "gateway/http_parser.h"
+#include "gateway/http/header_block.h"
+#include "gateway/http/response_parser.h"
 
 namespace perfgate {
 
@@ -36,36 +36,6 @@ enum class UpstreamResult : uint8_t {
   Internal,
 };
 
-// A backend response head, as received (1xx interim responses are skipped); filters may change
-// its fields on the way to the client.
-struct UpstreamResponseHead {
-  int status = 0;
-  std::string_view reason;
-  std::vector<HeaderField> headers;  // in received order, hop-by-hop ones included
-  std::string raw;                   // owns what the views point into
-  std::deque<std::string> added;     // owns the names and values filters set (stable addresses)
-
-  // The first field named `name` (ASCII case-insensitive).
-  std::optional<std::string_view> field(std::string_view name) const;
-  // Removes every field named `name`.
-  void removeFields(std::string_view name);
-  // Appends a field, copying name and value.
-  void addField(std::string_view name, std::string_view value);
-  // Replaces every field named `name` with one.
-  void setField(std::string_view name, std::string_view value) {
-    removeFields(name);
-    addField(name, value);
-  }
-  // Drops the fields filters added (a transfer reused for the next response).
-  void clearFields() {
-    headers.clear();
-    added.clear();
-  }
-};
-
-// A deep copy whose views point into its own storage.
-UpstreamResponseHead copyHead(const UpstreamResponseHead& head);
-
 // Sentinels for UpstreamObserver::onUpstreamReadBody: no body bytes available yet; the body
 // is broken (bad framing from the client) and the transfer must stop.
 inline constexpr size_t kBodyPause = static_cast<size_t>(-1);
@@ -76,7 +46,7 @@ inline constexpr size_t kBodyAbort = static_cast<size_t>(-2);
 class UpstreamObserver {
  public:
   virtual ~UpstreamObserver() = default;
-  virtual void onUpstreamHeaders(UpstreamResponseHead& head) = 0;
+  virtual void onUpstreamHeaders(ResponseHead& head) = 0;
   // Body bytes (transfer coding removed). Return false to pause: the same bytes will be offered
   // again after UpstreamTransfer::resumeReceive().
   virtual bool onUpstreamData(std::string_view data) = 0;
@@ -92,7 +62,7 @@ class UpstreamObserver {
 struct UpstreamRequest {
   std::string method;
   std::string target;   // what goes on the request line: upstream base path + client target
-  std::string headers;  // "Name: value\r\n" lines; framing fields (length, coding) excluded
+  HeaderBlock headers;  // framing fields (length, coding) excluded
   bool has_body = false;
   int64_t body_length = -1;  // -1: unknown (sent chunked)
   bool head = false;

@@ -10,7 +10,8 @@
 
 #include <chrono>
 
-#include "gateway/connection.h"
+#include "gateway/exchange/client_connection.h"
+#include "gateway/http/error_response.h"
 #include "gateway/event_util.h"
 
 namespace perfgate {

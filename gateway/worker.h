@@ -24,6 +24,7 @@
 namespace perfgate {
 
 class ClientConnection;
+class ProxyExchange;
 
 class Worker {
  public:
@@ -52,8 +53,15 @@ class Worker {
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   UpstreamPool* pool(const UpstreamConfig& upstream);
   void release(ClientConnection* connection);  // frees it at a safe point
-  bool holds(ClientConnection* connection) const { return connections_.count(connection) != 0; }
   uint64_t nextExchangeId() { return ++exchange_ids_; }
+  // Exchanges that handed out a waker (Exchange::waker()), by id: a wake-up posted from another
+  // thread finds its exchange here, or nothing once that exchange is gone.
+  void watchExchange(uint64_t id, ProxyExchange* exchange) { watched_[id] = exchange; }
+  void forgetExchange(uint64_t id) { watched_.erase(id); }
+  ProxyExchange* findExchange(uint64_t id) const {
+    auto it = watched_.find(id);
+    return it == watched_.end() ? nullptr : it->second;
+  }
 
  private:
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* self) noexcept;
@@ -88,6 +96,7 @@ class Worker {
   std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
   std::vector<std::unique_ptr<UpstreamPool>> retired_pools_;
   std::unordered_set<ClientConnection*> connections_;
+  std::unordered_map<uint64_t, ProxyExchange*> watched_;
   std::vector<ClientConnection*> dead_;
   bool draining_ = false;
   uint64_t exchange_ids_ = 0;

@@ -107,7 +107,7 @@ BENCHMARK(BM_MakeCacheKeyAndHash);
 // The variant key for a Vary: Accept-Encoding response, with a typical browser header.
 void BM_MakeVariantKeyAcceptEncoding(benchmark::State& state) {
   const std::vector<std::string> vary{"accept-encoding"};
-  const std::vector<HeaderField> fields{{"Host", "api.example.com"},
+  const HeaderBlock fields{{"Host", "api.example.com"},
                                         {"User-Agent", "Mozilla/5.0"},
                                         {"Accept-Encoding", "gzip, deflate, br, zstd"}};
   for (auto _ : state) benchmark::DoNotOptimize(makeVariantKey(vary, fields));

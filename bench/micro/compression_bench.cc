@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "filters/compression/gzip_codec.h"
+#include "gateway/http/gzip_codec.h"
 #include "sample_backend/content.h"
 
 namespace perfgate {

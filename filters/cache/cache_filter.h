@@ -1,6 +1,8 @@
 // The response cache as a filter (RFC 9111, shared cache): looks a request up before it is
-// forwarded and answers fresh hits from memory; on a miss it watches the backend's response and
-// stores it when the rules allow. X-Cache and Cache-Status (RFC 9211) say what happened and why.
+// forwarded and answers fresh hits from memory (cache_filter.cc, cache_serve.cc); on a miss it
+// watches the backend's response and stores it when the rules allow (cache_fill.cc). X-Cache and
+// Cache-Status (RFC 9211) say what happened and why. Stale entries are revalidated with their
+// validators, or refreshed in the background (background_refresh.cc).
 //
 // On a route with compression the representations of a URL are gzip and identity only (the
 // compression filter asks the backend for nothing else), so Accept-Encoding selects a variant by
@@ -18,8 +20,8 @@
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
 #include "filters/cache/l2_cache.h"
-#include "filters/compression/compression_stats.h"
 #include "filters/filter.h"
+#include "gateway/clock.h"
 #include "gateway/config.h"
 
 namespace perfgate {
@@ -27,27 +29,25 @@ namespace perfgate {
 class CacheFilter final : public Filter {
  public:
   CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, std::shared_ptr<CacheStats> stats,
-              std::shared_ptr<CompressionStats> compression_stats, const CacheConfig& config,
-              std::shared_ptr<L2Cache> l2 = nullptr);
+              const CacheConfig& config, std::shared_ptr<L2Cache> l2, const Clock& clock);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
   void onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const override;
-  FilterAction onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
-                              ExtraHeaders& extra) const override;
+  FilterAction onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const override;
   FilterAction onUpstreamError(Exchange& exchange, size_t index, int status) const override;
   void onResponseData(Exchange& exchange, size_t index, std::string_view data) const override;
   void onComplete(Exchange& exchange, size_t index, bool complete) const override;
 
  private:
-  void count(RouteCacheCounters& counters, CacheOutcome outcome, uint64_t bytes) const;
+  void count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const;
 
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker
   std::shared_ptr<CacheStats> stats_;
-  std::shared_ptr<CompressionStats> compression_stats_;  // counts gzip variants decoded once
   CacheConfig config_;
   std::shared_ptr<L2Cache> l2_;  // null: no [cache.l2]
+  const Clock& clock_;
 };
 
 }  // namespace perfgate

@@ -8,11 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "gateway/http_parser.h"
+#include "gateway/http/request_parser.h"
 
 namespace perfgate {
 
@@ -48,8 +49,10 @@ uint64_t hashKey(std::string_view key);
 // codings with q > 0 followed by the set explicitly refused with q=0 ("x-gzip" read as "gzip"),
 // so "gzip, deflate" and "deflate,gzip" share a variant while "gzip;q=0" and "gzip" do not.
 // An absent field encodes differently from an empty one. Returns "" for an empty Vary list, and
-// never "" otherwise.
-std::string makeVariantKey(const std::vector<std::string>& vary_names,
-                           const std::vector<HeaderField>& request_fields);
+// never "" otherwise. With `gzip` set, Accept-Encoding is taken to be "gzip" (true) or absent
+// (false) whatever the request says: on a route with compression the representations are gzip
+// and identity, so one question selects the variant.
+std::string makeVariantKey(const std::vector<std::string>& vary_names, const HeaderBlock& request_fields,
+                           std::optional<bool> gzip = std::nullopt);
 
 }  // namespace perfgate

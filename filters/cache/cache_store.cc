@@ -64,7 +64,7 @@ class alignas(64) CacheStore::Shard {
     return nullptr;
   }
 
-  CacheEntryPtr select(std::string_view key, uint64_t hash, const std::vector<HeaderField>& fields) {
+  CacheEntryPtr select(std::string_view key, uint64_t hash, const HeaderBlock& fields, std::optional<bool> gzip) {
     std::lock_guard<std::mutex> lock(mu_);
     if (buckets_.empty()) return nullptr;
     const std::vector<std::string>* computed_for = nullptr;  // variants usually share one Vary list
@@ -76,7 +76,7 @@ class alignas(64) CacheStore::Shard {
       const Slot& s = at(i);
       if (s.hash != hash || s.entry->key != key) continue;
       if (computed_for == nullptr || *computed_for != s.entry->vary) {
-        variant = makeVariantKey(s.entry->vary, fields);
+        variant = makeVariantKey(s.entry->vary, fields, gzip);
         computed_for = &s.entry->vary;
       }
       if (s.entry->variant != variant) continue;
@@ -375,9 +375,9 @@ CacheEntryPtr CacheStore::lookup(std::string_view key, uint64_t hash, std::strin
   return shardFor(hash).lookup(key, hash, variant);
 }
 
-CacheEntryPtr CacheStore::lookup(std::string_view key, uint64_t hash,
-                                 const std::vector<HeaderField>& request_fields) {
-  return shardFor(hash).select(key, hash, request_fields);
+CacheEntryPtr CacheStore::lookup(std::string_view key, uint64_t hash, const HeaderBlock& request_fields,
+                                 std::optional<bool> gzip) {
+  return shardFor(hash).select(key, hash, request_fields, gzip);
 }
 
 bool CacheStore::insert(CacheEntryPtr entry) {

@@ -18,11 +18,12 @@
 #include <string>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "filters/cache/cache_entry.h"
-#include "gateway/http_parser.h"
+#include "gateway/http/request_parser.h"
 
 namespace perfgate {
 
@@ -57,8 +58,9 @@ class CacheStore {
   // applied to `request_fields` (makeVariantKey) gives its stored variant — the most recent by
   // Date when several do. Lets a caller look up without knowing the Vary list beforehand, and
   // copes with a backend whose Vary changed between responses. Made the most recently used.
-  CacheEntryPtr lookup(std::string_view key, uint64_t hash,
-                       const std::vector<HeaderField>& request_fields);
+  // `gzip` as in makeVariantKey.
+  CacheEntryPtr lookup(std::string_view key, uint64_t hash, const HeaderBlock& request_fields,
+                       std::optional<bool> gzip = std::nullopt);
 
   // Stores `entry` under (entry->key, entry->variant) in the shard of entry->hash, replacing an
   // entry with the same key and variant, then evicts the shard's least recently used entries

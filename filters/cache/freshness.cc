@@ -2,28 +2,22 @@
 
 #include <algorithm>
 
-#include "filters/cache/http_date.h"
+#include "gateway/http/http_date.h"
 
 namespace perfgate {
 namespace {
 
 // The first field line named `name`: for the singleton fields used here (Date, Age, Expires,
 // ETag, Last-Modified) a repeated line is a sender error, and §4.2.1 allows using the first.
-std::optional<std::string_view> firstField(const std::vector<HeaderField>& fields,
-                                           std::string_view name) {
-  for (const HeaderField& field : fields) {
-    if (equalsIgnoreCase(field.name, name)) return field.value;
-  }
-  return std::nullopt;
+std::optional<std::string_view> firstField(const HeaderBlock& fields, std::string_view name) {
+  return fields.get(name);
 }
 
-bool anyField(const std::vector<HeaderField>& fields, std::string_view name) {
-  return firstField(fields, name).has_value();
-}
+bool anyField(const HeaderBlock& fields, std::string_view name) { return fields.has(name); }
 
 // §4.1: "A stored response with a Vary header field value containing a member "*" always fails
 // to match."
-bool varyStar(const std::vector<HeaderField>& fields) {
+bool varyStar(const HeaderBlock& fields) {
   for (const HeaderField& field : fields) {
     if (equalsIgnoreCase(field.name, "vary") && hasToken(field.value, "*")) return true;
   }
@@ -81,7 +75,7 @@ bool statusHeuristicallyCacheable(int status) {
 
 NotStorableReason checkStorable(std::string_view method, int status, const CacheControl& request_cc,
                                 bool request_has_authorization,
-                                const std::vector<HeaderField>& response_fields,
+                                const HeaderBlock& response_fields,
                                 const CacheControl& response_cc, const StoragePolicy& policy) {
   // §3: "the request method is understood by the cache" — GET only; HEAD is answered from the
   // GET entry, and a HEAD response has no body to store.
@@ -143,7 +137,7 @@ NotStorableReason checkStorable(std::string_view method, int status, const Cache
   return NotStorableReason::NoFreshness;
 }
 
-int64_t freshnessLifetime(const std::vector<HeaderField>& response_fields,
+int64_t freshnessLifetime(const HeaderBlock& response_fields,
                           const CacheControl& response_cc, int64_t date_value,
                           const StoragePolicy& policy) {
   if (policy.override_ttl) return std::max<int64_t>(0, *policy.override_ttl);
@@ -186,7 +180,7 @@ int64_t currentAge(const CacheEntry& entry, int64_t now) {
   return std::max<int64_t>(0, current_age);
 }
 
-void fillFreshness(CacheEntry& entry, const std::vector<HeaderField>& response_fields,
+void fillFreshness(CacheEntry& entry, const HeaderBlock& response_fields,
                    int64_t request_time, int64_t response_time, const StoragePolicy& policy) {
   const CacheControl cc = parseCacheControl(response_fields);
   entry.request_time = request_time;

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "filters/cache/cache_control.h"
+#include "gateway/http/cache_control.h"
 #include "filters/cache/cache_entry.h"
-#include "gateway/http_parser.h"
+#include "gateway/http/request_parser.h"
 
 namespace perfgate {
 
@@ -52,7 +52,7 @@ struct StoragePolicy {
 // no-cache (CacheControl::private_fields, no_cache_fields) from what it stores.
 NotStorableReason checkStorable(std::string_view method, int status, const CacheControl& request_cc,
                                 bool request_has_authorization,
-                                const std::vector<HeaderField>& response_fields,
+                                const HeaderBlock& response_fields,
                                 const CacheControl& response_cc, const StoragePolicy& policy);
 
 // Status codes whose caching requirements this cache implements (for must-understand, §3).
@@ -66,7 +66,7 @@ bool statusHeuristicallyCacheable(int status);
 // default_ttl; else, when the route allows it, 10% of `date_value` − Last-Modified capped at one
 // day (§4.2.2); else 0. Only responses checkStorable() accepted may use the heuristic; this
 // function does not check the status again.
-int64_t freshnessLifetime(const std::vector<HeaderField>& response_fields,
+int64_t freshnessLifetime(const HeaderBlock& response_fields,
                           const CacheControl& response_cc, int64_t date_value,
                           const StoragePolicy& policy);
 
@@ -82,7 +82,7 @@ int64_t currentAge(const CacheEntry& entry, int64_t now);
 // generate a stale response if it is prohibited by an explicit in-protocol directive (e.g., by a
 // no-cache response directive, a must-revalidate response directive, or an applicable s-maxage
 // or proxy-revalidate response directive)", and that outranks RFC 5861's MAY.
-void fillFreshness(CacheEntry& entry, const std::vector<HeaderField>& response_fields,
+void fillFreshness(CacheEntry& entry, const HeaderBlock& response_fields,
                    int64_t request_time, int64_t response_time, const StoragePolicy& policy);
 
 // What a stored entry allows for one request.

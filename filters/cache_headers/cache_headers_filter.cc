@@ -1,13 +1,10 @@
 #include "filters/cache_headers/cache_headers_filter.h"
 
-#include <xxhash.h>
-
 #include <ctime>
 
-#include "filters/cache/cache_control.h"
-#include "filters/cache/http_date.h"
-#include "filters/cache_headers/conditional.h"
-#include "gateway/http_date.h"
+#include "gateway/http/cache_control.h"
+#include "gateway/http/conditional.h"
+#include "gateway/http/http_date.h"
 #include "gateway/upstream.h"
 
 namespace perfgate {
@@ -27,31 +24,19 @@ bool takesCacheControl(int status) {
 
 }  // namespace
 
-std::string strongEtagOf(std::string_view body) {
-  XXH128_hash_t hash = XXH3_128bits(body.data(), body.size());
-  static const char kHex[] = "0123456789abcdef";
-  std::string tag(34, '"');
-  uint64_t parts[2] = {hash.high64, hash.low64};
-  for (int p = 0; p < 2; ++p) {
-    for (int i = 0; i < 16; ++i) tag[1 + p * 16 + i] = kHex[(parts[p] >> (60 - 4 * i)) & 0xf];
-  }
-  return tag;
-}
-
-FilterAction CacheHeadersFilter::onResponseHead(Exchange& exchange, size_t, UpstreamResponseHead& head,
-                                                ExtraHeaders&) const {
+FilterAction CacheHeadersFilter::onResponseHead(Exchange& exchange, size_t, ResponseHead& head) const {
   const RouteConfig& route = exchange.route();
   if (!route.cache_control.empty() && takesCacheControl(head.status) &&
-      (route.cache_control_override || !head.field("cache-control"))) {
-    head.setField("Cache-Control", route.cache_control);
+      (route.cache_control_override || !head.headers.get("cache-control"))) {
+    head.headers.set("Cache-Control", route.cache_control);
     // RFC 9111 §5.3: Expires for caches that do not know max-age, from the response's Date.
-    if (route.cache_control_max_age && (route.cache_control_override || !head.field("expires"))) {
-      std::optional<std::string_view> date = head.field("date");
+    if (route.cache_control_max_age && (route.cache_control_override || !head.headers.get("expires"))) {
+      std::optional<std::string_view> date = head.headers.get("date");
       std::optional<int64_t> origin = date ? parseHttpDate(*date) : std::nullopt;
-      head.setField("Expires", formatHttpDate(origin.value_or(time(nullptr)) + *route.cache_control_max_age));
+      head.headers.set("Expires", formatHttpDate(origin.value_or(time(nullptr)) + *route.cache_control_max_age));
     }
   }
-  if (!route.etag || head.status != 200 || exchange.request().method != "GET" || head.field("etag")) {
+  if (!route.etag || head.status != 200 || exchange.request().method != "GET" || head.headers.get("etag")) {
     return FilterAction::Continue;
   }
   CacheControl cc = parseCacheControl(head.headers);
@@ -59,33 +44,25 @@ FilterAction CacheHeadersFilter::onResponseHead(Exchange& exchange, size_t, Upst
   return FilterAction::Hold;
 }
 
-FilterAction CacheHeadersFilter::onResponseBody(Exchange& exchange, size_t, UpstreamResponseHead& head,
+FilterAction CacheHeadersFilter::onResponseBody(Exchange& exchange, size_t, ResponseHead& head,
                                                 std::string_view body, bool complete) const {
   if (!complete) return FilterAction::Continue;  // too large to hash before sending
   std::string etag = strongEtagOf(body);
-  head.setField("ETag", etag);
-  std::optional<std::string_view> last_modified = head.field("last-modified");
+  head.headers.set("ETag", etag);
+  std::optional<std::string_view> last_modified = head.headers.get("last-modified");
   if (!notModified(exchange.request(), etag, last_modified.value_or(std::string_view()))) {
     return FilterAction::Continue;
   }
   // RFC 9110 §15.4.5: the 304 carries the fields its 200 would have had that describe it.
-  std::string out = "HTTP/1.1 304 Not Modified\r\n";
-  bool dated = false;
-  for (const HeaderField& field : head.headers) {
-    if (!isNotModifiedField(field.name)) continue;
-    dated = dated || equalsIgnoreCase(field.name, "date");
-    out.append(field.name);
-    out.append(": ");
-    out.append(field.value);
-    out.append("\r\n");
+  ResponseHead out;
+  out.status = 304;
+  out.reason = "Not Modified";
+  for (HeaderField field : head.headers) {
+    if (isNotModifiedField(field.name)) out.headers.add(field.name, field.value);
   }
-  if (!dated) {
-    out.append("Date: ");
-    out.append(httpDate());
-    out.append("\r\n");
-  }
-  out.append("Via: 1.1 perfgate\r\n");
-  exchange.respond(304, out, {}, nullptr);
+  if (!out.headers.has("date")) out.headers.add("Date", httpDate());
+  out.headers.add("Via", "1.1 perfgate");
+  exchange.respond(out, {}, nullptr);
   return FilterAction::Responded;
 }
 

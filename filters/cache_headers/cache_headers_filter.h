@@ -22,17 +22,13 @@ class CacheHeadersFilter final : public Filter {
   explicit CacheHeadersFilter(uint64_t max_hold_bytes) : max_hold_bytes_(max_hold_bytes) {}
 
   std::string_view name() const override { return "cache_headers"; }
-  FilterAction onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
-                              ExtraHeaders& extra) const override;
-  FilterAction onResponseBody(Exchange& exchange, size_t index, UpstreamResponseHead& head, std::string_view body,
+  FilterAction onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const override;
+  FilterAction onResponseBody(Exchange& exchange, size_t index, ResponseHead& head, std::string_view body,
                               bool complete) const override;
   uint64_t holdLimit() const override { return max_hold_bytes_; }
 
  private:
   uint64_t max_hold_bytes_;
 };
-
-// `"` + 32 lower-case hex digits of XXH3-128(body) + `"`.
-std::string strongEtagOf(std::string_view body);
 
 }  // namespace perfgate

@@ -3,9 +3,9 @@
 #include <charconv>
 #include <string>
 
-#include "filters/cache/cache_control.h"
-#include "filters/compression/accept_encoding.h"
-#include "filters/compression/gzip_codec.h"
+#include "gateway/http/cache_control.h"
+#include "gateway/http/accept_encoding.h"
+#include "gateway/http/gzip_codec.h"
 #include "gateway/upstream.h"
 
 namespace perfgate {
@@ -54,21 +54,20 @@ bool hasBody(int status) { return status >= 200 && status != 204 && status != 30
 
 // Adds Accept-Encoding to the response's Vary (RFC 9110 §12.5.5), merging all Vary lines into
 // one; leaves "Vary: *" and a Vary that already names it alone.
-void addVaryAcceptEncoding(UpstreamResponseHead& head) {
+void addVaryAcceptEncoding(ResponseHead& head) {
   std::string merged;
   bool listed = false;
-  for (const HeaderField& field : head.headers) {
-    if (!equalsIgnoreCase(field.name, "vary")) continue;
-    forEachListElement(field.value, [&](std::string_view element) {
+  head.headers.forEach("vary", [&](std::string_view value) {
+    forEachListElement(value, [&](std::string_view element) {
       listed = listed || element == "*" || equalsIgnoreCase(element, "accept-encoding");
       if (!merged.empty()) merged.append(", ");
       merged.append(element);
     });
-  }
+  });
   if (listed) return;
   if (!merged.empty()) merged.append(", ");
   merged.append("Accept-Encoding");
-  head.setField("Vary", merged);
+  head.headers.set("Vary", merged);
 }
 
 }  // namespace
@@ -97,39 +96,27 @@ void CompressionFilter::onUpstreamRequest(Exchange& exchange, size_t, UpstreamRe
   if (!exchange.route().compression) return;
   // As Varnish does: the backend is asked for gzip or identity only, so whatever it sends is one
   // of the two representations this route's cache keeps per URL (cache_filter.cc).
-  std::string& h = request.headers;
-  size_t pos = 0;
-  while (pos < h.size()) {
-    size_t eol = h.find("\r\n", pos);
-    size_t next = eol == std::string::npos ? h.size() : eol + 2;
-    size_t colon = h.find(':', pos);
-    if (colon < next && equalsIgnoreCase(std::string_view(h).substr(pos, colon - pos), "accept-encoding")) {
-      h.erase(pos, next - pos);
-    } else {
-      pos = next;
-    }
-  }
-  if (prefersGzip(exchange.request().headers)) h.append("Accept-Encoding: gzip\r\n");
+  request.headers.remove("accept-encoding");
+  if (prefersGzip(exchange.request().headers)) request.headers.add("Accept-Encoding", "gzip");
 }
 
-FilterAction CompressionFilter::onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
-                                               ExtraHeaders&) const {
+FilterAction CompressionFilter::onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const {
   const RouteConfig& route = exchange.route();
   if (!route.compression || !hasBody(head.status) || head.status == 206) return FilterAction::Continue;
-  if (std::optional<std::string_view> coding = head.field("content-encoding");
+  if (std::optional<std::string_view> coding = head.headers.get("content-encoding");
       coding && !equalsIgnoreCase(*coding, "identity")) {
     // Encoded by the backend, which was asked according to Accept-Encoding: a cache must key it
     // by that even when the backend forgot to say so.
     addVaryAcceptEncoding(head);
     return FilterAction::Continue;
   }
-  if (head.field("content-range")) return FilterAction::Continue;
-  std::optional<std::string_view> type = head.field("content-type");
+  if (head.headers.get("content-range")) return FilterAction::Continue;
+  std::optional<std::string_view> type = head.headers.get("content-type");
   if (!type || !compressibleType(*type, config_.types)) return FilterAction::Continue;
   // RFC 9111 §5.2.2.6 / §5.2.1.6: no-transform forbids changing the content.
   if (parseCacheControl(head.headers).no_transform) return FilterAction::Continue;
   std::optional<uint64_t> length;
-  if (std::optional<std::string_view> field = head.field("content-length")) {
+  if (std::optional<std::string_view> field = head.headers.get("content-length")) {
     uint64_t value = 0;
     auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
     if (ec == std::errc() && end == field->data() + field->size()) length = value;
@@ -141,10 +128,10 @@ FilterAction CompressionFilter::onResponseHead(Exchange& exchange, size_t index,
   const RequestHead& request = exchange.request();
   if (request.isHead() || !prefersGzip(request.headers)) return FilterAction::Continue;
 
-  head.setField("Content-Encoding", "gzip");
-  head.removeFields("content-length");
-  if (std::optional<std::string_view> etag = head.field("etag"); etag && !etag->empty() && etag->front() == '"') {
-    head.setField("ETag", "W/" + std::string(*etag));  // RFC 9110 §8.8.1: no longer byte-equal
+  head.headers.set("Content-Encoding", "gzip");
+  head.headers.remove("content-length");
+  if (std::optional<std::string_view> etag = head.headers.get("etag"); etag && !etag->empty() && etag->front() == '"') {
+    head.headers.set("ETag", "W/" + std::string(*etag));  // RFC 9110 §8.8.1: no longer byte-equal
   }
   bool whole = length && *length <= max_whole_bytes_ && route.cacheEnabled();
   auto transform = std::make_unique<GzipTransform>(whole ? config_.level : config_.stream_level, whole,

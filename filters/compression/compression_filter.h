@@ -29,8 +29,7 @@ class CompressionFilter final : public Filter {
 
   std::string_view name() const override { return "compression"; }
   void onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const override;
-  FilterAction onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
-                              ExtraHeaders& extra) const override;
+  FilterAction onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const override;
 
  private:
   CompressionConfig config_;

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "gateway/http_parser.h"
+#include "gateway/http/request_parser.h"
 #include "gateway/upstream.h"
 
 namespace perfgate {
@@ -36,23 +36,6 @@ bool isUpstreamError(GatewayError e) {
 double upstreamMillis(const ExchangeFacts& facts) {
   if (facts.upstream_headers == Clock::time_point() || facts.upstream_started == Clock::time_point()) return -1;
   return static_cast<double>(nanosBetween(facts.upstream_started, facts.upstream_headers)) / 1e6;
-}
-
-// The value of the X-Cache field among `lines` ("Name: value" with or without CRLF), or "".
-std::string_view xCacheIn(std::string_view lines) {
-  static constexpr std::string_view kName = "X-Cache:";
-  size_t at = 0;
-  while (at < lines.size()) {
-    size_t end = lines.find('\n', at);
-    std::string_view line = lines.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > kName.size() && equalsIgnoreCase(line.substr(0, kName.size()), kName)) {
-      return trimOws(line.substr(kName.size()));
-    }
-    if (end == std::string_view::npos) break;
-    at = end + 1;
-  }
-  return {};
 }
 
 }  // namespace
@@ -91,26 +74,16 @@ const TimingFilter::RouteIds* TimingFilter::idsOf(const RouteConfig& route) cons
   return index < ids_.size() ? &ids_[index] : nullptr;
 }
 
-FilterAction TimingFilter::onResponseHead(Exchange& exchange, size_t, UpstreamResponseHead&,
-                                          ExtraHeaders& extra) const {
-  if (!exchange.route().server_timing) return FilterAction::Continue;
-  std::string_view verdict;
-  for (const std::string& line : extra) {
-    verdict = xCacheIn(line);
-    if (!verdict.empty()) break;
-  }
-  std::string value = serverTimingValue(verdict, upstreamMillis(exchange.facts()));
-  if (!value.empty()) extra.push_back("Server-Timing: " + value);
+FilterAction TimingFilter::onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const {
+  onLocalResponse(exchange, index, head);
   return FilterAction::Continue;
 }
 
-void TimingFilter::onLocalResponse(Exchange& exchange, size_t, std::string_view head, std::string& extra) const {
+void TimingFilter::onLocalResponse(Exchange& exchange, size_t, ResponseHead& head) const {
   if (!exchange.route().server_timing) return;
-  std::string value = serverTimingValue(xCacheIn(head), upstreamMillis(exchange.facts()));
-  if (value.empty()) return;
-  extra.append("Server-Timing: ");
-  extra.append(value);
-  extra.append("\r\n");
+  std::string value = serverTimingValue(head.headers.get("x-cache").value_or(std::string_view()),
+                                        upstreamMillis(exchange.facts()));
+  if (!value.empty()) head.headers.add("Server-Timing", value);
 }
 
 void TimingFilter::onComplete(Exchange& exchange, size_t, bool complete) const {
@@ -141,6 +114,6 @@ void TimingFilter::onComplete(Exchange& exchange, size_t, bool complete) const {
   }
 }
 
-void TimingFilter::onUnrouted(const ExchangeFacts& facts) const { count(stats_->unrouted(), facts, true); }
+void TimingFilter::onUnrouted(const RequestHead*, const ExchangeFacts& facts) const { count(stats_->unrouted(), facts, true); }
 
 }  // namespace perfgate

@@ -24,11 +24,10 @@ class TimingFilter final : public Filter {
   TimingFilter(std::shared_ptr<TimingStats> stats, std::shared_ptr<const Config> config);
 
   std::string_view name() const override { return "timing"; }
-  FilterAction onResponseHead(Exchange& exchange, size_t index, UpstreamResponseHead& head,
-                              ExtraHeaders& extra) const override;
-  void onLocalResponse(Exchange& exchange, size_t index, std::string_view head, std::string& extra) const override;
+  FilterAction onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const override;
+  void onLocalResponse(Exchange& exchange, size_t index, ResponseHead& head) const override;
   void onComplete(Exchange& exchange, size_t index, bool complete) const override;
-  void onUnrouted(const ExchangeFacts& facts) const override;
+  void onUnrouted(const RequestHead* request, const ExchangeFacts& facts) const override;
 
  private:
   struct RouteIds {

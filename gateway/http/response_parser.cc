@@ -1,35 +1,24 @@
 #include "gateway/http/response_parser.h"
 
+#include "gateway/http/tokens.h"
+
 namespace perfgate {
 namespace {
 
-// RFC 9110 §5.5 / §15: field values and reason phrases are HTAB, SP, VCHAR and obs-text.
-bool isFieldByte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
 bool allFieldBytes(std::string_view s) {
   for (unsigned char c : s) {
-    if (!isFieldByte(c)) return false;
-  }
-  return true;
-}
-
-bool isToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!isTokenChar(c)) return false;
+    if (!isFieldValueChar(c)) return false;
   }
   return true;
 }
 
 }  // namespace
 
-const char* parseResponseHead(std::string_view text, UpstreamResponseHead& head, ResponseFraming& framing) {
+const char* parseResponseHead(std::string_view text, ResponseHead& head, ResponseFraming& framing) {
   framing = ResponseFraming();
-  head.raw.assign(text);
-  head.clearFields();
   head.status = 0;
-  head.reason = {};
-  std::string_view raw = head.raw;
+  head.reason.clear();
+  std::string_view raw = head.headers.adopt(text);  // the fields are noted inside this copy
 
   // status-line = HTTP-version SP status-code SP [ reason-phrase ]  (RFC 9112 §4). A missing
   // SP before an empty reason is tolerated, as every client does.
@@ -49,7 +38,7 @@ const char* parseResponseHead(std::string_view text, UpstreamResponseHead& head,
   std::string_view reason = line.size() > 13 ? line.substr(13) : std::string_view();
   if (!allFieldBytes(reason)) return "control character in the reason phrase";
   head.status = status;
-  head.reason = reason;
+  head.reason.assign(reason);
   framing.http10 = line[7] == '0';
   bool close_token = false;
   bool keep_alive_token = false;
@@ -67,7 +56,7 @@ const char* parseResponseHead(std::string_view text, UpstreamResponseHead& head,
     if (!isToken(name)) return "invalid field name (or obs-fold)";
     std::string_view value = trimOws(field.substr(colon + 1));
     if (!allFieldBytes(value)) return "control character in a field value";
-    head.headers.push_back(HeaderField{name, value});
+    head.headers.addParsed(name, value);
 
     if (equalsIgnoreCase(name, "content-length")) {
       if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string_view::npos) {

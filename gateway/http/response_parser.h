@@ -5,11 +5,20 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
-#include "gateway/upstream.h"
+#include "gateway/http/header_block.h"
 
 namespace perfgate {
+
+// A response head: received from a backend (1xx interim responses skipped), changed by filters
+// on its way to the client.
+struct ResponseHead {
+  int status = 0;
+  std::string reason;
+  HeaderBlock headers;  // in received order, hop-by-hop ones included
+};
 
 // What a response head says about the message's framing and the connection (RFC 9112 §6.3, §9).
 struct ResponseFraming {
@@ -29,6 +38,6 @@ struct ResponseFraming {
 //    control byte other than HTAB;
 //  - an invalid or repeated-and-different Content-Length, or Content-Length beside
 //    Transfer-Encoding (RFC 9112 §6.3: "ought to be handled as an error").
-const char* parseResponseHead(std::string_view text, UpstreamResponseHead& head, ResponseFraming& framing);
+const char* parseResponseHead(std::string_view text, ResponseHead& head, ResponseFraming& framing);
 
 }  // namespace perfgate

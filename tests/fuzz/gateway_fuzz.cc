@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "filters/cache/cache_key.h"
-#include "filters/compression/gzip_codec.h"
+#include "gateway/http/gzip_codec.h"
 #include "fuzz/fuzz_checks.h"
 #include "gateway/gateway.h"
 #include "gateway/worker.h"

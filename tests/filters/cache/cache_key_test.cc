@@ -15,7 +15,7 @@
 namespace perfgate {
 namespace {
 
-using Fields = std::vector<HeaderField>;
+using Fields = HeaderBlock;
 
 std::string variant(const std::vector<std::string>& vary, const Fields& fields) {
   return makeVariantKey(vary, fields);
@@ -193,8 +193,8 @@ TEST(CacheKeyTest, DistinctRequestsNeverShareAVariant) {
   for (size_t a = 0; a <= values.size(); ++a) {
     for (size_t b = 0; b <= values.size(); ++b) {
       Fields fields;
-      if (a < values.size()) fields.push_back({"X-A", values[a]});
-      if (b < values.size()) fields.push_back({"X-B", values[b]});
+      if (a < values.size()) fields.add("X-A", values[a]);
+      if (b < values.size()) fields.add("X-B", values[b]);
       // Values that OWS trimming or collapsing would merge are not distinct requests.
       bool distinct_form = true;
       for (const HeaderField& f : fields) {

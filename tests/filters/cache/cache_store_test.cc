@@ -170,7 +170,7 @@ TEST(CacheStoreTest, HashCollisionNeverServesAnotherKey) {
   EXPECT_EQ(store.lookup(a->key, kHash, ""), a);
   EXPECT_EQ(store.lookup(b->key, kHash, ""), b);
   EXPECT_EQ(store.lookup(makeCacheKey("http", "example.com", "/c", ""), kHash, ""), nullptr);
-  EXPECT_EQ(store.lookup(a->key, kHash, std::vector<HeaderField>{}), a);
+  EXPECT_EQ(store.lookup(a->key, kHash, HeaderBlock{}), a);
 
   EXPECT_EQ(store.erase(a->key, kHash), 1u);
   EXPECT_EQ(store.lookup(a->key, kHash, ""), nullptr);
@@ -227,14 +227,14 @@ TEST(CacheStoreTest, SelectsTheVariantMatchingTheRequest) {
   const std::string& key = gzip->key;
   uint64_t hash = gzip->hash;
 
-  EXPECT_EQ(store.lookup(key, hash, std::vector<HeaderField>{{"accept-encoding", "deflate,GZIP"}}), gzip);
-  EXPECT_EQ(store.lookup(key, hash, std::vector<HeaderField>{{"Host", "example.com"}}), none);
-  EXPECT_EQ(store.lookup(key, hash, std::vector<HeaderField>{{"Accept-Encoding", "br"}}), nullptr);
+  EXPECT_EQ(store.lookup(key, hash, HeaderBlock{{"accept-encoding", "deflate,GZIP"}}), gzip);
+  EXPECT_EQ(store.lookup(key, hash, HeaderBlock{{"Host", "example.com"}}), none);
+  EXPECT_EQ(store.lookup(key, hash, HeaderBlock{{"Accept-Encoding", "br"}}), nullptr);
 
   // An entry without Vary matches any request.
   auto plain = makeEntry("/plain");
   ASSERT_TRUE(store.insert(plain));
-  EXPECT_EQ(store.lookup(plain->key, plain->hash, std::vector<HeaderField>{{"Accept-Encoding", "br"}}), plain);
+  EXPECT_EQ(store.lookup(plain->key, plain->hash, HeaderBlock{{"Accept-Encoding", "br"}}), plain);
 
   // When the Vary list changed between responses and both match, the newer Date wins.
   auto old_plain = makeEntry("/mixed");
@@ -244,9 +244,9 @@ TEST(CacheStoreTest, SelectsTheVariantMatchingTheRequest) {
   new_varied->date_value = 200;
   ASSERT_TRUE(store.insert(new_varied));
   ASSERT_TRUE(store.insert(old_plain));
-  EXPECT_EQ(store.lookup(old_plain->key, old_plain->hash, std::vector<HeaderField>{{"Accept-Encoding", "br"}}),
+  EXPECT_EQ(store.lookup(old_plain->key, old_plain->hash, HeaderBlock{{"Accept-Encoding", "br"}}),
             new_varied);
-  EXPECT_EQ(store.lookup(old_plain->key, old_plain->hash, std::vector<HeaderField>{}), old_plain);
+  EXPECT_EQ(store.lookup(old_plain->key, old_plain->hash, HeaderBlock{}), old_plain);
   EXPECT_TRUE(store.checkInvariants());
 }
 

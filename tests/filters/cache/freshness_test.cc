@@ -4,12 +4,12 @@
 
 #include <string>
 
-#include "filters/cache/http_date.h"
+#include "gateway/http/http_date.h"
 
 namespace perfgate {
 namespace {
 
-using Fields = std::vector<HeaderField>;
+using Fields = HeaderBlock;
 constexpr int64_t kDate = 1000000000;  // 2001-09-09T01:46:40Z
 
 // ---------------------------------------------------------------------------------------------
@@ -314,9 +314,9 @@ TEST(FreshnessLifetime, Precedence) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Fields fields;
-    if (c.cache_control) fields.push_back({"Cache-Control", c.cache_control});
-    if (c.expires) fields.push_back({"Expires", *c.expires});
-    if (c.last_modified) fields.push_back({"Last-Modified", *c.last_modified});
+    if (c.cache_control) fields.add("Cache-Control", c.cache_control);
+    if (c.expires) fields.add("Expires", *c.expires);
+    if (c.last_modified) fields.add("Last-Modified", *c.last_modified);
     EXPECT_EQ(freshnessLifetime(fields, parseCacheControl(fields), kDate, c.policy), c.expected);
   }
 }

@@ -1,0 +1,45 @@
+// What the cache filter remembers about one exchange, shared by the filter's files
+// (cache_filter.cc: lookup, cache_fill.cc: storing).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "filters/cache/cache_entry.h"
+#include "filters/cache/cache_stats.h"
+#include "filters/cache/freshness.h"
+#include "filters/filter.h"
+#include "gateway/config.h"
+#include "gateway/http/cache_control.h"
+
+namespace perfgate {
+
+enum class Lookup : uint8_t { Bypass, Miss, Expired };
+
+struct CacheExchange final : FilterState {
+  Lookup lookup = Lookup::Miss;
+  std::string key;
+  uint64_t hash = 0;
+  CacheControl request_cc;
+  int64_t request_time = 0;
+  CacheEntryPtr stale;        // a stored response being revalidated with the backend
+  CacheEntryPtr fallback;     // the stored response, when not fresh: stale-if-error material
+  bool validating = false;    // the forwarded request carries our validators
+  bool invalidate = false;    // an unsafe method: a success invalidates the URL (§4.4)
+  bool leader = false;        // this exchange fetches for the others waiting on its key
+  bool waiting = false;       // suspended behind a leader
+  bool waited = false;        // has waited once: never waits again (no serialized queue)
+  bool not_storable = false;  // the backend's response was not storable
+  bool l2_asked = false;      // L2 was asked (once per exchange)
+  bool l2_waiting = false;    // suspended until L2 answers or its timeout
+  std::optional<CacheOutcome> outcome;  // a forwarded response's outcome, counted on completion
+  uint64_t bytes = 0;                   // its body bytes
+  std::shared_ptr<CacheEntry> filling;  // the response being captured for the store
+};
+
+// The route's storage settings as the freshness rules take them.
+StoragePolicy policyOf(const RouteConfig& route);
+
+}  // namespace perfgate

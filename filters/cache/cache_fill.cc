@@ -1,0 +1,151 @@
+// The cache filter's storing side: the decision on the backend's response head (store,
+// revalidated, stale-if-error, invalidation), the body captured as it passes, and the entry
+// stored when the exchange completes.
+#include <charconv>
+
+#include "filters/cache/cache_exchange.h"
+#include "filters/cache/cache_filter.h"
+#include "filters/cache/cache_key.h"
+#include "filters/cache/cache_serve.h"
+#include "filters/cache/stored_response.h"
+#include "gateway/http/accept_encoding.h"
+#include "gateway/upstream.h"
+
+namespace perfgate {
+namespace {
+
+// Same-host targets named by Location / Content-Location: their stored responses go too (§4.4).
+void invalidateNamed(CacheStore& store, const RequestHead& request, const ResponseHead& head) {
+  for (HeaderField field : head.headers) {
+    if (!equalsIgnoreCase(field.name, "location") && !equalsIgnoreCase(field.name, "content-location")) continue;
+    std::string_view target = field.value;
+    std::string_view host = request.host;
+    if (target.substr(0, 7) == "http://") {
+      target.remove_prefix(7);
+      size_t slash = target.find('/');
+      if (slash == std::string_view::npos || !equalsIgnoreCase(target.substr(0, slash), host)) continue;
+      target.remove_prefix(slash);
+    }
+    if (target.empty() || target.front() != '/') continue;
+    size_t question = target.find('?');
+    std::string key = makeCacheKey("http", host, target.substr(0, question),
+                                   question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
+    store.erase(key, hashKey(key));
+  }
+}
+
+}  // namespace
+
+FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const {
+  auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
+  if (st == nullptr) return FilterAction::Continue;
+  const RequestHead& request = exchange.request();
+  if (st->lookup == Lookup::Bypass) {
+    if (st->invalidate && head.status < 400) {
+      store_->erase(st->key, st->hash);
+      if (l2_ != nullptr) l2_->erase(exchange.route().name, st->key);
+      invalidateNamed(*store_, request, head);
+    }
+    head.headers.add("X-Cache", "BYPASS");
+    st->outcome = CacheOutcome::Bypass;
+    return FilterAction::Continue;
+  }
+  const RouteConfig& route = exchange.route();
+  CacheControl response_cc = parseCacheControl(head.headers);
+  StoragePolicy policy = policyOf(route);
+
+  if (st->validating && head.status == 304) {
+    // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
+    // answers the client: in full, or 304 when the client's own validators match it.
+    int64_t now = clock_.now();
+    CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, now, policy);
+    if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, now);
+    count(route, CacheOutcome::Revalidated,
+          serveStored(exchange, entry, now, CacheOutcome::Revalidated, "fwd=stale; fwd-status=304"));
+    return FilterAction::Responded;
+  }
+  // RFC 5861 §4: a 500, 502, 503 or 504 from the backend may be replaced by the stale response.
+  if (st->fallback != nullptr && (head.status == 500 || head.status == 502 || head.status == 503 || head.status == 504) &&
+      staleIfErrorAllows(*st->fallback, clock_.now())) {
+    std::string detail = "fwd=stale; fwd-status=" + std::to_string(head.status) + "; detail=stale-if-error";
+    count(route, CacheOutcome::Stale, serveStored(exchange, st->fallback, clock_.now(), CacheOutcome::Stale, detail));
+    return FilterAction::Responded;
+  }
+  NotStorableReason reason = checkStorable(request.method, head.status, st->request_cc,
+                                           request.header("authorization").has_value(), head.headers,
+                                           response_cc, policy);
+  if (reason == NotStorableReason::None && request.isHead()) reason = NotStorableReason::Method;
+  if (reason == NotStorableReason::None) {
+    head.headers.forEach("content-length", [&](std::string_view value) {
+      uint64_t length = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+      if (ec != std::errc() || length > config_.max_object_bytes) reason = NotStorableReason::TooLarge;
+    });
+  }
+
+  bool stale = st->lookup == Lookup::Expired;
+  head.headers.add("X-Cache", stale ? "EXPIRED" : "MISS");
+  st->outcome = stale ? CacheOutcome::Expired : CacheOutcome::Miss;
+  std::string status = stale ? "perfgate; fwd=stale" : "perfgate; fwd=miss";
+  if (reason != NotStorableReason::None) {
+    st->not_storable = true;
+    RouteCacheCounters& counters = stats_->local(route.name);
+    RouteCacheCounters::bump(counters.not_stored);
+    static_assert(static_cast<size_t>(NotStorableReason::VariantLimit) < kNotStorableReasons);
+    RouteCacheCounters::bump(counters.not_stored_by[static_cast<size_t>(reason)]);
+    status.append("; detail=");
+    status.append(describe(reason));
+    head.headers.add("Cache-Status", status);
+    return FilterAction::Continue;
+  }
+  status.append("; stored");
+  head.headers.add("Cache-Status", status);
+
+  std::vector<std::string> vary = varyNames(head.headers);
+  std::optional<bool> gzip;
+  if (route.compression) gzip = prefersGzip(request.headers);
+  std::string variant = makeVariantKey(vary, request.headers, gzip);
+  st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, response_cc,
+                         st->request_time, clock_.now(), policy);
+  return FilterAction::Continue;
+}
+
+void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_view data) const {
+  auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
+  if (st == nullptr) return;
+  st->bytes += data.size();
+  if (st->filling == nullptr) return;
+  if (st->filling->body.size() + data.size() > config_.max_object_bytes) {
+    st->filling.reset();  // larger than the object limit: it streams through unstored
+    return;
+  }
+  st->filling->body.append(data);
+}
+
+void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) const {
+  auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
+  if (st == nullptr) return;
+  if (st->waiting) {  // the client left while waiting
+    fills_->leave(st->key, st->hash, &exchange);
+    st->waiting = false;
+  }
+  if (st->outcome) {
+    count(exchange.route(), *st->outcome, st->bytes);
+    st->outcome.reset();
+  }
+  if (st->filling != nullptr && complete) {
+    finishEntry(*st->filling);
+    RouteCacheCounters& counters = stats_->local(exchange.route().name);
+    RouteCacheCounters::bump(counters.stored);
+    RouteCacheCounters::bump(counters.stored_bytes, st->filling->body.size());
+    if (store_->insert(st->filling) && l2_ != nullptr) l2_->store(*st->filling, clock_.now());  // write-behind
+    st->filling.reset();
+    if (!st->leader) fills_->stored(st->key, st->hash);
+  }
+  if (st->leader) {  // wakes the waiters, on every worker: they look again
+    st->leader = false;
+    fills_->finish(st->key, st->hash, !st->not_storable, clock_.now());
+  }
+}
+
+}  // namespace perfgate

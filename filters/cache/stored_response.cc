@@ -1,0 +1,165 @@
+#include "filters/cache/stored_response.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "gateway/http/conditional.h"
+#include "gateway/http/connection_fields.h"
+#include "gateway/http/gzip_codec.h"
+#include "gateway/http/tokens.h"
+
+namespace perfgate {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool listed(const std::vector<std::string>& names, std::string_view name) {
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return equalsIgnoreCase(n, name); });
+}
+
+// The fields stored with a response: what a hit replays. Hop-by-hop fields, framing, Age, Via
+// and the cache's own fields are made afresh per response; fields a qualified private or
+// no-cache names are never stored (RFC 9111 §5.2.2.4, §5.2.2.7).
+std::string storedFields(const ResponseHead& head, const CacheControl& cc) {
+  ConnectionOptions connection_named(head.headers);
+  HeaderBlock kept;
+  for (HeaderField field : head.headers) {
+    std::string_view name = field.name;
+    if (isHopByHop(name) || equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "age") ||
+        equalsIgnoreCase(name, "via") || equalsIgnoreCase(name, "x-cache") ||
+        equalsIgnoreCase(name, "cache-status") || listed(cc.private_fields, name) ||
+        listed(cc.no_cache_fields, name) || connection_named.namesField(name)) {
+      continue;
+    }
+    kept.add(name, field.value);
+  }
+  return kept.serialize();
+}
+
+bool hasBody(int status) { return status != 204 && status != 304 && status >= 200; }
+
+}  // namespace
+
+std::vector<std::string> varyNames(const HeaderBlock& fields) {
+  std::vector<std::string> names;
+  fields.forEach("vary", [&](std::string_view value) {
+    forEachListElement(value, [&](std::string_view element) {
+      std::string name = lower(element);
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+    });
+  });
+  return names;
+}
+
+std::vector<std::string> purgeTags(const HeaderBlock& fields) {
+  std::vector<std::string> tags;
+  auto add = [&tags](std::string_view tag) {
+    if (!tag.empty() && std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.emplace_back(tag);
+  };
+  for (HeaderField field : fields) {
+    if (equalsIgnoreCase(field.name, "cache-tag")) {
+      forEachListElement(field.value, add);
+    } else if (equalsIgnoreCase(field.name, "surrogate-key")) {
+      std::string_view rest = field.value;
+      while (!rest.empty()) {
+        size_t end = rest.find_first_of(" \t");
+        add(rest.substr(0, end));
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+      }
+    }
+  }
+  return tags;
+}
+
+void finishEntry(CacheEntry& entry) {
+  entry.head.clear();
+  entry.head.reserve(entry.fields.size() + entry.reason.size() + 64);
+  entry.head.append("HTTP/1.1 ");
+  entry.head.append(std::to_string(entry.status));
+  entry.head.push_back(' ');
+  entry.head.append(entry.reason);
+  entry.head.append("\r\n");
+  entry.head.append(entry.fields);
+  if (hasBody(entry.status)) {
+    entry.head.append("Content-Length: ");
+    entry.head.append(std::to_string(entry.body.size()));
+    entry.head.append("\r\n");
+  }
+  entry.head.append("Via: 1.1 perfgate\r\n");
+}
+
+std::shared_ptr<CacheEntry> newEntry(const std::string& key, uint64_t hash, std::vector<std::string> vary,
+                                     std::string variant, const std::string& route, const ResponseHead& head,
+                                     const CacheControl& response_cc, int64_t request_time, int64_t now,
+                                     const StoragePolicy& policy) {
+  auto entry = std::make_shared<CacheEntry>();
+  entry->key = key;
+  entry->hash = hash;
+  entry->vary = std::move(vary);
+  entry->variant = std::move(variant);
+  entry->route = route;
+  entry->tags = purgeTags(head.headers);
+  entry->status = head.status;
+  entry->reason = head.reason;
+  entry->fields = storedFields(head, response_cc);
+  fillFreshness(*entry, head.headers, request_time, now, policy);
+  return entry;
+}
+
+CacheEntryPtr refreshedEntry(const CacheEntry& stale, const ResponseHead& head, const CacheControl& response_cc,
+                             int64_t request_time, int64_t now, const StoragePolicy& policy) {
+  HeaderBlock fresh;
+  appendSerializedFields(storedFields(head, response_cc), fresh);
+  HeaderBlock merged;
+  appendSerializedFields(stale.fields, merged);
+  for (HeaderField field : fresh) merged.remove(field.name);
+  for (HeaderField field : fresh) merged.add(field.name, field.value);
+  auto refreshed = std::make_shared<CacheEntry>(stale);
+  refreshed->fields = merged.serialize();
+  fillFreshness(*refreshed, merged, request_time, now, policy);
+  finishEntry(*refreshed);
+  return refreshed;
+}
+
+std::shared_ptr<CacheEntry> decodedEntry(const CacheEntry& gzip, std::string variant, uint64_t max_bytes,
+                                         bool generated_etags) {
+  HeaderBlock fields;
+  appendSerializedFields(gzip.fields, fields);
+  std::optional<std::string_view> coding = fields.get("content-encoding");
+  if (!coding || !equalsIgnoreCase(*coding, "gzip")) return nullptr;
+  std::optional<std::string> body = gzipDecompress(gzip.body, max_bytes);
+  if (!body) return nullptr;
+  auto entry = std::make_shared<CacheEntry>();
+  *entry = gzip;  // key, route, status, freshness inputs
+  entry->body = std::move(*body);
+  entry->variant = std::move(variant);
+  // A strong tag named the gzip bytes: the route's generated tag of these bytes, or the weak form.
+  if (!entry->etag.empty() && entry->etag.front() == '"') {
+    entry->etag = generated_etags ? strongEtagOf(entry->body) : "W/" + entry->etag;
+  }
+  fields.remove("content-encoding");
+  fields.remove("etag");
+  if (!entry->etag.empty()) fields.add("ETag", entry->etag);
+  entry->fields = fields.serialize();
+  finishEntry(*entry);
+  return entry;
+}
+
+void addNotModifiedFields(std::string_view stored_fields, HeaderBlock& out) {
+  HeaderBlock stored;
+  appendSerializedFields(stored_fields, stored);
+  for (HeaderField field : stored) {
+    if (isNotModifiedField(field.name)) out.add(field.name, field.value);
+  }
+}
+
+bool staleIfErrorAllows(const CacheEntry& entry, int64_t now) {
+  int64_t staleness = currentAge(entry, now) - entry.freshness_lifetime;
+  return entry.stale_if_error > 0 && staleness <= entry.stale_if_error;
+}
+
+}  // namespace perfgate

@@ -1,0 +1,458 @@
+#include "gateway/exchange/client_connection.h"
+
+#include <event2/buffer.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "gateway/event_util.h"
+#include "gateway/http/error_response.h"
+#include "gateway/worker.h"
+
+namespace perfgate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kBodyReadAhead = 256 * 1024;    // request body read beyond the head limit
+constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
+constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
+constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
+
+ParseLimits limitsOf(const ServerConfig& server) {
+  return ParseLimits{server.max_request_line, server.max_header_bytes, server.max_headers,
+                     server.max_body_bytes, server.merge_slashes};
+}
+
+void releaseOwner(const void*, size_t, void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
+
+}  // namespace
+
+ClientConnection::ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip)
+    : worker_(worker),
+      bev_(bev),
+      client_ip_(std::move(client_ip)),
+      parser_(limitsOf(worker->snapshot()->config->server)),
+      parser_snapshot_(worker->snapshot().get()) {
+  timer_ = evtimer_new(worker_->base(), &ClientConnection::onTimer, this);
+  resume_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onResume, this);
+}
+
+ClientConnection::~ClientConnection() {
+  exchange_.reset();  // before the bufferevent: it may still cancel an upstream transfer
+  if (timer_ != nullptr) event_free(timer_);
+  if (resume_event_ != nullptr) event_free(resume_event_);
+  if (bev_ != nullptr) bufferevent_free(bev_);
+}
+
+void ClientConnection::start() {
+  const ServerConfig& server = worker_->snapshot()->config->server;
+  bufferevent_setcb(bev_, &ClientConnection::onReadable, &ClientConnection::onWritable,
+                    &ClientConnection::onEvent, this);
+  bufferevent_setwatermark(bev_, EV_READ, 0, server.max_header_bytes + kBodyReadAhead);
+  bufferevent_setwatermark(bev_, EV_WRITE, kOutputLowWater, 0);
+  timeval send_timeout = toTimeval(server.send_timeout);
+  bufferevent_set_timeouts(bev_, nullptr, &send_timeout);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  armTimer(Timer::Idle, server.idle_timeout);
+}
+
+// The connection's one timer is lazy: disarming only forgets the deadline, and arming touches
+// the event only when the pending firing comes after the new deadline. A firing before the
+// deadline re-arms for the rest. On a keep-alive connection the idle timer is then re-added
+// once per idle period, not deleted and added again for every request.
+void ClientConnection::armTimer(Timer kind, Millis timeout) {
+  timer_kind_ = kind;
+  if (kind == Timer::None) return;
+  deadline_ = Clock::now() + timeout;
+  if (timer_at_ <= deadline_) return;
+  timeval tv = toTimeval(timeout);
+  evtimer_add(timer_, &tv);
+  timer_at_ = deadline_;
+}
+
+void ClientConnection::onReadable(bufferevent*, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  if (c->lingering_) {
+    evbuffer* in = bufferevent_get_input(c->bev_);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
+  c->processInput();
+}
+
+void ClientConnection::onWritable(bufferevent*, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  if (c->closing_) {
+    if (evbuffer_get_length(bufferevent_get_output(c->bev_)) == 0) c->linger();
+    return;
+  }
+  if (c->inExchange()) c->exchange_->onWritable();
+}
+
+void ClientConnection::onEvent(bufferevent*, short events, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  if ((events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) && !c->closing_ && !c->lingering_) {
+    // A half-close (RFC 9112 §9.6): the client sent all it will send. Requests already
+    // received whole are still answered; then the connection closes.
+    c->peer_eof_ = true;
+    if (c->inExchange()) {
+      if (!c->exchange_->bodyDone()) c->close();  // the body will never complete
+      return;
+    }
+    c->processInput();
+    return;
+  }
+  if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) c->close();
+}
+
+void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  c->timer_at_ = Clock::time_point::max();
+  if (c->timer_kind_ == Timer::None) return;
+  auto remaining = std::chrono::ceil<Millis>(c->deadline_ - Clock::now());
+  if (remaining > Millis(1)) {  // an earlier firing: the deadline moved on since
+    timeval tv = toTimeval(remaining);
+    evtimer_add(c->timer_, &tv);
+    c->timer_at_ = c->deadline_;
+    return;
+  }
+  Timer kind = c->timer_kind_;
+  c->timer_kind_ = Timer::None;
+  switch (kind) {
+    case Timer::Header:
+      c->refuse(408, "timed out waiting for the request head");
+      break;
+    case Timer::Body:
+      if (!c->inExchange() || c->exchange_->responseStarted()) {
+        c->close();
+      } else {
+        c->exchange_->fail(408, "timed out waiting for the request body", true, GatewayError::ClientTimeout);
+      }
+      break;
+    case Timer::Idle:
+      // Still sending the last response (a slow reader of a large body): not idle. A send that
+      // makes no progress is cut by the send timeout instead.
+      if (evbuffer_get_length(bufferevent_get_output(c->bev_)) > 0) {
+        c->armTimer(Timer::Idle, c->worker_->snapshot()->config->server.idle_timeout);
+        break;
+      }
+      c->close();
+      break;
+    case Timer::Linger:
+    case Timer::None:
+      c->close();
+      break;
+  }
+}
+
+void ClientConnection::onResume(evutil_socket_t, short, void* self) noexcept {
+  static_cast<ClientConnection*>(self)->processInput();
+}
+
+void ClientConnection::processInput() {
+  if (processing_ || closed_ || closing_) return;
+  processing_ = true;
+  while (!closed_ && !closing_) {
+    if (!inExchange()) {
+      if (!parseHead()) break;
+      continue;
+    }
+    if (!exchange_->bodyDone()) {
+      if (!pumpBody()) {
+        // Broken body framing: the client gets the error, or, once its response has started,
+        // the connection closes without completing it.
+        if (exchange_->responseStarted()) {
+          close();
+        } else {
+          const ParseError& error = chunked_->error();
+          exchange_->fail(error.status, error.message, true, GatewayError::ClientRejected);
+        }
+        break;
+      }
+      exchange_->bodyProgress();
+    }
+    break;  // a request is in flight: pipelined bytes wait in the input buffer
+  }
+  processing_ = false;
+}
+
+bool ClientConnection::parseHead() {
+  evbuffer* in = bufferevent_get_input(bev_);
+  size_t length = evbuffer_get_length(in);
+  const ServerConfig& server = worker_->snapshot()->config->server;
+  if (length == 0) {
+    if (peer_eof_) {
+      closeAfterFlush();
+    } else if (draining_) {
+      close();
+    } else if (timer_kind_ != Timer::Idle) {
+      armTimer(Timer::Idle, server.idle_timeout);
+    }
+    return false;
+  }
+  if (exchange_ == nullptr) {
+    exchange_ = std::make_unique<ProxyExchange>(*this, worker_->base());
+  } else if (exchange_->id() != 0) {
+    exchange_->reset();  // the last exchange, ended: a safe point to clear it
+  }
+  // The parser rejects a head longer than max_header_bytes, so that many bytes (plus a few
+  // leading empty lines) are all it ever needs to see.
+  size_t window = std::min<size_t>(length, server.max_header_bytes + 64);
+  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(window)));
+  size_t consumed = 0;
+  switch (parser_.parse(std::string_view(data, window), exchange_->head(), consumed)) {
+    case ParseStatus::Incomplete:
+      if (peer_eof_) {
+        close();  // a partial head that can never complete
+        return false;
+      }
+      // The header timeout runs from the first byte of the head, however slowly the rest comes.
+      if (timer_kind_ != Timer::Header) armTimer(Timer::Header, server.header_timeout);
+      return false;
+    case ParseStatus::Error:
+      refuse(parser_.error().status, parser_.error().message);
+      return false;
+    case ParseStatus::Complete:
+      break;
+  }
+  evbuffer_drain(in, consumed);
+  parser_.reset();
+  beginExchange();
+  return true;
+}
+
+void ClientConnection::beginExchange() {
+  const RequestHead& request = exchange_->head();
+  const std::shared_ptr<const Snapshot>& snapshot = worker_->snapshot();
+  switch (request.framing) {
+    case BodyFraming::None:
+      break;
+    case BodyFraming::ContentLength:
+      body_remaining_ = request.content_length;
+      break;
+    case BodyFraming::Chunked:
+      chunked_.emplace(snapshot->config->server.max_body_bytes, snapshot->config->server.max_header_bytes);
+      break;
+  }
+  framing_ = BodyFramingOut::None;
+  armTimer(Timer::None, Millis(0));
+  exchange_->begin(snapshot, worker_->nextExchangeId(), Clock::now());
+}
+
+bool ClientConnection::pumpBody() {
+  ProxyExchange& exchange = *exchange_;
+  evbuffer* in = bufferevent_get_input(bev_);
+  while (!exchange.bodyDone() && !exchange.bodyBufferFull()) {
+    size_t available = evbuffer_get_length(in);
+    if (available == 0) break;
+    if (!chunked_) {
+      size_t take = static_cast<size_t>(std::min<uint64_t>(available, body_remaining_));
+      exchange.acceptBody(in, take);
+      body_remaining_ -= take;
+      if (body_remaining_ == 0) exchange.bodyComplete();
+      continue;
+    }
+    evbuffer_iovec segment;
+    if (evbuffer_peek(in, -1, nullptr, &segment, 1) < 1) break;
+    size_t consumed = 0;
+    ParseStatus status = chunked_->decode(
+        std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len), consumed, *this);
+    evbuffer_drain(in, consumed);
+    if (status == ParseStatus::Error) {
+      exchange.bodyFailed(chunked_->error());
+      return false;
+    }
+    if (status == ParseStatus::Complete) exchange.bodyComplete();
+  }
+  // The body timeout measures the client's silence, not an upstream too slow to take the body.
+  if (exchange.ended() || exchange.bodyDone() || exchange.bodyBufferFull()) {
+    if (timer_kind_ == Timer::Body) armTimer(Timer::None, Millis(0));
+  } else {
+    armTimer(Timer::Body, worker_->snapshot()->config->server.request_timeout);
+  }
+  return true;
+}
+
+bool ClientConnection::sendHead(const ResponseHead& head, const RequestHead& request, bool& keep_alive) {
+  framing_ = writeClientResponseHead(head, request, keep_alive, head_scratch_);
+  bufferevent_write(bev_, head_scratch_.data(), head_scratch_.size());
+  return framing_ != BodyFramingOut::None;
+}
+
+void ClientConnection::sendBody(std::string_view data) {
+  if (data.empty()) return;
+  evbuffer* out = bufferevent_get_output(bev_);
+  switch (framing_) {
+    case BodyFramingOut::None:
+      return;
+    case BodyFramingOut::Chunked:
+      appendChunk(out, data.data(), data.size());
+      break;
+    case BodyFramingOut::Length:
+    case BodyFramingOut::UntilClose:
+      evbuffer_add(out, data.data(), data.size());
+      break;
+  }
+}
+
+void ClientConnection::endBody() {
+  if (framing_ == BodyFramingOut::Chunked) bufferevent_write(bev_, "0\r\n\r\n", 5);
+}
+
+void ClientConnection::sendContinue() { bufferevent_write(bev_, "HTTP/1.1 100 Continue\r\n\r\n", 25); }
+
+bool ClientConnection::outputFull() const {
+  return evbuffer_get_length(bufferevent_get_output(bev_)) >= kOutputHighWater;
+}
+
+size_t ClientConnection::sendWhole(const ResponseHead& head, std::string_view prefix, std::string_view body,
+                                   const std::shared_ptr<const void>& owner, const RequestHead& request,
+                                   bool keep_alive) {
+  head_scratch_.clear();
+  if (prefix.empty()) {
+    head_scratch_.append("HTTP/1.1 ");
+    head_scratch_.append(std::to_string(head.status));
+    head_scratch_.push_back(' ');
+    head_scratch_.append(head.reason);
+    head_scratch_.append("\r\n");
+  }
+  head.headers.appendTo(head_scratch_);
+  if (!keep_alive) {
+    head_scratch_.append("Connection: close\r\n");
+  } else if (request.version == HttpVersion::Http10) {
+    head_scratch_.append("Connection: keep-alive\r\n");
+  }
+  head_scratch_.append("\r\n");
+  // With nothing queued before it, the response goes to the socket at once, in one call; only
+  // what the socket does not take is queued (the body by reference). Saves the write event's
+  // add and remove, two epoll_ctl calls, per response.
+  evbuffer* out = bufferevent_get_output(bev_);
+  std::string_view parts[] = {prefix, head_scratch_, body};
+  size_t total = prefix.size() + head_scratch_.size() + body.size();
+  size_t sent = evbuffer_get_length(out) == 0 ? sendNow(parts) : 0;
+  for (std::string_view& part : parts) {
+    size_t skip = std::min(sent, part.size());
+    sent -= skip;
+    part.remove_prefix(skip);
+  }
+  for (std::string_view part : {parts[0], parts[1]}) {
+    if (!part.empty()) evbuffer_add(out, part.data(), part.size());
+  }
+  if (!parts[2].empty()) {
+    if (owner != nullptr) {
+      evbuffer_add_reference(out, parts[2].data(), parts[2].size(), &releaseOwner,
+                             new std::shared_ptr<const void>(owner));
+    } else {
+      evbuffer_add(out, parts[2].data(), parts[2].size());
+    }
+  }
+  return total;
+}
+
+size_t ClientConnection::sendNow(std::span<const std::string_view> parts) {
+  iovec iov[4];
+  size_t count = 0;
+  for (std::string_view part : parts) {
+    if (part.empty() || count == std::size(iov)) continue;
+    iov[count++] = iovec{const_cast<char*>(part.data()), part.size()};
+  }
+  msghdr message{};
+  message.msg_iov = iov;
+  message.msg_iovlen = count;
+  ssize_t n = ::sendmsg(bufferevent_getfd(bev_), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  return n > 0 ? static_cast<size_t>(n) : 0;  // on an error the queued write meets it again
+}
+
+void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refused) {
+  error_reply_ = error_reply_ || refused;
+  chunked_.reset();
+  body_remaining_ = 0;
+  const std::shared_ptr<const Snapshot>& current = worker_->snapshot();
+  if (parser_snapshot_ != current.get()) {
+    parser_ = RequestParser(limitsOf(current->config->server));
+    parser_snapshot_ = current.get();
+  }
+  if (!keep_alive || draining_) {
+    closeAfterFlush();
+    return;
+  }
+  // Pipelined input is parsed on the next loop turn: this may run inside an upstream callback,
+  // where starting the next transfer is not allowed. With no input, the idle timer is armed (or
+  // a half-closed connection closes), which is safe anywhere.
+  if (processing_) return;
+  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+    event_active(resume_event_, 0, 0);
+  } else if (peer_eof_) {
+    closeAfterFlush();
+  } else {
+    armTimer(Timer::Idle, current->config->server.idle_timeout);
+  }
+}
+
+void ClientConnection::refuse(int status, std::string_view message) {
+  error_reply_ = true;  // the client may still be sending what we refused: linger
+  std::string response = gatewayErrorResponse(status, message, true, false, true);
+  bufferevent_write(bev_, response.data(), response.size());
+  const FilterChain& filters = worker_->snapshot()->filters;
+  if (!filters.empty()) {
+    ExchangeFacts facts;
+    facts.status = status;
+    facts.bytes_out = response.size();
+    facts.error = status == 408 ? GatewayError::ClientTimeout : GatewayError::ClientRejected;
+    facts.client = client_ip_;
+    filters.onUnrouted(nullptr, facts);
+  }
+  closeAfterFlush();
+}
+
+void ClientConnection::closeAfterFlush() {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  armTimer(Timer::None, Millis(0));
+  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+    linger();
+    return;
+  }
+  bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);  // onWritable once everything is sent
+}
+
+void ClientConnection::linger() {
+  // Close the write side, then read and discard what the client still sends for a moment:
+  // closing with unread input makes the kernel send RST, which can destroy the response
+  // before the client reads it (RFC 9112 §9.6).
+  if (lingering_ || closed_) return;
+  evbuffer* in = bufferevent_get_input(bev_);
+  if (!error_reply_ && evbuffer_get_length(in) == 0) {  // the client is not sending: nothing to wait for
+    close();
+    return;
+  }
+  lingering_ = true;
+  evutil_socket_t fd = bufferevent_getfd(bev_);
+  if (fd < 0 || ::shutdown(fd, SHUT_WR) != 0) {
+    close();
+    return;
+  }
+  evbuffer_drain(in, evbuffer_get_length(in));
+  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  bufferevent_enable(bev_, EV_READ);
+  armTimer(Timer::Linger, kLingerTimeout);
+}
+
+void ClientConnection::drain() {
+  draining_ = true;
+  if (!inExchange() && !closing_) close();
+}
+
+void ClientConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (exchange_ != nullptr) exchange_->abort();
+  evtimer_del(timer_);
+  event_del(resume_event_);
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);
+  worker_->release(this);
+}
+
+}  // namespace perfgate

@@ -1,0 +1,111 @@
+// One client connection speaking HTTP/1.1 over a bufferevent: it parses request heads, decodes
+// request bodies, frames responses, and owns the timers of the client's side (head, body, idle,
+// send, linger). Each request is a ProxyExchange, one at a time: pipelined requests wait in the
+// input buffer and are answered in order.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "gateway/exchange/downstream.h"
+#include "gateway/exchange/exchange.h"
+#include "gateway/exchange/forwarding.h"
+#include "gateway/http/chunked_decoder.h"
+#include "gateway/http/request_parser.h"
+
+namespace perfgate {
+
+class Worker;
+
+class ClientConnection final : public Downstream, private BodySink {
+ public:
+  ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip);
+  ~ClientConnection() override;
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  void start();
+  // Graceful shutdown: idle connections close now, busy ones after their current response.
+  void drain();
+  // Immediate close; the object is freed later by the worker, at a safe point.
+  void close();
+  bool closed() const { return closed_; }
+
+  // Downstream
+  Worker& worker() const override { return *worker_; }
+  std::string_view clientAddress() const override { return client_ip_; }
+  bool draining() const override { return draining_; }
+  bool sendHead(const ResponseHead& head, const RequestHead& request, bool& keep_alive) override;
+  void sendBody(std::string_view data) override;
+  void endBody() override;
+  size_t sendWhole(const ResponseHead& head, std::string_view prefix, std::string_view body,
+                   const std::shared_ptr<const void>& owner, const RequestHead& request, bool keep_alive) override;
+  void sendContinue() override;
+  bool outputFull() const override;
+  bool pumpBody() override;
+  void exchangeDone(ProxyExchange& exchange, bool keep_alive, bool refused) override;
+
+ private:
+  enum class Timer : uint8_t { None, Idle, Header, Body, Linger };
+
+  // libevent callbacks (noexcept trampolines).
+  static void onReadable(bufferevent*, void* self) noexcept;
+  static void onWritable(bufferevent*, void* self) noexcept;
+  static void onEvent(bufferevent*, short events, void* self) noexcept;
+  static void onTimer(evutil_socket_t, short, void* self) noexcept;
+  static void onResume(evutil_socket_t, short, void* self) noexcept;
+
+  // BodySink (chunked request bodies, decoded into the exchange)
+  void onBodyData(std::string_view data) override { exchange_->acceptBody(data); }
+
+  bool inExchange() const { return exchange_ != nullptr && exchange_->inProgress(); }
+  void processInput();
+  bool parseHead();  // false: nothing more to do now
+  void beginExchange();
+  // A refusal before any exchange began (malformed head, head timeout): counted, then closed.
+  void refuse(int status, std::string_view message);
+  void closeAfterFlush();
+  // Writes `parts` straight to the socket, without blocking; returns the bytes it took.
+  size_t sendNow(std::span<const std::string_view> parts);
+  void linger();
+  void armTimer(Timer kind, Millis timeout);
+
+  Worker* worker_;
+  bufferevent* bev_;
+  std::string client_ip_;
+  event* timer_ = nullptr;
+  event* resume_event_ = nullptr;  // processes pipelined input on the next loop turn
+  Timer timer_kind_ = Timer::None;
+  std::chrono::steady_clock::time_point deadline_;  // of timer_kind_
+  std::chrono::steady_clock::time_point timer_at_ = std::chrono::steady_clock::time_point::max();  // event due
+
+  RequestParser parser_;
+  const void* parser_snapshot_;  // the config the parser's limits came from
+  // The current (or last) exchange; an ended one is reset and reused for the next request, at a
+  // safe point (parsing the next head), never inside its own calls.
+  std::unique_ptr<ProxyExchange> exchange_;
+  bool processing_ = false;  // inside processInput(); exchangeDone() must not recurse
+
+  // Request body framing on the wire.
+  uint64_t body_remaining_ = 0;  // Content-Length framing
+  std::optional<ChunkedDecoder> chunked_;
+
+  // Response framing toward the client.
+  BodyFramingOut framing_ = BodyFramingOut::None;
+  std::string head_scratch_;
+
+  bool draining_ = false;
+  bool peer_eof_ = false;     // the client half-closed its side
+  bool closing_ = false;      // closes once the output is flushed
+  bool lingering_ = false;    // output flushed and shut down; discarding input until EOF
+  bool error_reply_ = false;  // closing after an error reply
+  bool closed_ = false;
+};
+
+}  // namespace perfgate

@@ -1,0 +1,48 @@
+// The small lexical pieces of HTTP (RFC 9110 §5.6) every parser and filter shares: tokens,
+// optional whitespace, comma-separated lists, case-insensitive names.
+#pragma once
+
+#include <string_view>
+
+namespace perfgate {
+
+// ASCII case-insensitive comparison, as field names and tokens require.
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+// `s` starts with `prefix`, ASCII case-insensitively.
+bool startsWithIgnoreCase(std::string_view s, std::string_view prefix);
+
+// RFC 9110 §5.6.2 tchar: the bytes a token (method, field name, directive) is made of.
+bool isTokenChar(unsigned char c);
+
+// A non-empty run of tchar.
+bool isToken(std::string_view s);
+
+// RFC 9110 §5.5: field values are HTAB, SP, VCHAR and obs-text; never CR, LF, NUL or another
+// control byte (reason phrases follow the same rule, §4 of RFC 9112).
+bool isFieldValueChar(unsigned char c);
+
+// 0-9, a-f, A-F.
+inline bool isHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// `s` without leading and trailing spaces and tabs (OWS, RFC 9110 §5.6.3).
+std::string_view trimOws(std::string_view s);
+
+// Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.
+template <typename Fn>
+void forEachListElement(std::string_view value, Fn&& fn) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view element = trimOws(value.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// True when the comma-separated list `value` holds `token` (case-insensitive, OWS trimmed).
+bool hasToken(std::string_view value, std::string_view token);
+
+}  // namespace perfgate
