@@ -17,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,8 @@ enum class GatewayError : uint8_t {
   ClientRejected,   // the request was refused: malformed, too large, no route (400/404/413/414/431/...)
   kCount
 };
+inline constexpr size_t kGatewayErrorKinds = static_cast<size_t>(GatewayError::kCount);
+const char* gatewayErrorName(GatewayError kind);  // "timeout", "refused", ... ("" for None)
 
 // What the gateway measured of one exchange; read by filters that count or time. Time points
 // are the ones the connection takes anyway (no extra clock reads); an unset one is the epoch.
@@ -63,6 +66,22 @@ struct ExchangeFacts {
   Clock::time_point finished;          // the response was queued whole (or ended short)
   GatewayError error = GatewayError::None;
   std::string_view client;             // the client's address
+};
+
+// Facts filters record for each other about one exchange, by well-known name (as Envoy's filter
+// state does), so that no filter needs another's headers. Each says who sets it and when.
+struct ExchangeNotes {
+  // The largest response body a filter later in the chain keeps whole for itself (a cache fill
+  // keeps up to the object limit); 0: none will. Set by the cache in onRequest; read at the head
+  // by compression, which then compresses such a body whole, once, rather than as a stream.
+  uint64_t body_kept_up_to = 0;
+  // Set by compression in onRequest when it reduces the backend's choice of content coding to
+  // gzip or identity: whether this request takes gzip. The cache then keeps two variants of the
+  // URL and selects one by this answer alone.
+  std::optional<bool> gzip_variant;
+  // Set by cache headers in onRequest when the route makes strong ETags from the body: a filter
+  // that changes the stored bytes (the cache decoding a gzip variant) makes one for its bytes.
+  bool etag_generated = false;
 };
 
 // One request/response exchange as the filters see it (gateway/exchange/exchange.h): one object
@@ -103,6 +122,8 @@ class Exchange {
   virtual void transformBody(size_t index, BodyTransform& transform) = 0;
   // Status, sizes and times so far (complete in onComplete).
   virtual ExchangeFacts facts() const = 0;
+  // What the filters tell each other about this exchange (see ExchangeNotes).
+  virtual ExchangeNotes& notes() = 0;
 };
 
 // Rewrites the response body of one exchange, chunk in, bytes out (e.g. gzip). Owned by the

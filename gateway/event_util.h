@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 
 namespace perfgate {
 

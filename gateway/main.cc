@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string>
 
-#include "gateway/config.h"
-#include "gateway/config_print.h"
+#include "gateway/config/config.h"
+#include "gateway/config/print.h"
 #include "gateway/gateway.h"
 
 namespace {

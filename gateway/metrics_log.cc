@@ -6,7 +6,8 @@
 #include <chrono>
 
 #include "gateway/event_util.h"
-#include "gateway/monitoring.h"
+#include "gateway/admin/metrics_sink.h"
+#include "gateway/gateway.h"
 
 namespace perfgate {
 
@@ -51,7 +52,9 @@ std::string MetricsLog::configure(const MetricsConfig& config) {
 
 void MetricsLog::writeLine() {
   if (!logger_) return;
-  nlohmann::json line = metricsJson(gateway_);
+  JsonSink sink;
+  gateway_.collectMetrics(sink);
+  nlohmann::json line = sink.view("metrics");
   auto now = std::chrono::system_clock::now().time_since_epoch();
   line["time"] = std::chrono::duration<double>(now).count();
   logger_->info("{}", line.dump());

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 
 namespace spdlog {
 class logger;

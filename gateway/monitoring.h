@@ -1,11 +1,12 @@
-// What the admin API and the metrics file report: merged per-route timing and cache counters,
-// process figures from /proc, and the Prometheus text exposition of the same (format 0.0.4).
-// Everything here runs on the main thread, off the workers' request path.
+// What the core reports of itself: its upstreams (requests, errors, connections closed), the
+// connections, the workers and the process as /proc and getrusage see it; and the passive part
+// of GET /api/monitoring/health. Runs on the main thread, off the workers' request path.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <string>
+
+#include "gateway/admin/metrics_sink.h"
 
 namespace perfgate {
 
@@ -25,15 +26,15 @@ struct ProcessStats {
 };
 ProcessStats readProcessStats();
 
-// GET /api/monitoring/metrics: {"uptime_seconds", "global", "routes": {NAME: ...}, "unrouted",
-// "upstreams", "l2"}; also the body of each line of the metrics file (with a timestamp added).
-nlohmann::json metricsJson(const Gateway& gateway);
-// The L2 layer's state and counters ("l2" of /api/monitoring/metrics and /health); null
-// without [cache.l2].
-nlohmann::json l2Json(const Gateway& gateway);
-// GET /api/monitoring/system.
-nlohmann::json systemJson(const Gateway& gateway);
-// GET /metrics.
-std::string prometheusText(const Gateway& gateway);
+// The core's figures: "metrics:uptime_seconds", "metrics:upstreams.*", the "system" view and the
+// Prometheus families perfgate_upstream_*, perfgate_connections, perfgate_workers,
+// perfgate_build_info and process_*.
+void collectCoreMetrics(const Gateway& gateway, MetricsSink& sink);
+
+// GET /api/monitoring/health as far as it is known without a probe: {"status": "ok"|"degraded",
+// "version", "uptime_seconds", "connections", "upstreams": {NAME: {...}}} and each module's part.
+// With `judge_upstreams`, an upstream whose latest exchange failed makes it "degraded" (a probe
+// judges them instead).
+nlohmann::json healthJson(const Gateway& gateway, bool judge_upstreams);
 
 }  // namespace perfgate

@@ -6,8 +6,8 @@
 #include <memory>
 
 #include "filters/filter.h"
-#include "gateway/config.h"
-#include "gateway/router.h"
+#include "gateway/config/config.h"
+#include "gateway/config/router.h"
 
 namespace perfgate {
 

@@ -30,12 +30,12 @@ std::string peerAddress(const sockaddr* address) {
 }  // namespace
 
 Worker::Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared_ptr<const Snapshot> snapshot,
-               std::atomic<unsigned>* open_connections, std::shared_ptr<L2Cache> l2)
+               std::atomic<unsigned>* open_connections, ResourceOpener open_resources)
     : index_(index),
       worker_count_(worker_count),
       listen_fd_(listen_fd),
       open_connections_(open_connections),
-      l2_(std::move(l2)),
+      open_resources_(std::move(open_resources)),
       snapshot_(std::move(snapshot)) {
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
@@ -56,7 +56,7 @@ Worker::Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared
 }
 
 Worker::~Worker() {
-  l2_link_.reset();  // first: its pending lookups wake their exchanges through this worker
+  resources_.clear();  // first: their pending work (L2 lookups) wakes exchanges through this worker
   for (ClientConnection* c : connections_) delete c;
   for (ClientConnection* c : dead_) delete c;
   open_connections_->fetch_sub(static_cast<unsigned>(connections_.size() + dead_.size()));
@@ -85,7 +85,7 @@ void Worker::join() {
 
 void Worker::run() {
   pthread_setname_np(pthread_self(), ("perfgate-w" + std::to_string(index_)).c_str());
-  if (l2_ != nullptr) l2_link_ = l2_->attachWorker(base_);
+  if (open_resources_) resources_ = open_resources_(base_);
   event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
 }
 

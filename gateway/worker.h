@@ -17,9 +17,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "filters/cache/l2_cache.h"
+#include "filters/module.h"
 #include "gateway/snapshot.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 
@@ -28,10 +28,12 @@ class ProxyExchange;
 
 class Worker {
  public:
+  // What the modules hold on a worker (a Redis link), opened on its thread as it starts.
+  using ResourceOpener = std::function<std::vector<std::unique_ptr<WorkerResource>>(event_base* base)>;
+
   // `listen_fd` is a bound, listening socket the worker takes ownership of.
-  // `l2`, when set, gets one Redis link on this worker's loop (opened on the worker's thread).
   Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared_ptr<const Snapshot> snapshot,
-         std::atomic<unsigned>* open_connections, std::shared_ptr<L2Cache> l2 = nullptr);
+         std::atomic<unsigned>* open_connections, ResourceOpener open_resources = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -89,8 +91,8 @@ class Worker {
   int64_t accept_error_logged_ = 0; // steady-clock seconds of the last such log line
   uint64_t accept_errors_ = 0;      // since then
   std::thread thread_;
-  std::shared_ptr<L2Cache> l2_;
-  std::unique_ptr<RedisLink> l2_link_;  // this worker's, on base_
+  ResourceOpener open_resources_;
+  std::vector<std::unique_ptr<WorkerResource>> resources_;  // the modules', on base_
 
   std::shared_ptr<const Snapshot> snapshot_;
   std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;

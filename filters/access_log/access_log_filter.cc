@@ -1,6 +1,6 @@
 #include "filters/access_log/access_log_filter.h"
 
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 
 namespace perfgate {
 namespace {

@@ -13,7 +13,7 @@
 #include "filters/cache/freshness.h"
 #include "filters/cache/l2_cache.h"
 #include "gateway/clock.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 

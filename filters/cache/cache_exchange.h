@@ -7,11 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "filters/cache/cache_config.h"
 #include "filters/cache/cache_entry.h"
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/freshness.h"
 #include "filters/filter.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/http/cache_control.h"
 
 namespace perfgate {
@@ -40,6 +41,6 @@ struct CacheExchange final : FilterState {
 };
 
 // The route's storage settings as the freshness rules take them.
-StoragePolicy policyOf(const RouteConfig& route);
+StoragePolicy policyOf(const CacheRouteSettings& route);
 
 }  // namespace perfgate

@@ -9,7 +9,7 @@
 #include "filters/cache/cache_serve.h"
 #include "filters/cache/stored_response.h"
 #include "gateway/http/accept_encoding.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 namespace {
@@ -52,7 +52,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   }
   const RouteConfig& route = exchange.route();
   CacheControl response_cc = parseCacheControl(head.headers);
-  StoragePolicy policy = policyOf(route);
+  StoragePolicy policy = policyOf(route.settings<CacheRouteSettings>());
 
   if (st->validating && head.status == 304) {
     // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
@@ -79,7 +79,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
     head.headers.forEach("content-length", [&](std::string_view value) {
       uint64_t length = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (ec != std::errc() || length > config_.max_object_bytes) reason = NotStorableReason::TooLarge;
+      if (ec != std::errc() || length > max_object_bytes_) reason = NotStorableReason::TooLarge;
     });
   }
 
@@ -102,9 +102,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   head.headers.add("Cache-Status", status);
 
   std::vector<std::string> vary = varyNames(head.headers);
-  std::optional<bool> gzip;
-  if (route.compression) gzip = prefersGzip(request.headers);
-  std::string variant = makeVariantKey(vary, request.headers, gzip);
+  std::string variant = makeVariantKey(vary, request.headers, exchange.notes().gzip_variant);
   st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, response_cc,
                          st->request_time, clock_.now(), policy);
   return FilterAction::Continue;
@@ -115,7 +113,7 @@ void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_v
   if (st == nullptr) return;
   st->bytes += data.size();
   if (st->filling == nullptr) return;
-  if (st->filling->body.size() + data.size() > config_.max_object_bytes) {
+  if (st->filling->body.size() + data.size() > max_object_bytes_) {
     st->filling.reset();  // larger than the object limit: it streams through unstored
     return;
   }

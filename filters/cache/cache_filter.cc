@@ -7,7 +7,7 @@
 #include "filters/cache/stored_response.h"
 #include "gateway/http/accept_encoding.h"
 #include "gateway/http/error_response.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 namespace {
@@ -33,7 +33,7 @@ bool overridesRequestLine(const RequestHead& request) {
 
 int64_t seconds(const std::optional<Millis>& ms) { return ms ? ms->count() / 1000 : 0; }
 
-StoragePolicy policyOf(const RouteConfig& route) {
+StoragePolicy policyOf(const CacheRouteSettings& route) {
   StoragePolicy policy;
   policy.allow_cookies = route.allow_cookies;
   policy.heuristic = route.heuristic_freshness;
@@ -44,14 +44,22 @@ StoragePolicy policyOf(const RouteConfig& route) {
 }
 
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
-                         std::shared_ptr<CacheStats> stats, const CacheConfig& config, std::shared_ptr<L2Cache> l2,
-                         const Clock& clock)
+                         std::shared_ptr<CacheStats> stats, std::shared_ptr<L2Cache> l2, uint64_t max_object_bytes,
+                         std::vector<const std::atomic<int8_t>*> switches, const Clock& clock)
     : store_(std::move(store)),
       fills_(std::move(fills)),
       stats_(std::move(stats)),
-      config_(config),
       l2_(std::move(l2)),
+      max_object_bytes_(max_object_bytes),
+      switches_(std::move(switches)),
       clock_(clock) {}
+
+bool CacheFilter::enabledOn(const RouteConfig& route) const {
+  int8_t forced = route.index < switches_.size() && switches_[route.index] != nullptr
+                      ? switches_[route.index]->load(std::memory_order_relaxed)
+                      : -1;
+  return forced < 0 ? route.settings<CacheRouteSettings>().cache : forced != 0;
+}
 
 void CacheFilter::count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const {
   RouteCacheCounters& counters = stats_->local(route.name);
@@ -78,7 +86,8 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   const RequestHead& request = exchange.request();
   const RouteConfig& route = exchange.route();
   bool safe = request.method == "GET" || request.method == "HEAD";
-  bool enabled = route.cacheEnabled();
+  const CacheRouteSettings& settings = route.settings<CacheRouteSettings>();
+  bool enabled = enabledOn(route);
   // Requests whose response may not be the keyed resource's go past the cache: neither answered
   // from it nor stored, nor coalesced. A body on a GET/HEAD ("fat GET") is forwarded, and what
   // it makes the backend answer is not the URL's response.
@@ -105,16 +114,16 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   CacheControl request_cc = parseCacheControl(request.headers);
   int64_t now = clock_.now();
   // On a route with compression the variants are gzip and identity: one question selects.
-  std::optional<bool> gzip;
-  if (route.compression) gzip = prefersGzip(request.headers);
+  std::optional<bool> gzip = exchange.notes().gzip_variant;
   CacheEntryPtr entry = store_->lookup(key, hash, request.headers, gzip);
   CacheEntryPtr stale;
   if (entry == nullptr && gzip == false) {
     // Only the gzip variant may be stored: decode it once for identity clients, and store that.
     CacheEntryPtr gzipped = store_->lookup(key, hash, request.headers, true);
-    if (gzipped != nullptr && classify(*gzipped, request_cc, now, !route.ignore_client_no_cache) == Freshness::Fresh) {
+    if (gzipped != nullptr && classify(*gzipped, request_cc, now, !settings.ignore_client_no_cache) == Freshness::Fresh) {
       if (std::shared_ptr<CacheEntry> decoded = decodedEntry(
-              *gzipped, makeVariantKey(gzipped->vary, request.headers, gzip), config_.max_object_bytes, route.etag)) {
+              *gzipped, makeVariantKey(gzipped->vary, request.headers, gzip), max_object_bytes_,
+              exchange.notes().etag_generated)) {
         RouteCacheCounters::bump(stats_->local(route.name).decoded);
         store_->insert(decoded);
         entry = std::move(decoded);
@@ -140,7 +149,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     state().l2_asked = true;  // not ready: a plain miss
   }
   if (entry != nullptr) {
-    switch (classify(*entry, request_cc, now, !route.ignore_client_no_cache)) {
+    switch (classify(*entry, request_cc, now, !settings.ignore_client_no_cache)) {
       case Freshness::Fresh: {
         count(route, CacheOutcome::Hit, serveStored(exchange, entry, now, CacheOutcome::Hit, "hit"));
         return FilterAction::Responded;
@@ -148,7 +157,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       case Freshness::StaleWhileRevalidate: {
         // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
         if (fills_->beginRefresh(key, hash)) {
-          auto* refresh = new BackgroundRefresh(store_, fills_, l2_, entry, policyOf(route), config_.max_object_bytes,
+          auto* refresh = new BackgroundRefresh(store_, fills_, l2_, entry, policyOf(settings), max_object_bytes_,
                                                 request.header("authorization").has_value(), clock_);
           UpstreamRequest forwarded = exchange.upstreamRequest();
           forwarded.method = "GET";
@@ -202,6 +211,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
         break;
     }
   }
+  exchange.notes().body_kept_up_to = max_object_bytes_;  // a response up to this size may be stored
   return FilterAction::Continue;
 }
 

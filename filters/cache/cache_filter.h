@@ -14,7 +14,9 @@
 // or refreshed response is written to L2 behind the client's back (l2_cache.h).
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <vector>
 
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
@@ -22,14 +24,17 @@
 #include "filters/cache/l2_cache.h"
 #include "filters/filter.h"
 #include "gateway/clock.h"
-#include "gateway/config.h"
+#include "filters/cache/cache_config.h"
 
 namespace perfgate {
 
 class CacheFilter final : public Filter {
  public:
+  // `switches` are the runtime cache switches of the snapshot's routes, by route index (-1:
+  // follow the route's `cache`, 0 off, 1 on; see CacheModule).
   CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, std::shared_ptr<CacheStats> stats,
-              const CacheConfig& config, std::shared_ptr<L2Cache> l2, const Clock& clock);
+              std::shared_ptr<L2Cache> l2, uint64_t max_object_bytes, std::vector<const std::atomic<int8_t>*> switches,
+              const Clock& clock);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
@@ -41,12 +46,14 @@ class CacheFilter final : public Filter {
 
  private:
   void count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const;
+  bool enabledOn(const RouteConfig& route) const;
 
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker
   std::shared_ptr<CacheStats> stats_;
-  CacheConfig config_;
   std::shared_ptr<L2Cache> l2_;  // null: no [cache.l2]
+  uint64_t max_object_bytes_;
+  std::vector<const std::atomic<int8_t>*> switches_;
   const Clock& clock_;
 };
 

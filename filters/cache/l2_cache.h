@@ -30,7 +30,8 @@
 #include <vector>
 
 #include "filters/cache/cache_entry.h"
-#include "gateway/config.h"
+#include "filters/cache/cache_config.h"
+#include "filters/module.h"
 
 struct redisAsyncContext;
 struct redisReply;
@@ -62,13 +63,13 @@ struct L2Counters {
 };
 
 // One hiredis async connection on one event_base (one thread), reconnecting by itself.
-class RedisLink {
+class RedisLink final : public WorkerResource {
  public:
   using Done = std::function<void(redisReply* reply)>;  // reply: null when the command failed
 
   // A `worker` link counts in L2Cache::State::links/ready.
   RedisLink(event_base* base, L2Cache& owner, std::string name, bool worker);
-  ~RedisLink();
+  ~RedisLink() override;
   RedisLink(const RedisLink&) = delete;
   RedisLink& operator=(const RedisLink&) = delete;
 

@@ -5,7 +5,7 @@
 #include "gateway/http/cache_control.h"
 #include "gateway/http/conditional.h"
 #include "gateway/http/http_date.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 namespace {
@@ -24,8 +24,13 @@ bool takesCacheControl(int status) {
 
 }  // namespace
 
+FilterAction CacheHeadersFilter::onRequest(Exchange& exchange, size_t) const {
+  exchange.notes().etag_generated = exchange.route().settings<CacheHeadersRouteSettings>().etag;
+  return FilterAction::Continue;
+}
+
 FilterAction CacheHeadersFilter::onResponseHead(Exchange& exchange, size_t, ResponseHead& head) const {
-  const RouteConfig& route = exchange.route();
+  const CacheHeadersRouteSettings& route = exchange.route().settings<CacheHeadersRouteSettings>();
   if (!route.cache_control.empty() && takesCacheControl(head.status) &&
       (route.cache_control_override || !head.headers.get("cache-control"))) {
     head.headers.set("Cache-Control", route.cache_control);

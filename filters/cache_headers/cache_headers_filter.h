@@ -12,8 +12,8 @@
 // from the cache carry the same fields.
 #pragma once
 
+#include "filters/cache_headers/cache_headers_config.h"
 #include "filters/filter.h"
-#include "gateway/config.h"
 
 namespace perfgate {
 
@@ -22,6 +22,7 @@ class CacheHeadersFilter final : public Filter {
   explicit CacheHeadersFilter(uint64_t max_hold_bytes) : max_hold_bytes_(max_hold_bytes) {}
 
   std::string_view name() const override { return "cache_headers"; }
+  FilterAction onRequest(Exchange& exchange, size_t index) const override;
   FilterAction onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const override;
   FilterAction onResponseBody(Exchange& exchange, size_t index, ResponseHead& head, std::string_view body,
                               bool complete) const override;

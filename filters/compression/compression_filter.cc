@@ -6,7 +6,7 @@
 #include "gateway/http/cache_control.h"
 #include "gateway/http/accept_encoding.h"
 #include "gateway/http/gzip_codec.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 namespace {
@@ -88,21 +88,29 @@ bool compressibleType(std::string_view content_type, const std::vector<std::stri
   return false;
 }
 
-CompressionFilter::CompressionFilter(const CompressionConfig& config, uint64_t max_whole_bytes,
-                                     std::shared_ptr<CompressionStats> stats)
-    : config_(config), max_whole_bytes_(max_whole_bytes), stats_(std::move(stats)) {}
+CompressionFilter::CompressionFilter(const CompressionConfig& config, std::shared_ptr<CompressionStats> stats)
+    : config_(config), stats_(std::move(stats)) {}
+
+FilterAction CompressionFilter::onRequest(Exchange& exchange, size_t) const {
+  if (exchange.route().settings<CompressionRouteSettings>().compression) {
+    exchange.notes().gzip_variant = prefersGzip(exchange.request().headers);
+  }
+  return FilterAction::Continue;
+}
 
 void CompressionFilter::onUpstreamRequest(Exchange& exchange, size_t, UpstreamRequest& request) const {
-  if (!exchange.route().compression) return;
+  if (!exchange.notes().gzip_variant) return;
   // As Varnish does: the backend is asked for gzip or identity only, so whatever it sends is one
-  // of the two representations this route's cache keeps per URL (cache_filter.cc).
+  // of the two representations a cache keeps per URL (ExchangeNotes::gzip_variant).
   request.headers.remove("accept-encoding");
-  if (prefersGzip(exchange.request().headers)) request.headers.add("Accept-Encoding", "gzip");
+  if (*exchange.notes().gzip_variant) request.headers.add("Accept-Encoding", "gzip");
 }
 
 FilterAction CompressionFilter::onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const {
   const RouteConfig& route = exchange.route();
-  if (!route.compression || !hasBody(head.status) || head.status == 206) return FilterAction::Continue;
+  if (!route.settings<CompressionRouteSettings>().compression || !hasBody(head.status) || head.status == 206) {
+    return FilterAction::Continue;
+  }
   if (std::optional<std::string_view> coding = head.headers.get("content-encoding");
       coding && !equalsIgnoreCase(*coding, "identity")) {
     // Encoded by the backend, which was asked according to Accept-Encoding: a cache must key it
@@ -133,7 +141,7 @@ FilterAction CompressionFilter::onResponseHead(Exchange& exchange, size_t index,
   if (std::optional<std::string_view> etag = head.headers.get("etag"); etag && !etag->empty() && etag->front() == '"') {
     head.headers.set("ETag", "W/" + std::string(*etag));  // RFC 9110 §8.8.1: no longer byte-equal
   }
-  bool whole = length && *length <= max_whole_bytes_ && route.cacheEnabled();
+  bool whole = length && *length <= exchange.notes().body_kept_up_to;
   auto transform = std::make_unique<GzipTransform>(whole ? config_.level : config_.stream_level, whole,
                                                    !length, stats_->local());
   exchange.transformBody(index, *transform);

@@ -6,15 +6,16 @@
 //
 // Placed before the cache in the chain, so a cache fill stores the gzip bytes and every later
 // hit is served as stored: compression is paid once per object, not once per hit. Bodies of a
-// known length within the cache's object limit on a cached route are compressed whole (libdeflate,
-// at `level`); others as a zlib stream at `stream_level`, chunk by chunk with bounded memory.
+// known length that a later filter keeps whole (Exchange::bodyKeptUpTo(): a cache fill) are
+// compressed whole (libdeflate, at `level`); others as a zlib stream at `stream_level`, chunk by
+// chunk with bounded memory.
 #pragma once
 
 #include <memory>
 
+#include "filters/compression/compression_config.h"
 #include "filters/compression/compression_stats.h"
 #include "filters/filter.h"
-#include "gateway/config.h"
 
 namespace perfgate {
 
@@ -24,16 +25,15 @@ bool compressibleType(std::string_view content_type, const std::vector<std::stri
 
 class CompressionFilter final : public Filter {
  public:
-  CompressionFilter(const CompressionConfig& config, uint64_t max_whole_bytes,
-                    std::shared_ptr<CompressionStats> stats);
+  CompressionFilter(const CompressionConfig& config, std::shared_ptr<CompressionStats> stats);
 
   std::string_view name() const override { return "compression"; }
+  FilterAction onRequest(Exchange& exchange, size_t index) const override;
   void onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const override;
   FilterAction onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const override;
 
  private:
   CompressionConfig config_;
-  uint64_t max_whole_bytes_;  // larger bodies are always compressed as a stream
   std::shared_ptr<CompressionStats> stats_;
 };
 

@@ -9,7 +9,6 @@ CompressionTotals CompressionStats::merged() const {
     totals.compressed += slab.compressed.load(std::memory_order_relaxed);
     totals.bytes_in += slab.bytes_in.load(std::memory_order_relaxed);
     totals.bytes_out += slab.bytes_out.load(std::memory_order_relaxed);
-    totals.decompressed += slab.decompressed.load(std::memory_order_relaxed);
   });
   return totals;
 }

@@ -16,7 +16,6 @@ struct CompressionCounters {
   std::atomic<uint64_t> compressed{0};    // bodies gzipped
   std::atomic<uint64_t> bytes_in{0};      // their identity bytes
   std::atomic<uint64_t> bytes_out{0};     // their gzip bytes
-  std::atomic<uint64_t> decompressed{0};  // stored gzip bodies decoded once for identity clients
 
   // Single writer: the owning worker thread.
   static void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
@@ -28,7 +27,6 @@ struct CompressionTotals {
   uint64_t compressed = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  uint64_t decompressed = 0;
 };
 
 class CompressionStats {

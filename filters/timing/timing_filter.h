@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "filters/filter.h"
+#include "filters/timing/timing_config.h"
 #include "filters/timing/timing_stats.h"
-#include "gateway/config.h"
 
 namespace perfgate {
 
@@ -30,15 +30,8 @@ class TimingFilter final : public Filter {
   void onUnrouted(const RequestHead* request, const ExchangeFacts& facts) const override;
 
  private:
-  struct RouteIds {
-    uint32_t route;
-    uint32_t upstream;
-  };
-  const RouteIds* idsOf(const RouteConfig& route) const;
-
   std::shared_ptr<TimingStats> stats_;
-  std::shared_ptr<const Config> config_;
-  std::vector<RouteIds> ids_;  // by position in config_->routes
+  std::vector<uint32_t> ids_;  // stats ids, by route index
 };
 
 // "cache;desc=HIT, upstream;dur=12.3" from an X-Cache verdict (may be empty) and the backend's

@@ -5,7 +5,6 @@
 namespace perfgate {
 namespace {
 
-
 void addTotals(RouteTimingTotals& t, const RouteTiming& c) {
   t.requests += c.requests.load(std::memory_order_relaxed);
   t.incomplete += c.incomplete.load(std::memory_order_relaxed);
@@ -18,17 +17,6 @@ void addTotals(RouteTimingTotals& t, const RouteTiming& c) {
   t.upstream.add(c.upstream);
 }
 
-void addTotals(UpstreamTimingTotals& t, const UpstreamTiming& c) {
-  t.requests += c.requests.load(std::memory_order_relaxed);
-  for (size_t i = 0; i < kGatewayErrorKinds; ++i) t.errors[i] += c.errors[i].load(std::memory_order_relaxed);
-  t.last_ok_ns = std::max(t.last_ok_ns, c.last_ok_ns.load(std::memory_order_relaxed));
-  int64_t last_error = c.last_error_ns.load(std::memory_order_relaxed);
-  if (last_error > t.last_error_ns) {
-    t.last_error_ns = last_error;
-    t.last_error = static_cast<GatewayError>(c.last_error.load(std::memory_order_relaxed));
-  }
-}
-
 uint32_t idOf(std::vector<std::string>& names, const std::string& name) {
   auto it = std::find(names.begin(), names.end(), name);
   if (it != names.end()) return static_cast<uint32_t>(it - names.begin());
@@ -37,21 +25,6 @@ uint32_t idOf(std::vector<std::string>& names, const std::string& name) {
 }
 
 }  // namespace
-
-const char* gatewayErrorName(GatewayError kind) {
-  switch (kind) {
-    case GatewayError::None: return "";
-    case GatewayError::UpstreamTimeout: return "timeout";
-    case GatewayError::UpstreamRefused: return "refused";
-    case GatewayError::UpstreamReset: return "reset";
-    case GatewayError::UpstreamParse: return "parse";
-    case GatewayError::UpstreamOther: return "upstream_other";
-    case GatewayError::ClientTimeout: return "client_timeout";
-    case GatewayError::ClientRejected: return "client_rejected";
-    case GatewayError::kCount: break;
-  }
-  return "unknown";
-}
 
 void RouteTimingTotals::add(const RouteTimingTotals& o) {
   requests += o.requests;
@@ -79,28 +52,18 @@ uint32_t TimingStats::routeId(const std::string& name) {
   return idOf(route_names_, name);
 }
 
-uint32_t TimingStats::upstreamId(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return idOf(upstream_names_, name);
-}
-
-template <typename T>
-T* TimingStats::Slab::grow(std::vector<std::unique_ptr<T>>& v, uint32_t id) {
+RouteTiming* TimingStats::Slab::grow(uint32_t id) {
   std::lock_guard<std::mutex> lock(mutex);
-  if (id >= v.size()) v.resize(id + 1);
-  if (!v[id]) v[id] = std::make_unique<T>();
-  return v[id].get();
+  if (id >= routes.size()) routes.resize(id + 1);
+  if (!routes[id]) routes[id] = std::make_unique<RouteTiming>();
+  return routes[id].get();
 }
-template RouteTiming* TimingStats::Slab::grow(std::vector<std::unique_ptr<RouteTiming>>&, uint32_t);
-template UpstreamTiming* TimingStats::Slab::grow(std::vector<std::unique_ptr<UpstreamTiming>>&, uint32_t);
 
 TimingTotals TimingStats::merged() const {
   std::vector<std::string> route_names;
-  std::vector<std::string> upstream_names;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     route_names = route_names_;
-    upstream_names = upstream_names_;
   }
   TimingTotals totals;
   slabs_.forEach([&](Slab& slab) {
@@ -108,9 +71,6 @@ TimingTotals TimingStats::merged() const {
     for (size_t id = 0; id < slab.routes.size() && id < route_names.size(); ++id) {
       if (!slab.routes[id]) continue;
       addTotals(id == kUnrouted ? totals.unrouted : totals.routes[route_names[id]], *slab.routes[id]);
-    }
-    for (size_t id = 0; id < slab.upstreams.size() && id < upstream_names.size(); ++id) {
-      if (slab.upstreams[id]) addTotals(totals.upstreams[upstream_names[id]], *slab.upstreams[id]);
     }
   });
   return totals;

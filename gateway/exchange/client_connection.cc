@@ -12,7 +12,7 @@
 namespace perfgate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 constexpr size_t kBodyReadAhead = 256 * 1024;    // request body read beyond the head limit
 constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
@@ -64,7 +64,7 @@ void ClientConnection::start() {
 void ClientConnection::armTimer(Timer kind, Millis timeout) {
   timer_kind_ = kind;
   if (kind == Timer::None) return;
-  deadline_ = Clock::now() + timeout;
+  deadline_ = Steady::now() + timeout;
   if (timer_at_ <= deadline_) return;
   timeval tv = toTimeval(timeout);
   evtimer_add(timer_, &tv);
@@ -108,9 +108,9 @@ void ClientConnection::onEvent(bufferevent*, short events, void* self) noexcept 
 
 void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
   auto* c = static_cast<ClientConnection*>(self);
-  c->timer_at_ = Clock::time_point::max();
+  c->timer_at_ = Steady::time_point::max();
   if (c->timer_kind_ == Timer::None) return;
-  auto remaining = std::chrono::ceil<Millis>(c->deadline_ - Clock::now());
+  auto remaining = std::chrono::ceil<Millis>(c->deadline_ - Steady::now());
   if (remaining > Millis(1)) {  // an earlier firing: the deadline moved on since
     timeval tv = toTimeval(remaining);
     evtimer_add(c->timer_, &tv);
@@ -237,7 +237,7 @@ void ClientConnection::beginExchange() {
   }
   framing_ = BodyFramingOut::None;
   armTimer(Timer::None, Millis(0));
-  exchange_->begin(snapshot, worker_->nextExchangeId(), Clock::now());
+  exchange_->begin(snapshot, worker_->nextExchangeId(), Steady::now());
 }
 
 bool ClientConnection::pumpBody() {
@@ -324,30 +324,43 @@ size_t ClientConnection::sendWhole(const ResponseHead& head, std::string_view pr
     head_scratch_.append("Connection: keep-alive\r\n");
   }
   head_scratch_.append("\r\n");
+  // Held until the exchange is done (exchangeDone), so that its figures are recorded before the
+  // client can see the response: a client reading the metrics after a response finds it counted.
+  // A body not kept alive by `owner` is copied: the caller's buffer may be gone by then.
+  whole_ = WholeResponse{prefix, body, owner, {}};
+  if (owner == nullptr && !(prefix.empty() && body.empty())) {
+    whole_->copy.reserve(prefix.size() + body.size());
+    whole_->copy.append(prefix).append(body);
+    whole_->prefix = std::string_view(whole_->copy).substr(0, prefix.size());
+    whole_->body = std::string_view(whole_->copy).substr(prefix.size());
+  }
+  return prefix.size() + head_scratch_.size() + body.size();
+}
+
+void ClientConnection::flushWhole() {
+  if (!whole_) return;
+  WholeResponse& whole = *whole_;
   // With nothing queued before it, the response goes to the socket at once, in one call; only
   // what the socket does not take is queued (the body by reference). Saves the write event's
   // add and remove, two epoll_ctl calls, per response.
   evbuffer* out = bufferevent_get_output(bev_);
-  std::string_view parts[] = {prefix, head_scratch_, body};
-  size_t total = prefix.size() + head_scratch_.size() + body.size();
+  std::string_view parts[] = {whole.prefix, head_scratch_, whole.body};
   size_t sent = evbuffer_get_length(out) == 0 ? sendNow(parts) : 0;
   for (std::string_view& part : parts) {
     size_t skip = std::min(sent, part.size());
     sent -= skip;
     part.remove_prefix(skip);
   }
-  for (std::string_view part : {parts[0], parts[1]}) {
-    if (!part.empty()) evbuffer_add(out, part.data(), part.size());
+  // What the socket did not take is queued: copied, but for a body its owner keeps alive.
+  bool by_reference = whole.owner != nullptr && !parts[2].empty();
+  for (size_t i = 0; i < std::size(parts); ++i) {
+    if (!parts[i].empty() && !(by_reference && i == 2)) evbuffer_add(out, parts[i].data(), parts[i].size());
   }
-  if (!parts[2].empty()) {
-    if (owner != nullptr) {
-      evbuffer_add_reference(out, parts[2].data(), parts[2].size(), &releaseOwner,
-                             new std::shared_ptr<const void>(owner));
-    } else {
-      evbuffer_add(out, parts[2].data(), parts[2].size());
-    }
+  if (by_reference) {
+    evbuffer_add_reference(out, parts[2].data(), parts[2].size(), &releaseOwner,
+                           new std::shared_ptr<const void>(std::move(whole.owner)));
   }
-  return total;
+  whole_.reset();
 }
 
 size_t ClientConnection::sendNow(std::span<const std::string_view> parts) {
@@ -365,6 +378,7 @@ size_t ClientConnection::sendNow(std::span<const std::string_view> parts) {
 }
 
 void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refused) {
+  flushWhole();
   error_reply_ = error_reply_ || refused;
   chunked_.reset();
   body_remaining_ = 0;

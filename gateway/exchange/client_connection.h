@@ -73,6 +73,8 @@ class ClientConnection final : public Downstream, private BodySink {
   void closeAfterFlush();
   // Writes `parts` straight to the socket, without blocking; returns the bytes it took.
   size_t sendNow(std::span<const std::string_view> parts);
+  // Writes the response sendWhole() set aside (head_scratch_ and whole_), if any.
+  void flushWhole();
   void linger();
   void armTimer(Timer kind, Millis timeout);
 
@@ -99,6 +101,14 @@ class ClientConnection final : public Downstream, private BodySink {
   // Response framing toward the client.
   BodyFramingOut framing_ = BodyFramingOut::None;
   std::string head_scratch_;
+  // A whole response (sendWhole) waiting for its exchange to be done; its head is head_scratch_.
+  struct WholeResponse {
+    std::string_view prefix;
+    std::string_view body;
+    std::shared_ptr<const void> owner;  // keeps prefix and body alive; else they point into copy
+    std::string copy;
+  };
+  std::optional<WholeResponse> whole_;
 
   bool draining_ = false;
   bool peer_eof_ = false;     // the client half-closed its side

@@ -12,7 +12,7 @@
 namespace perfgate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 constexpr size_t kBodyHighWater = 256 * 1024;  // decoded request body waiting for upstream
 constexpr Millis kMaxSuspension{5000};         // nginx's proxy_cache_lock_timeout is 5 s too
@@ -73,11 +73,12 @@ void ProxyExchange::reset() {
   bytes_out_ = 0;
   response_started_ = response_complete_ = receive_paused_ = false;
   keep_alive_ = true;
-  upstream_started_ = upstream_headers_ = finished_ = Clock::time_point();
+  notes_ = ExchangeNotes();
+  upstream_started_ = upstream_headers_ = finished_ = Steady::time_point();
   gateway_error_ = GatewayError::None;
 }
 
-void ProxyExchange::begin(std::shared_ptr<const Snapshot> snapshot, uint64_t id, Clock::time_point started) {
+void ProxyExchange::begin(std::shared_ptr<const Snapshot> snapshot, uint64_t id, Steady::time_point started) {
   snapshot_ = std::move(snapshot);
   id_ = id;
   started_ = started;
@@ -129,7 +130,7 @@ void ProxyExchange::dispatch() {
 
   UpstreamRequest forwarded = upstreamRequest();
   if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded);
-  upstream_started_ = Clock::now();
+  upstream_started_ = Steady::now();
   transfer_ = pool_->start(std::move(forwarded), this);
   if (transfer_ == nullptr) {
     gateway_error_ = GatewayError::UpstreamOther;
@@ -210,7 +211,7 @@ size_t ProxyExchange::onUpstreamReadBody(char* buffer, size_t size) {
 }
 
 void ProxyExchange::onUpstreamHeaders(ResponseHead& head) {
-  upstream_headers_ = Clock::now();
+  upstream_headers_ = Steady::now();
   status_ = head.status;
   // A response that arrives before the request body was read whole leaves the connection
   // unusable for another request.
@@ -427,7 +428,8 @@ void ProxyExchange::finish() {
     pool_->cancel(transfer_);
     transfer_ = nullptr;
   }
-  finished_ = Clock::now();
+  finished_ = Steady::now();
+  recordUpstream();
   const FilterChain& filters = snapshot_->filters;
   if (route_ != nullptr && !filter_states_.empty()) {
     filters.onComplete(*this, response_complete_);
@@ -437,10 +439,17 @@ void ProxyExchange::finish() {
   downstream_.exchangeDone(*this, keep_alive_ && !downstream_.draining(), refused_);
 }
 
+void ProxyExchange::recordUpstream() {
+  if (pool_ == nullptr || upstream_started_ == Steady::time_point()) return;  // answered without the backend
+  Steady::time_point ended = finished_ != Steady::time_point() ? finished_ : upstream_started_;
+  recordUpstreamExchange(pool_->counters(), gateway_error_, upstream_headers_, ended);
+}
+
 void ProxyExchange::abort() {
   if (ended_ || id_ == 0) return;
   ended_ = true;
   keep_alive_ = false;
+  recordUpstream();
   evtimer_del(suspend_timer_);
   event_del(resume_event_);
   if (transfer_ != nullptr) {

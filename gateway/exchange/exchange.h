@@ -23,7 +23,7 @@
 #include "filters/filter.h"
 #include "gateway/exchange/downstream.h"
 #include "gateway/snapshot.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 
@@ -78,6 +78,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   UpstreamRequest upstreamRequest() const override;
   void transformBody(size_t index, BodyTransform& transform) override;
   ExchangeFacts facts() const override;
+  ExchangeNotes& notes() override { return notes_; }
 
  private:
   // UpstreamObserver
@@ -93,6 +94,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   void pushBody(std::string_view data, bool end);  // through filters that transform or hold it
   bool releaseHead(std::string_view body, bool complete);  // false: the exchange is over
   void finish();
+  void recordUpstream();  // the core's per-upstream counters (upstream_stats.h)
   void sendError(int status, std::string_view message, bool close_after, std::string_view extra_fields = {});
 
   Downstream& downstream_;
@@ -109,6 +111,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   bool answered_ = false;  // a response went out whole (respond(), or a local error)
   bool refused_ = false;   // a local error that closes the connection (the client may still be sending)
   bool watched_ = false;   // registered with the worker for a waker
+  ExchangeNotes notes_;
 
   // Request body (decoded) on its way upstream.
   evbuffer* body_;

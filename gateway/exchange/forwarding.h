@@ -6,11 +6,11 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/http/connection_fields.h"
 #include "gateway/http/header_block.h"
 #include "gateway/http/request_parser.h"
-#include "gateway/upstream.h"
+#include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 

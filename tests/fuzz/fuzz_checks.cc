@@ -10,7 +10,7 @@
 #include "filters/cache/cache_key.h"
 #include "filters/cache/l2_record.h"
 #include "gateway/http/accept_encoding.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/http/chunked_decoder.h"
 
 namespace perfgate::fuzz {

@@ -30,6 +30,7 @@
 #include "filters/cache/cache_key.h"
 #include "gateway/http/gzip_codec.h"
 #include "fuzz/fuzz_checks.h"
+#include "filters/cache/cache_module.h"
 #include "gateway/gateway.h"
 #include "gateway/worker.h"
 
@@ -498,7 +499,7 @@ class Run {
       for (const BackendConn& b : backends_) requests += b.requests;
       std::fprintf(stderr, "gateway fuzz: %zu client connection(s), %zu response(s) checked; %zu backend connection(s), "
                    "%zu request(s); %llu cached\n", clients_.size(), answered, backends_.size(), requests,
-                   static_cast<unsigned long long>(gateway_->cacheStore().stats().entries));
+                   static_cast<unsigned long long>(gateway_->module<CacheModule>()->store().stats().entries));
     }
     worker_.reset();
     gateway_.reset();
@@ -590,15 +591,16 @@ class Run {
     size_t open = 0;
     for (const ClientConn& c : clients_) open += c.closed ? 0 : 1;
     if (open >= kMaxClients) return;
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Non-blocking from the start: on loopback the connect completes at once or shortly, and
+    // no signal (libFuzzer's timer) can interrupt it half-way.
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     address.sin_port = htons(gateway_port_);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
       broken(std::string("cannot connect to the gateway: ") + std::strerror(errno));
     }
-    setNonBlocking(fd);
     ClientConn c;
     c.fd = fd;
     clients_.push_back(std::move(c));
@@ -640,7 +642,7 @@ class Run {
 
   // Every stored entry holds its own URL's response: no tag but its key's.
   void checkCache() {
-    gateway_->cacheStore().eraseIf([](const CacheEntry& entry) {
+    gateway_->module<CacheModule>()->store().eraseIf([](const CacheEntry& entry) {
       CacheKeyParts parts;
       if (!splitCacheKey(entry.key, parts)) broken("a stored entry has an unreadable key");
       std::string body = entry.body;

@@ -1,5 +1,10 @@
-// Unit tests for the TOML configuration loader (gateway/config.h).
-#include "gateway/config.h"
+// Unit tests for the TOML configuration loader (gateway/config/config.h).
+#include "gateway/config/config.h"
+
+#include "filters/access_log/access_log_config.h"
+#include "filters/cache/cache_config.h"
+#include "filters/cache_headers/cache_headers_config.h"
+#include "filters/compression/compression_config.h"
 
 #include <gtest/gtest.h>
 
@@ -137,7 +142,7 @@ TEST(ConfigLoad, FullConfig) {
   EXPECT_EQ(c.admin.token, "secret");
 
   EXPECT_EQ(c.log.level, "debug");
-  EXPECT_EQ(c.log.access_log, "/tmp/x.jsonl");
+  EXPECT_EQ(c.section<AccessLogConfig>().access_log, "/tmp/x.jsonl");
 
   ASSERT_EQ(c.upstreams.size(), 1u);
   const UpstreamConfig& u = c.upstreams[0];
@@ -186,7 +191,7 @@ TEST(ConfigLoad, MinimalConfigKeepsDefaults) {
   EXPECT_EQ(c.admin.listen.port, 9901);
   EXPECT_EQ(c.admin.token, "");
   EXPECT_EQ(c.log.level, "info");
-  EXPECT_EQ(c.log.access_log, "");
+  EXPECT_EQ(c.section<AccessLogConfig>().access_log, "");
   ASSERT_EQ(c.upstreams.size(), 1u);
   const UpstreamConfig udef;
   EXPECT_EQ(c.upstreams[0].max_connections, udef.max_connections);
@@ -280,7 +285,7 @@ upstream = "mid"
 TEST(ConfigLoad, CompressionAndCacheHeaders) {
   ConfigResult defaults = loadConfigString(kMinimalConfig, "min.toml");
   ASSERT_TRUE(defaults) << defaults.error;
-  const CompressionConfig& d = defaults.config->compression;
+  const CompressionConfig& d = defaults.config->section<CompressionConfig>();
   EXPECT_TRUE(d.enabled);
   EXPECT_EQ(d.level, 6);
   EXPECT_EQ(d.stream_level, 1);
@@ -288,9 +293,9 @@ TEST(ConfigLoad, CompressionAndCacheHeaders) {
   EXPECT_EQ(d.types, (std::vector<std::string>{"text/*", "application/json", "application/javascript",
                                                "application/xml", "image/svg+xml"}));
   const RouteConfig& plain = defaults.config->routes[0];
-  EXPECT_TRUE(plain.compression);
-  EXPECT_TRUE(plain.cache_control.empty());
-  EXPECT_FALSE(plain.etag);
+  EXPECT_TRUE(plain.settings<CompressionRouteSettings>().compression);
+  EXPECT_TRUE(plain.settings<CacheHeadersRouteSettings>().cache_control.empty());
+  EXPECT_FALSE(plain.settings<CacheHeadersRouteSettings>().etag);
 
   ConfigResult r = loadConfigString(std::string(kMinimalConfig) + R"(cache_control = "public, s-maxage=60, Max-Age=300"
 cache_control_mode = "override"
@@ -308,20 +313,20 @@ min_bytes = "1KiB"
 types = ["Text/HTML", "application/*"]
 )", "c.toml");
   ASSERT_TRUE(r) << r.error;
-  const CompressionConfig& c = r.config->compression;
+  const CompressionConfig& c = r.config->section<CompressionConfig>();
   EXPECT_FALSE(c.enabled);
   EXPECT_EQ(c.level, 9);
   EXPECT_EQ(c.stream_level, 2);
   EXPECT_EQ(c.min_bytes, 1024u);
   EXPECT_EQ(c.types, (std::vector<std::string>{"text/html", "application/*"}));
-  const RouteConfig& all = r.config->routes[0];
-  EXPECT_FALSE(all.compression);  // follows [compression] enabled
+  const CacheHeadersRouteSettings& all = r.config->routes[0].settings<CacheHeadersRouteSettings>();
+  EXPECT_FALSE(r.config->routes[0].settings<CompressionRouteSettings>().compression);  // follows [compression] enabled
   EXPECT_EQ(all.cache_control, "public, s-maxage=60, Max-Age=300");
   EXPECT_TRUE(all.cache_control_override);
   EXPECT_EQ(all.cache_control_max_age, 300);
   EXPECT_TRUE(all.etag);
-  EXPECT_TRUE(r.config->routes[1].compression);  // set per route
-  EXPECT_FALSE(r.config->routes[1].cache_control_max_age);
+  EXPECT_TRUE(r.config->routes[1].settings<CompressionRouteSettings>().compression);  // set per route
+  EXPECT_FALSE(r.config->routes[1].settings<CacheHeadersRouteSettings>().cache_control_max_age);
 }
 
 TEST(ConfigLoad, DropInConfig) {
@@ -341,8 +346,8 @@ TEST(ConfigLoad, DropInConfig) {
   EXPECT_EQ(c.server.listen.host, "0.0.0.0");
   EXPECT_EQ(c.server.listen.port, 8080);
   EXPECT_EQ(c.admin.listen.port, 9901);
-  EXPECT_TRUE(c.compression.enabled);  // gzip on in the drop-in mode
-  EXPECT_TRUE(c.routes[0].compression);
+  EXPECT_TRUE(c.section<CompressionConfig>().enabled);  // gzip on in the drop-in mode
+  EXPECT_TRUE(c.routes[0].settings<CompressionRouteSettings>().compression);
 }
 
 TEST(ConfigLoad, DropInConfigRejectsBadUrl) {
@@ -560,14 +565,14 @@ INSTANTIATE_TEST_SUITE_P(Config, ConfigError, ::testing::ValuesIn(errorCases()),
 TEST(ConfigLoad, L2OffByDefaultAndParsedFromItsUrl) {
   ConfigResult plain = loadConfigString(kFullConfig, "src.toml");
   ASSERT_TRUE(plain) << plain.error;
-  EXPECT_FALSE(plain.config->cache.l2.enabled());
+  EXPECT_FALSE(plain.config->section<L2Config>().enabled());
 
   ConfigResult r = loadConfigString(std::string(kFullConfig) +
                                         "[cache.l2]\nredis = \"redis://:s3cret@[::1]:6380/3\"\ntimeout = \"20ms\"\n"
                                         "key_prefix = \"shop:\"\nmax_pending = 10\nbroadcast_route_toggles = false\n",
                                     "src.toml");
   ASSERT_TRUE(r) << r.error;
-  const L2Config& l2 = r.config->cache.l2;
+  const L2Config& l2 = r.config->section<L2Config>();
   EXPECT_TRUE(l2.enabled());
   EXPECT_EQ(l2.host, "::1");
   EXPECT_EQ(l2.port, 6380);

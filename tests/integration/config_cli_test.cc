@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "gateway/config.h"
-#include "gateway/config_print.h"
+#include "filters/access_log/access_log_config.h"
+#include "gateway/config/config.h"
+#include "gateway/config/print.h"
 #include "support/gateway_process.h"
 
 namespace perfgate::test {
@@ -32,7 +33,7 @@ TEST(PrintConfigTest, PrintsTheFileWithCommandLineOverrides) {
   ConfigResult original = loadConfigFile(PERFGATE_SOURCE_DIR "/conf/perfgate.toml");
   ASSERT_TRUE(original) << original.error;
   EXPECT_EQ(loaded.config->routes.size(), original.config->routes.size());
-  EXPECT_EQ(loaded.config->log.access_log, original.config->log.access_log);
+  EXPECT_EQ(loaded.config->section<AccessLogConfig>().access_log, original.config->section<AccessLogConfig>().access_log);
 }
 
 TEST(PrintConfigTest, PrintsTheDropInConfig) {

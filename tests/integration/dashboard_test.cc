@@ -1,4 +1,4 @@
-// The admin listener serves the dashboard: the files of gateway/dashboard/ byte for byte, with
+// The admin listener serves the dashboard: the files of filters/dashboard/ byte for byte, with
 // their types and a strict Content-Security-Policy, and nothing else under its paths; and the
 // latency histogram its chart reads. (The page's behaviour in a browser is checked by
 // tests/dashboard/, with Chromium.)
@@ -16,7 +16,7 @@ namespace perfgate::test {
 namespace {
 
 std::string sourceFile(const std::string& name) {
-  return readFile(std::string(PERFGATE_SOURCE_DIR) + "/gateway/dashboard/" + name);
+  return readFile(std::string(PERFGATE_SOURCE_DIR) + "/filters/dashboard/" + name);
 }
 
 class DashboardTest : public GatewayTest {

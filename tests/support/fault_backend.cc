@@ -35,20 +35,34 @@ std::string response(int status, const std::string& extra, const std::string& bo
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-}  // namespace
-
-FaultBackend::FaultBackend(int port) {
+// A socket bound to 127.0.0.1:port with SO_REUSEPORT (so that a stopped backend's placeholder and
+// its successor's listener can hold the port together); -1 on failure.
+int bindLoopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 1024) != 0) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+FaultBackend::FaultBackend(int port) {
+  int fd = bindLoopback(port);
+  if (fd < 0) return;
+  if (::listen(fd, 1024) != 0) {
     ::close(fd);
     return;
   }
+  sockaddr_in addr{};
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
@@ -56,11 +70,17 @@ FaultBackend::FaultBackend(int port) {
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
-FaultBackend::~FaultBackend() { stop(); }
+FaultBackend::~FaultBackend() {
+  stop();
+  if (placeholder_fd_ >= 0) ::close(placeholder_fd_);
+}
 
 void FaultBackend::stop() {
   if (stopping_.exchange(true)) return;
   if (listen_fd_ >= 0) {
+    // The port stays bound (not listening: connections are refused) until this object goes, so
+    // that nothing else on the machine takes it before the test restarts the backend there.
+    placeholder_fd_ = bindLoopback(port_);
     ::shutdown(listen_fd_, SHUT_RDWR);
     acceptor_.join();
     ::close(listen_fd_);

@@ -35,7 +35,8 @@ class FaultBackend {
   bool ok() const { return listen_fd_ >= 0; }
   int port() const { return port_; }
   // Closes the listener and resets every open connection, as a crashed process would; joins
-  // every thread. Idempotent.
+  // every thread. Idempotent. The port stays reserved (connections to it are refused) until this
+  // object is destroyed, so a successor made on the same port before then gets it.
   void stop();
 
   uint64_t requests() const { return requests_.load(); }
@@ -47,6 +48,7 @@ class FaultBackend {
   void forget(int fd);
 
   int listen_fd_ = -1;
+  int placeholder_fd_ = -1;  // binds port_ after stop()
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> requests_{0};

@@ -1,0 +1,26 @@
+// The access log as a module: [log] access_log, the open file (kept across reloads while the
+// path stays) and its filter, AccessLogFilter.
+#pragma once
+
+#include <memory>
+
+#include "filters/access_log/access_log.h"
+#include "filters/access_log/access_log_config.h"
+#include "filters/module.h"
+
+namespace perfgate {
+
+class AccessLogModule final : public Module {
+ public:
+  static void declareConfig(ConfigSchema& schema) { declareAccessLogConfig(schema); }
+
+  std::string_view name() const override { return "access_log"; }
+  std::string configure(const Config& config) override;
+  std::shared_ptr<const Filter> makeFilter(const std::shared_ptr<const Config>& config) override;
+
+ private:
+  std::shared_ptr<AccessLog> log_;      // in force
+  std::shared_ptr<AccessLog> pending_;  // for the config being put in force
+};
+
+}  // namespace perfgate

@@ -1,0 +1,128 @@
+// Upstream pool for plain-HTTP backends: a small HTTP/1.1 client over bufferevents, one pool per
+// (worker, upstream). Connections are kept alive and reused; at most max_connections (this
+// worker's share) are open, further requests queue. Bodies stream both ways with backpressure:
+// the response is read only while the client keeps up, the request body is sent only as the
+// client provides it.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/http/chunked_decoder.h"
+#include "gateway/upstream/upstream.h"
+
+namespace perfgate {
+
+class HttpUpstreamPool;
+struct HttpConnection;
+
+class HttpTransfer final : public UpstreamTransfer, private BodySink {
+ public:
+  void resumeReceive() override;
+  void resumeSend() override;
+
+ private:
+  friend class HttpUpstreamPool;
+  enum class Framing : uint8_t { None, Length, Chunked, UntilClose };
+
+  explicit HttpTransfer(HttpUpstreamPool* pool);
+  ~HttpTransfer() override;
+  void onBodyData(std::string_view data) override;
+  static void onTimeout(evutil_socket_t, short, void* self) noexcept;
+  void armTimer(Millis timeout);
+
+  HttpUpstreamPool* pool_;
+  UpstreamObserver* observer_ = nullptr;
+  HttpConnection* connection_ = nullptr;
+  event* timer_;
+  std::string request_head_;  // serialized request line and fields
+  bool has_body_ = false;
+  bool chunked_body_ = false;  // request body sent with chunked framing
+  bool idempotent_ = false;
+  bool head_request_ = false;
+  bool body_sent_ = false;     // request completely written
+  bool body_started_ = false;  // some request body bytes were taken from the observer
+  bool send_paused_ = false;
+  bool receive_paused_ = false;
+  bool cancelled_ = false;
+  bool retried_ = false;
+  bool response_started_ = false;  // a byte of the response arrived
+  size_t head_scan_ = 0;
+  ResponseHead head_;
+  Framing framing_ = Framing::None;
+  uint64_t remaining_ = 0;  // Framing::Length
+  std::optional<ChunkedDecoder> chunked_;
+  evbuffer* pending_;  // decoded response body not yet taken by the observer
+  bool body_complete_ = false;
+  bool reusable_ = false;  // the connection may carry another request afterwards
+};
+
+// One connection to the backend; carries at most one transfer at a time.
+struct HttpConnection {
+  HttpUpstreamPool* pool = nullptr;
+  bufferevent* bev = nullptr;
+  HttpTransfer* transfer = nullptr;
+  bool connected = false;
+  unsigned generation = 0;  // the pool's address generation when it connected
+  bool reused = false;  // has carried a request before
+  bool eof = false;     // the backend closed its side
+  bool dead = false;
+};
+
+class HttpUpstreamPool final : public UpstreamPool {
+ public:
+  HttpUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers);
+  ~HttpUpstreamPool() override;
+
+  void configure(const UpstreamConfig& config, unsigned workers) override;
+  bool tls() const override { return false; }
+  UpstreamTransfer* start(UpstreamRequest request, UpstreamObserver* observer) override;
+  void cancel(UpstreamTransfer* transfer) override;
+
+ private:
+  friend class HttpTransfer;
+  static void onRead(bufferevent* bev, void* connection) noexcept;
+  static void onWrite(bufferevent* bev, void* connection) noexcept;
+  static void onEvent(bufferevent* bev, short events, void* connection) noexcept;
+  static void onReap(evutil_socket_t, short, void* self) noexcept;
+
+  void dispatch(HttpTransfer* transfer);  // onto an idle or new connection, or into the queue
+  HttpConnection* takeIdle();              // an idle connection proven clean, or null
+  void countClose(UpstreamClose reason);
+  HttpConnection* connect();
+  void attach(HttpTransfer* transfer, HttpConnection* connection);
+  void sendRequest(HttpConnection* connection);
+  void pumpRequestBody(HttpConnection* connection);
+  void readResponse(HttpConnection* connection);
+  bool parseHead(HttpTransfer* transfer, evbuffer* in, bool& failed);
+  void deliver(HttpConnection* connection);
+  void onConnectionLost(HttpConnection* connection, bool error);
+  // What waits in a backend socket that our buffer has not taken yet: one non-blocking peek.
+  enum class SocketRest : uint8_t { Nothing, Bytes, Closed };
+  static SocketRest peekSocket(evutil_socket_t fd);
+  void finish(HttpTransfer* transfer, UpstreamResult result, const char* detail);
+  void release(HttpConnection* connection);  // back to idle (queued transfers take it from there)
+  void closeConnection(HttpConnection* connection);
+  void recycle(HttpTransfer* transfer);
+
+  event_base* base_;
+  UpstreamConfig config_;
+  unsigned max_connections_ = 1;
+  unsigned max_idle_ = 1;
+  unsigned open_ = 0;  // connections open or opening
+  unsigned generation_ = 0;  // bumped when a reload changes the backend's address
+  event* reap_event_;
+  std::vector<HttpConnection*> idle_;
+  std::deque<HttpTransfer*> queue_;  // waiting for a connection
+  std::vector<HttpTransfer*> free_transfers_;
+  std::vector<HttpTransfer*> reap_transfers_;
+  std::vector<HttpConnection*> reap_connections_;
+  std::vector<HttpTransfer*> all_transfers_;
+};
+
+}  // namespace perfgate
