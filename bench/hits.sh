@@ -34,6 +34,9 @@ Options:
   --targets LIST     comma-separated subset of direct,perfgate,haproxy,nginx,varnish (default all)
   --scenarios LIST   comma-separated subset of small,gzip (default both)
   --no-build         use the binaries already in the build directory instead of (re)building
+  --baseline REV     also run perfgate as built from git revision REV (target "baseline", same
+                     config and placement), interleaved with the others: a change measured
+                     against the commit before it, in one run
   -h, --help         this text
 
 CPU placement (2-core machine): the servers under test and the sample backend (--threads 1) run
@@ -44,7 +47,8 @@ listens on 127.0.0.1 only and is stopped when the script exits. nginx's cache an
 working directory are on /dev/shm (tmpfs) when it is writable.
 
 Environment: BENCH_BACKEND_PORT (18100), BENCH_PERFGATE_PORT (18180), BENCH_ADMIN_PORT (19911),
-BENCH_HAPROXY_PORT (18182), BENCH_NGINX_PORT (18181), BENCH_VARNISH_PORT (18183);
+BENCH_HAPROXY_PORT (18182), BENCH_NGINX_PORT (18181), BENCH_VARNISH_PORT (18183),
+BENCH_BASELINE_PORT (18184), BENCH_BASELINE_ADMIN_PORT (19912);
 BENCH_BUILD_DIR (build-release) for the binaries and the CSV.
 
 Needs: cmake and a C++ toolchain, wrk, haproxy, nginx, varnishd (and a C compiler for its VCL),
@@ -62,6 +66,7 @@ warmup=2
 targets_csv="direct,perfgate,haproxy,nginx,varnish"
 scenarios_csv="small,gzip"
 build=1
+baseline_rev=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -73,6 +78,7 @@ while [ $# -gt 0 ]; do
     --targets) targets_csv="${2:?--targets needs a value}"; shift 2 ;;
     --scenarios) scenarios_csv="${2:?--scenarios needs a value}"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --baseline) baseline_rev="${2:?--baseline needs a git revision}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
   esac
@@ -84,11 +90,12 @@ done
 [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup wants a number of seconds, got '$warmup'"
 check_seconds=$(( warmup > 0 ? warmup : 1 ))
 
+[ -n "$baseline_rev" ] && targets_csv="$targets_csv,baseline"
 IFS=',' read -r -a targets <<< "$targets_csv"
 [ ${#targets[@]} -gt 0 ] || die "--targets is empty"
 for t in "${targets[@]}"; do
   case "$t" in
-    direct|perfgate|haproxy|nginx|varnish) ;;
+    direct|perfgate|haproxy|nginx|varnish|baseline) ;;
     *) die "unknown target '$t' (direct, perfgate, haproxy, nginx, varnish)" ;;
   esac
 done
@@ -106,6 +113,8 @@ admin_port="${BENCH_ADMIN_PORT:-19911}"
 nginx_port="${BENCH_NGINX_PORT:-18181}"
 haproxy_port="${BENCH_HAPROXY_PORT:-18182}"
 varnish_port="${BENCH_VARNISH_PORT:-18183}"
+baseline_port="${BENCH_BASELINE_PORT:-18184}"
+baseline_admin_port="${BENCH_BASELINE_ADMIN_PORT:-19912}"
 
 bench_init hits.sh
 build_dir="${BENCH_BUILD_DIR:-build-release}"
@@ -154,12 +163,14 @@ fi
 if wants perfgate && [ ! -x "$perfgate_bin" ]; then
   die "$perfgate_bin is missing; build perfgate first, or run without it: --targets direct,haproxy,nginx,varnish"
 fi
+[ -n "$baseline_rev" ] && build_baseline "$baseline_rev" "$root/$build_dir"
 
 ports=("$backend_port")
 wants perfgate && ports+=("$perfgate_port" "$admin_port")
 wants haproxy && ports+=("$haproxy_port")
 wants nginx && ports+=("$nginx_port")
 wants varnish && ports+=("$varnish_port")
+wants baseline && ports+=("$baseline_port" "$baseline_admin_port")
 check_ports "${ports[@]}"
 
 # ---------------------------------------------------------------- start the servers
@@ -171,6 +182,10 @@ backend="127.0.0.1:$backend_port"
 if wants perfgate; then
   start_perfgate "$perfgate_bin" "$root/bench/conf/hits.toml" "$perfgate_port" "$admin_port" "$backend"
   base[perfgate]="http://127.0.0.1:$perfgate_port"
+fi
+if wants baseline; then
+  start_perfgate "$baseline_bin" "$root/bench/conf/hits.toml" "$baseline_port" "$baseline_admin_port" "$backend"
+  base[baseline]="http://127.0.0.1:$baseline_port"
 fi
 if wants haproxy; then
   start_haproxy "$haproxy_bin" "$haproxy_port" "$backend"
@@ -249,6 +264,7 @@ echo "backend: perfgate-sample-backend --threads 1; caches warmed, a hit checked
 echo "CPU placement: $placement"
 echo "load average before the rounds: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (other work on CPU 0 skews the servers' figures)"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/hits.toml (256 MiB cache)"
+wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
 wants haproxy && echo "haproxy: $(haproxy_version "$haproxy_bin"), nbthread 1, cache 256 MB, compression filter gzip level 1 (bench/peers/haproxy-cache.cfg)"
 wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, proxy_cache on $shm_note, gzip level 1 (bench/peers/nginx-cache.conf)"
 wants varnish && echo "varnish: $(varnish_version "$varnish_bin"), malloc 256m, 1 thread pool of $varnish_threads_min-$varnish_threads_max threads, do_gzip for text/* (bench/peers/varnish-cache.vcl)"
@@ -327,10 +343,12 @@ if wants perfgate; then
       ratio small haproxy 1.5 1
       ratio small nginx 2.0 1
       ratio small varnish "" 0
+      ratio small baseline "" 0
     else
       ratio gzip haproxy 5.0 0
       ratio gzip nginx 5.0 0
       ratio gzip varnish 1.2 0
+      ratio gzip baseline "" 0
       if [ "${encoding_of[gzip,perfgate]}" != gzip ]; then
         echo "  note: perfgate answered this scenario without compression (${encoding_of[gzip,perfgate]}, ${bytes_of[gzip,perfgate]} B per"
         echo "        response): its row is not a gzip result (is [compression] off in bench/conf/hits.toml?)."

@@ -135,6 +135,26 @@ build_release() {
     || { grep -E 'error|Error' "$run_dir/cmake.log" | head -n 20 >&2; die "build failed (cmake --build $dir --target $*)"; }
 }
 
+# build_baseline REV BUILD_DIR: builds perfgate as it was at git revision REV (Release), from an
+# export of that commit under BUILD_DIR/baseline/, once per commit; sets baseline_bin and
+# baseline_label ("abc1234 subject").
+build_baseline() {
+  local rev="$1" sha dir
+  sha="$(git -C "$root" rev-parse --verify --quiet "$rev^{commit}")" || die "--baseline: no commit '$rev'"
+  dir="$2/baseline/${sha:0:12}"
+  baseline_bin="$dir/build/perfgate"
+  baseline_label="$(git -C "$root" log -1 --format='%h %s' "$sha")"
+  [ -x "$baseline_bin" ] && return 0
+  log "building the baseline perfgate at ${sha:0:12} (Release, $dir)"
+  rm -rf "$dir"
+  mkdir -p "$dir/src"
+  git -C "$root" archive "$sha" | tar -x -C "$dir/src"
+  cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DPERFGATE_TESTS=OFF >"$run_dir/baseline.log" 2>&1 \
+    || { tail -n 30 "$run_dir/baseline.log" >&2; die "baseline: cmake configure failed"; }
+  cmake --build "$dir/build" -j "$(nproc)" --target perfgate >>"$run_dir/baseline.log" 2>&1 \
+    || { grep -E 'error|Error' "$run_dir/baseline.log" | head -n 20 >&2; die "baseline: build failed"; }
+}
+
 # ---------------------------------------------------------------- the servers
 # Each start_* function takes the listen port and the backend as HOST:PORT, writes its config to
 # $run_dir and sets spawned_pid.

@@ -23,6 +23,9 @@ Options:
   --quick            1 round of 3 s, 1 s warm-up
   --targets LIST     comma-separated subset of direct,perfgate,nginx (default: all three)
   --no-build         use the binaries already in build/ instead of (re)building
+  --baseline REV     also run perfgate as built from git revision REV (target "baseline", same
+                     config and placement), interleaved with the others: a change measured
+                     against the commit before it, in one run
   -h, --help         this text
 
 CPU placement (2-core machine): the server under test and the sample backend (--threads 1) run
@@ -30,7 +33,8 @@ on CPU 0, wrk -t1 on CPU 1 (taskset). perfgate runs with --workers 1 and nginx w
 worker_processes 1. Everything listens on 127.0.0.1 only and is stopped when the script exits.
 
 Environment: BENCH_BACKEND_PORT (18000), BENCH_PERFGATE_PORT (18080), BENCH_ADMIN_PORT (19901),
-BENCH_NGINX_PORT (18081); BENCH_BUILD_DIR (build-release) for the binaries and the CSV.
+BENCH_NGINX_PORT (18081), BENCH_BASELINE_PORT (18084), BENCH_BASELINE_ADMIN_PORT (19902);
+BENCH_BUILD_DIR (build-release) for the binaries and the CSV.
 
 Needs: cmake and a C++ toolchain, wrk, nginx, taskset; scripts/deps.sh bench installs what is
 missing.
@@ -46,6 +50,7 @@ connections=64
 warmup=2
 targets_csv="direct,perfgate,nginx"
 build=1
+baseline_rev=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
     --quick) rounds=1; duration=3; warmup=1; shift ;;
     --targets) targets_csv="${2:?--targets needs a value}"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --baseline) baseline_rev="${2:?--baseline needs a git revision}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
   esac
@@ -66,10 +72,11 @@ for v in rounds duration connections; do
 done
 [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup wants a number of seconds, got '$warmup'"
 
+[ -n "$baseline_rev" ] && targets_csv="$targets_csv,baseline"
 IFS=',' read -r -a targets <<< "$targets_csv"
 [ ${#targets[@]} -gt 0 ] || die "--targets is empty"
 for t in "${targets[@]}"; do
-  case "$t" in direct|perfgate|nginx) ;; *) die "unknown target '$t' (direct, perfgate, nginx)" ;; esac
+  case "$t" in direct|perfgate|nginx|baseline) ;; *) die "unknown target '$t' (direct, perfgate, nginx)" ;; esac
 done
 wants() { [[ ",$targets_csv," == *",$1,"* ]]; }
 
@@ -77,6 +84,8 @@ backend_port="${BENCH_BACKEND_PORT:-18000}"
 perfgate_port="${BENCH_PERFGATE_PORT:-18080}"
 admin_port="${BENCH_ADMIN_PORT:-19901}"
 nginx_port="${BENCH_NGINX_PORT:-18081}"
+baseline_port="${BENCH_BASELINE_PORT:-18084}"
+baseline_admin_port="${BENCH_BASELINE_ADMIN_PORT:-19902}"
 
 bench_init passthrough.sh
 build_dir="${BENCH_BUILD_DIR:-build-release}"
@@ -109,8 +118,11 @@ fi
 if wants perfgate && [ ! -x "$perfgate_bin" ]; then
   die "$perfgate_bin is missing; build perfgate first, or run without it: --targets direct,nginx"
 fi
+[ -n "$baseline_rev" ] && build_baseline "$baseline_rev" "$root/$build_dir"
 
-check_ports "$backend_port" "$perfgate_port" "$admin_port" "$nginx_port"
+ports=("$backend_port" "$perfgate_port" "$admin_port" "$nginx_port")
+wants baseline && ports+=("$baseline_port" "$baseline_admin_port")
+check_ports "${ports[@]}"
 
 # ---------------------------------------------------------------- start the servers
 start_sample_backend "$backend_bin" "$backend_port"
@@ -123,6 +135,12 @@ if wants perfgate; then
   start_perfgate "$perfgate_bin" "$root/bench/conf/pass.toml" "$perfgate_port" "$admin_port" "127.0.0.1:$backend_port"
   url[perfgate]="http://127.0.0.1:$perfgate_port/api/pass"
   check_target perfgate "${url[perfgate]}"
+fi
+
+if wants baseline; then
+  start_perfgate "$baseline_bin" "$root/bench/conf/pass.toml" "$baseline_port" "$baseline_admin_port" "127.0.0.1:$backend_port"
+  url[baseline]="http://127.0.0.1:$baseline_port/api/pass"
+  check_target baseline "${url[baseline]}"
 fi
 
 if wants nginx; then
@@ -151,6 +169,7 @@ echo "load: wrk -t1 -c$connections, $rounds round(s) x ${duration}s interleaved 
 echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (perfgate-sample-backend --threads 1)"
 echo "CPU placement: $placement"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 64)"
+wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
 wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 64 (bench/peers/nginx-pass.conf)"
 echo
 
@@ -189,6 +208,10 @@ echo
 if wants perfgate && wants nginx; then
   awk -v p="${median_rps[perfgate]}" -v n="${median_rps[nginx]}" \
     'BEGIN {printf "perfgate / nginx (median req/s): %.2fx   (target >= 1.00x)\n", p / n}'
+fi
+if wants perfgate && wants baseline; then
+  awk -v p="${median_rps[perfgate]}" -v b="${median_rps[baseline]}" \
+    'BEGIN {printf "perfgate / baseline (median req/s): %.3fx\n", p / b}'
 fi
 if wants perfgate && wants direct; then
   awk -v p="$(column_median perfgate 8)" -v d="$(column_median direct 8)" -v c="$connections" \

@@ -28,11 +28,8 @@ namespace perfgate {
 class ModuleHost {
  public:
   virtual ~ModuleHost() = default;
-  virtual const Clock& clock() const = 0;
   // The main thread's event loop (the admin listener's).
   virtual event_base* mainBase() const = 0;
-  // The config now in force.
-  virtual std::shared_ptr<const Config> config() const = 0;
   // The public listener as bound (the real port when the config asked for port 0).
   virtual ListenAddress publicAddress() const = 0;
 };

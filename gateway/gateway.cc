@@ -40,7 +40,7 @@ void applyLogLevel(const std::string& level) {
 }
 
 Gateway::Gateway(GatewayOptions options, std::shared_ptr<const Config> config, const Clock& clock)
-    : options_(std::move(options)), clock_(clock), modules_(makeModules(clock)) {
+    : options_(std::move(options)), modules_(makeModules(clock)) {
   config = applyOverrides(options_, std::move(config));
   if (std::string error = configureModules(*config); !error.empty()) throw std::runtime_error(error);
   snapshot_ = makeSnapshot(std::move(config));

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "filters/module.h"
@@ -63,9 +62,7 @@ class Gateway final : public ModuleHost {
   std::vector<std::unique_ptr<WorkerResource>> openWorker(event_base* base) const;
 
   // ModuleHost
-  const Clock& clock() const override { return clock_; }
   event_base* mainBase() const override { return base_; }
-  std::shared_ptr<const Config> config() const override { return snapshot_->config; }
   ListenAddress publicAddress() const override { return public_address_; }
 
  private:
@@ -77,7 +74,6 @@ class Gateway final : public ModuleHost {
   void shutdown();
 
   GatewayOptions options_;
-  const Clock& clock_;
   std::vector<std::unique_ptr<Module>> modules_;  // outlive reloads
   std::shared_ptr<const Snapshot> snapshot_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

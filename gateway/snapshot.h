@@ -1,6 +1,6 @@
 // Everything a worker needs that a reload can change, frozen together: the config, the route
-// table derived from it, the filter chain and the access log. Swapped whole; requests in flight
-// keep the snapshot they started with.
+// table derived from it and the modules' filter chain. Swapped whole; requests in flight keep
+// the snapshot they started with.
 #pragma once
 
 #include <memory>

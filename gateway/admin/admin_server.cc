@@ -5,14 +5,10 @@
 #include <event2/keyvalq_struct.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <charconv>
-#include <cstring>
 #include <chrono>
-#include <ctime>
-#include <functional>
+#include <cstring>
 #include <nlohmann/json.hpp>
-#include <optional>
 
 #include "gateway/gateway.h"
 #include "gateway/http/tokens.h"

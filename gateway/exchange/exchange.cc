@@ -408,7 +408,7 @@ void ProxyExchange::sendError(int status, std::string_view message, bool close_a
                                       request_, keep_alive_);
   status_ = status;
   bytes_out_ = with_body ? sent : 0;
-  response_started_ = answered_ = true;
+  response_started_ = response_complete_ = answered_ = true;  // queued whole: not "incomplete"
   if (gateway_error_ == GatewayError::None) {
     gateway_error_ = status == 408 ? GatewayError::ClientTimeout
                      : status < 500 ? GatewayError::ClientRejected

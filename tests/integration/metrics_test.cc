@@ -146,8 +146,10 @@ TEST_F(MetricsTest, StatusClassesErrorsAndUnroutedRequests) {
   EXPECT_EQ(api["errors"]["refused"], 0);
   EXPECT_EQ(api["latency_ms"]["total"]["count"], 7);
   EXPECT_EQ(api["latency_ms"]["upstream"]["count"], 6);  // the timeout had no response head
+  EXPECT_EQ(api["incomplete"], 0);  // a gateway error queued whole is a complete response
   const json& dead = m["routes"]["dead"];
   EXPECT_EQ(dead["requests"], 1);
+  EXPECT_EQ(dead["incomplete"], 0);
   EXPECT_EQ(dead["errors"]["refused"], 1);
   EXPECT_EQ(dead["codes"]["502"], 1);
   EXPECT_EQ(m["upstreams"]["down"]["errors"]["refused"], 1);
