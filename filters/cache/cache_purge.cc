@@ -37,10 +37,12 @@ bool CachePurge::selects(std::string_view route, std::string_view key) const {
   CacheKeyParts parts;
   if (!splitCacheKey(key, parts)) return false;
   if (selector == "prefix") return parts.path.substr(0, value.size()) == value;
-  if (selector == "url") {
-    std::string target(parts.path);
-    if (!parts.query.empty()) target += "?" + std::string(parts.query);
-    return target == value;
+  if (selector == "url") {  // path, then "?query" when the key has one
+    std::string_view wanted = value;
+    if (!wanted.starts_with(parts.path)) return false;
+    wanted.remove_prefix(parts.path.size());
+    if (parts.query.empty()) return wanted.empty();
+    return wanted.size() == parts.query.size() + 1 && wanted.front() == '?' && wanted.substr(1) == parts.query;
   }
   return false;  // tag
 }

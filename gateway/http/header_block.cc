@@ -1,5 +1,7 @@
 #include "gateway/http/header_block.h"
 
+#include <cstring>
+
 #include "gateway/http/tokens.h"
 
 namespace perfgate {
@@ -57,13 +59,18 @@ void HeaderBlock::addParsed(std::string_view name, std::string_view value) {
 }
 
 void HeaderBlock::appendTo(std::string& out) const {
-  out.reserve(out.size() + serializedSize());
-  for (size_t i = 0; i < fields_.size(); ++i) {
-    HeaderField f = at(i);
-    out.append(f.name);
-    out.append(": ");
-    out.append(f.value);
-    out.append("\r\n");
+  size_t at = out.size();
+  out.resize(at + serializedSize());
+  char* p = out.data() + at;
+  for (const Slot& s : fields_) {
+    std::memcpy(p, buffer_.data() + s.name, s.name_length);
+    p += s.name_length;
+    *p++ = ':';
+    *p++ = ' ';
+    std::memcpy(p, buffer_.data() + s.value, s.value_length);
+    p += s.value_length;
+    *p++ = '\r';
+    *p++ = '\n';
   }
 }
 

@@ -6,8 +6,18 @@
 
 namespace perfgate {
 
-// ASCII case-insensitive comparison, as field names and tokens require.
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case-insensitive comparison, as field names and tokens require. Inline: every header
+// lookup runs it once per field.
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    // Equal bytes, or the same letter in both cases (0x20 apart, and a letter once folded).
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x != y && ((x | 0x20) != (y | 0x20) || static_cast<unsigned char>((x | 0x20) - 'a') > 'z' - 'a')) return false;
+  }
+  return true;
+}
 
 // `s` starts with `prefix`, ASCII case-insensitively.
 bool startsWithIgnoreCase(std::string_view s, std::string_view prefix);
