@@ -29,7 +29,6 @@ namespace perfgate {
 
 struct RouteConfig;
 struct UpstreamRequest;
-class UpstreamObserver;
 class BodyTransform;
 
 // Per-exchange memory of one filter; destroyed when the exchange ends.
@@ -82,6 +81,10 @@ struct ExchangeNotes {
   // Set by cache headers in onRequest when the route makes strong ETags from the body: a filter
   // that changes the stored bytes (the cache decoding a gzip variant) makes one for its bytes.
   bool etag_generated = false;
+  // Set by the core on an exchange a filter started with Exchange::refreshInBackground(): no
+  // client waits for it. The cache fetches to store (never answers from the store), and client
+  // figures (timing) leave it out.
+  bool background = false;
 };
 
 // One request/response exchange as the filters see it (gateway/exchange/exchange.h): one object
@@ -109,12 +112,11 @@ class Exchange {
   // A callable that does what resume() does, from any thread: for a fetch on another worker
   // that this exchange waits for. It does nothing once the exchange has ended.
   virtual std::function<void()> waker() = 0;
-  // Sends `request` to this exchange's upstream on behalf of nobody: the observer gets the
-  // response and must free itself in onUpstreamDone (a background refresh). False when it
-  // could not be started (the observer is then not called).
-  virtual bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) = 0;
-  // The request as this exchange would forward it (for a background refresh of the same URL).
-  virtual UpstreamRequest upstreamRequest() const = 0;
+  // Starts a copy of this request, as a GET, that no client waits for (a refresh of a stored
+  // response): on a later loop turn it runs this same route and filter chain with
+  // notes().background set, and its response goes nowhere but to the filters. False when it
+  // could not be started.
+  virtual bool refreshInBackground() = 0;
   // From onResponseHead: the filter at `index` rewrites the body through `transform` (kept
   // alive by the filter's state slot). A filter that changes the body must also fix the head
   // (Content-Length, Content-Encoding, ...): without a Content-Length the response goes out

@@ -10,6 +10,7 @@
 
 #include <chrono>
 
+#include "gateway/exchange/background_exchange.h"
 #include "gateway/exchange/client_connection.h"
 #include "gateway/http/error_response.h"
 #include "gateway/event_util.h"
@@ -57,6 +58,8 @@ Worker::Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared
 
 Worker::~Worker() {
   resources_.clear();  // first: their pending work (L2 lookups) wakes exchanges through this worker
+  background_.clear();
+  dead_background_.clear();
   for (ClientConnection* c : connections_) delete c;
   for (ClientConnection* c : dead_) delete c;
   open_connections_->fetch_sub(static_cast<unsigned>(connections_.size() + dead_.size()));
@@ -222,8 +225,22 @@ void Worker::release(ClientConnection* connection) {
   event_active(reap_event_, 0, 0);
 }
 
+void Worker::adoptBackground(std::unique_ptr<BackgroundExchange> exchange) {
+  BackgroundExchange* raw = exchange.get();
+  background_.emplace(raw, std::move(exchange));
+}
+
+void Worker::releaseBackground(BackgroundExchange* exchange) {
+  auto it = background_.find(exchange);
+  if (it == background_.end()) return;
+  dead_background_.push_back(std::move(it->second));
+  background_.erase(it);
+  event_active(reap_event_, 0, 0);
+}
+
 void Worker::onReap(evutil_socket_t, short, void* self) noexcept {
   auto* w = static_cast<Worker*>(self);
+  w->dead_background_.clear();
   std::vector<ClientConnection*> dead;
   dead.swap(w->dead_);
   for (ClientConnection* c : dead) delete c;

@@ -23,6 +23,7 @@
 
 namespace perfgate {
 
+class BackgroundExchange;
 class ClientConnection;
 class ProxyExchange;
 
@@ -55,6 +56,10 @@ class Worker {
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   UpstreamPool* pool(const UpstreamConfig& upstream);
   void release(ClientConnection* connection);  // frees it at a safe point
+  // Exchanges no client waits for (BackgroundExchange): held here, freed at a safe point once
+  // done, or with the worker.
+  void adoptBackground(std::unique_ptr<BackgroundExchange> exchange);
+  void releaseBackground(BackgroundExchange* exchange);
   uint64_t nextExchangeId() { return ++exchange_ids_; }
   // Exchanges that handed out a waker (Exchange::waker()), by id: a wake-up posted from another
   // thread finds its exchange here, or nothing once that exchange is gone.
@@ -100,6 +105,8 @@ class Worker {
   std::unordered_set<ClientConnection*> connections_;
   std::unordered_map<uint64_t, ProxyExchange*> watched_;
   std::vector<ClientConnection*> dead_;
+  std::unordered_map<BackgroundExchange*, std::unique_ptr<BackgroundExchange>> background_;
+  std::vector<std::unique_ptr<BackgroundExchange>> dead_background_;
   bool draining_ = false;
   uint64_t exchange_ids_ = 0;
 

@@ -54,6 +54,7 @@ void AccessLog::write(const AccessRecord& r) {
   line.append(fmt::format("\",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"total_us\":{}", r.status,
                           r.bytes_in, r.bytes_out, r.total_us));
   if (r.upstream_us >= 0) line.append(fmt::format(",\"upstream_us\":{}", r.upstream_us));
+  if (r.background) line.append(",\"background\":true");
   line.push_back('}');
   logger_->info(line);
 }

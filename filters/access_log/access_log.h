@@ -22,6 +22,7 @@ struct AccessRecord {
   uint64_t bytes_out = 0;  // response body bytes
   int64_t total_us = 0;
   int64_t upstream_us = -1;  // -1: no upstream involved
+  bool background = false;   // a refresh the gateway made itself (no client waited for it)
 };
 
 class AccessLog {

@@ -11,8 +11,10 @@ int64_t microsBetween(ExchangeFacts::Clock::time_point a, ExchangeFacts::Clock::
 
 }  // namespace
 
-void AccessLogFilter::write(const RequestHead& request, std::string_view route, const ExchangeFacts& facts) const {
+void AccessLogFilter::write(const RequestHead& request, std::string_view route, const ExchangeFacts& facts,
+                            bool background) const {
   AccessRecord record;
+  record.background = background;
   record.client = facts.client;
   record.method = request.method;
   record.path = request.path;
@@ -26,11 +28,11 @@ void AccessLogFilter::write(const RequestHead& request, std::string_view route, 
 }
 
 void AccessLogFilter::onComplete(Exchange& exchange, size_t, bool) const {
-  write(exchange.request(), exchange.route().name, exchange.facts());
+  write(exchange.request(), exchange.route().name, exchange.facts(), exchange.notes().background);
 }
 
 void AccessLogFilter::onUnrouted(const RequestHead* request, const ExchangeFacts& facts) const {
-  if (request != nullptr) write(*request, {}, facts);
+  if (request != nullptr) write(*request, {}, facts, false);
 }
 
 }  // namespace perfgate

@@ -19,7 +19,7 @@ class AccessLogFilter final : public Filter {
   void onUnrouted(const RequestHead* request, const ExchangeFacts& facts) const override;
 
  private:
-  void write(const RequestHead& request, std::string_view route, const ExchangeFacts& facts) const;
+  void write(const RequestHead& request, std::string_view route, const ExchangeFacts& facts, bool background) const;
 
   std::shared_ptr<AccessLog> log_;
 };

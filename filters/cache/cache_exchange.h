@@ -35,6 +35,7 @@ struct CacheExchange final : FilterState {
   bool not_storable = false;  // the backend's response was not storable
   bool l2_asked = false;      // L2 was asked (once per exchange)
   bool l2_waiting = false;    // suspended until L2 answers or its timeout
+  bool refresh = false;       // a background refresh (ExchangeNotes::background): ends the key's refresh
   std::optional<CacheOutcome> outcome;  // a forwarded response's outcome, counted on completion
   uint64_t bytes = 0;                   // its body bytes
   std::shared_ptr<CacheEntry> filling;  // the response being captured for the store

@@ -60,8 +60,8 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
     int64_t now = clock_.now();
     CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, now, policy);
     if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, now);
-    count(route, CacheOutcome::Revalidated,
-          serveStored(exchange, entry, now, CacheOutcome::Revalidated, "fwd=stale; fwd-status=304"));
+    uint64_t bytes = serveStored(exchange, entry, now, CacheOutcome::Revalidated, "fwd=stale; fwd-status=304");
+    if (!st->refresh) count(route, CacheOutcome::Revalidated, bytes);
     return FilterAction::Responded;
   }
   // RFC 5861 §4: a 500, 502, 503 or 504 from the backend may be replaced by the stale response.
@@ -128,7 +128,7 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
     st->waiting = false;
   }
   if (st->outcome) {
-    count(exchange.route(), *st->outcome, st->bytes);
+    if (!st->refresh) count(exchange.route(), *st->outcome, st->bytes);  // its client was counted
     st->outcome.reset();
   }
   if (st->filling != nullptr && complete) {
@@ -143,6 +143,10 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
   if (st->leader) {  // wakes the waiters, on every worker: they look again
     st->leader = false;
     fills_->finish(st->key, st->hash, !st->not_storable, clock_.now());
+  }
+  if (st->refresh) {
+    st->refresh = false;
+    fills_->endRefresh(st->key, st->hash);
   }
 }
 

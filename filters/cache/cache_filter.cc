@@ -1,6 +1,5 @@
 #include "filters/cache/cache_filter.h"
 
-#include "filters/cache/background_refresh.h"
 #include "filters/cache/cache_exchange.h"
 #include "filters/cache/cache_key.h"
 #include "filters/cache/cache_serve.h"
@@ -88,6 +87,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   bool safe = request.method == "GET" || request.method == "HEAD";
   const CacheRouteSettings& settings = route.settings<CacheRouteSettings>();
   bool enabled = enabledOn(route);
+  if (exchange.notes().background) return startRefresh(exchange, state(), enabled);
   // Requests whose response may not be the keyed resource's go past the cache: neither answered
   // from it nor stored, nor coalesced. A body on a GET/HEAD ("fat GET") is forwarded, and what
   // it makes the backend answer is not the URL's response.
@@ -155,20 +155,9 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
         return FilterAction::Responded;
       }
       case Freshness::StaleWhileRevalidate: {
-        // RFC 5861 §3: answer with the stale response now; one background fetch refreshes it.
-        if (fills_->beginRefresh(key, hash)) {
-          auto* refresh = new BackgroundRefresh(store_, fills_, l2_, entry, policyOf(settings), max_object_bytes_,
-                                                request.header("authorization").has_value(), clock_);
-          UpstreamRequest forwarded = exchange.upstreamRequest();
-          forwarded.method = "GET";
-          forwarded.head = false;
-          if (!entry->etag.empty()) forwarded.headers.add("If-None-Match", entry->etag);
-          if (!entry->last_modified.empty()) forwarded.headers.add("If-Modified-Since", entry->last_modified);
-          if (!exchange.fetchInBackground(std::move(forwarded), refresh)) {
-            fills_->endRefresh(key, hash);
-            delete refresh;
-          }
-        }
+        // RFC 5861 §3: answer with the stale response now; one background exchange refreshes it,
+        // through the whole chain like a fill (startRefresh() is its side of the lookup).
+        if (fills_->beginRefresh(key, hash, now) && !exchange.refreshInBackground()) fills_->endRefresh(key, hash);
         count(route, CacheOutcome::Stale,
               serveStored(exchange, entry, now, CacheOutcome::Stale, "hit; detail=stale-while-revalidate"));
         return FilterAction::Responded;
@@ -212,6 +201,24 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     }
   }
   exchange.notes().body_kept_up_to = max_object_bytes_;  // a response up to this size may be stored
+  return FilterAction::Continue;
+}
+
+FilterAction CacheFilter::startRefresh(Exchange& exchange, CacheExchange& st, bool enabled) const {
+  const RequestHead& request = exchange.request();
+  st.refresh = true;
+  st.key = makeCacheKey("http", request.host, request.path, request.query);
+  st.hash = hashKey(st.key);
+  if (!enabled) {  // switched off since the refresh was asked for: nothing to store
+    st.lookup = Lookup::Bypass;
+    return FilterAction::Continue;
+  }
+  st.request_time = clock_.now();
+  // The stored response of this variant, validated with its own validators: a 304 refreshes it,
+  // a full answer replaces it. Never answered from the store, never waiting behind a fill.
+  st.stale = store_->lookup(st.key, st.hash, request.headers, exchange.notes().gzip_variant);
+  st.lookup = st.stale != nullptr ? Lookup::Expired : Lookup::Miss;
+  exchange.notes().body_kept_up_to = max_object_bytes_;
   return FilterAction::Continue;
 }
 

@@ -28,6 +28,8 @@
 
 namespace perfgate {
 
+struct CacheExchange;
+
 class CacheFilter final : public Filter {
  public:
   // `switches` are the runtime cache switches of the snapshot's routes, by route index (-1:
@@ -47,6 +49,8 @@ class CacheFilter final : public Filter {
  private:
   void count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const;
   bool enabledOn(const RouteConfig& route) const;
+  // The lookup of a background refresh (ExchangeNotes::background).
+  FilterAction startRefresh(Exchange& exchange, CacheExchange& st, bool enabled) const;
 
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker

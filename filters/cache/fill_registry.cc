@@ -54,10 +54,14 @@ void FillRegistry::stored(const std::string& key, uint64_t hash) {
   shard.uncacheable.erase(key);
 }
 
-bool FillRegistry::beginRefresh(const std::string& key, uint64_t hash) {
+bool FillRegistry::beginRefresh(const std::string& key, uint64_t hash, int64_t now) {
   Shard& shard = shardOf(hash);
   std::lock_guard<std::mutex> lock(shard.mutex);
-  return shard.refreshing.insert(key).second;
+  auto [it, inserted] = shard.refreshing.try_emplace(key, now);
+  if (inserted) return true;
+  if (now - it->second < kRefreshGiveUpSeconds) return false;
+  it->second = now;
+  return true;
 }
 
 void FillRegistry::endRefresh(const std::string& key, uint64_t hash) {

@@ -15,7 +15,6 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -46,8 +45,11 @@ class FillRegistry {
   // A response for `key` was stored (by anyone): the key is cacheable again.
   void stored(const std::string& key, uint64_t hash);
 
-  // Stale-while-revalidate: true when the caller should start the key's refresh (none running).
-  bool beginRefresh(const std::string& key, uint64_t hash);
+  // Stale-while-revalidate: true when the caller should start the key's refresh at `now`
+  // (seconds): none running, or the one running began kRefreshGiveUpSeconds ago (it was lost
+  // without ending: a refresh must never be blocked for good).
+  static constexpr int64_t kRefreshGiveUpSeconds = 120;
+  bool beginRefresh(const std::string& key, uint64_t hash, int64_t now);
   void endRefresh(const std::string& key, uint64_t hash);
 
  private:
@@ -56,7 +58,7 @@ class FillRegistry {
     std::mutex mutex;
     std::unordered_map<std::string, std::vector<std::pair<const void*, Wake>>> inflight;
     std::unordered_map<std::string, int64_t> uncacheable;  // key -> until (seconds)
-    std::unordered_set<std::string> refreshing;
+    std::unordered_map<std::string, int64_t> refreshing;  // key -> began (seconds)
   };
   Shard& shardOf(uint64_t hash) { return shards_[(hash >> 32) % kShards]; }
 

@@ -70,7 +70,7 @@ void TimingFilter::onLocalResponse(Exchange& exchange, size_t, ResponseHead& hea
 
 void TimingFilter::onComplete(Exchange& exchange, size_t, bool complete) const {
   size_t index = exchange.route().index;
-  if (index >= ids_.size()) return;
+  if (index >= ids_.size() || exchange.notes().background) return;  // a refresh: no client's request
   ExchangeFacts facts = exchange.facts();
   RouteTiming& t = stats_->route(ids_[index]);
   count(t, facts, complete);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/config/schema.h"
+#include "gateway/http/request_parser.h"
 
 namespace perfgate {
 
@@ -44,6 +45,11 @@ struct ServerConfig {
   // normalisation changed is not cached: the backend may not resolve it to the keyed resource),
   // or the normalised path (then it is keyed and cached under that path).
   bool forward_original_path = true;
+
+  // The request parser's limits these settings make.
+  ParseLimits parseLimits() const {
+    return ParseLimits{max_request_line, max_header_bytes, max_headers, max_body_bytes, merge_slashes};
+  }
 };
 
 struct AdminConfig {

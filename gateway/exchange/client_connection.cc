@@ -19,11 +19,6 @@ constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for t
 constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
 constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
 
-ParseLimits limitsOf(const ServerConfig& server) {
-  return ParseLimits{server.max_request_line, server.max_header_bytes, server.max_headers,
-                     server.max_body_bytes, server.merge_slashes};
-}
-
 void releaseOwner(const void*, size_t, void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 
 }  // namespace
@@ -32,7 +27,7 @@ ClientConnection::ClientConnection(Worker* worker, bufferevent* bev, std::string
     : worker_(worker),
       bev_(bev),
       client_ip_(std::move(client_ip)),
-      parser_(limitsOf(worker->snapshot()->config->server)),
+      parser_(worker->snapshot()->config->server.parseLimits()),
       parser_snapshot_(worker->snapshot().get()) {
   timer_ = evtimer_new(worker_->base(), &ClientConnection::onTimer, this);
   resume_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onResume, this);
@@ -384,7 +379,7 @@ void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refuse
   body_remaining_ = 0;
   const std::shared_ptr<const Snapshot>& current = worker_->snapshot();
   if (parser_snapshot_ != current.get()) {
-    parser_ = RequestParser(limitsOf(current->config->server));
+    parser_ = RequestParser(current->config->server.parseLimits());
     parser_snapshot_ = current.get();
   }
   if (!keep_alive || draining_) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "gateway/event_util.h"
+#include "gateway/exchange/background_exchange.h"
 #include "gateway/exchange/forwarding.h"
 #include "gateway/http/error_response.h"
 #include "gateway/worker.h"
@@ -128,7 +129,8 @@ void ProxyExchange::dispatch() {
   pool_ = downstream_.worker().pool(upstream);
   if (request_.expect_continue) downstream_.sendContinue();
 
-  UpstreamRequest forwarded = upstreamRequest();
+  UpstreamRequest forwarded = buildUpstreamRequest(request_, upstream, downstream_.clientAddress(),
+                                                   snapshot_->config->server.forward_original_path);
   if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded);
   upstream_started_ = Steady::now();
   transfer_ = pool_->start(std::move(forwarded), this);
@@ -165,14 +167,8 @@ std::function<void()> ProxyExchange::waker() {
   };
 }
 
-bool ProxyExchange::fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) {
-  const UpstreamConfig& upstream = snapshot_->config->upstreams[route_->upstream_index];
-  return downstream_.worker().pool(upstream)->start(std::move(request), observer) != nullptr;
-}
-
-UpstreamRequest ProxyExchange::upstreamRequest() const {
-  return buildUpstreamRequest(request_, snapshot_->config->upstreams[route_->upstream_index],
-                              downstream_.clientAddress(), snapshot_->config->server.forward_original_path);
+bool ProxyExchange::refreshInBackground() {
+  return BackgroundExchange::start(downstream_.worker(), request_, downstream_.clientAddress(), snapshot_);
 }
 
 ExchangeFacts ProxyExchange::facts() const {

@@ -74,8 +74,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
                std::string_view prefix) override;
   void resume() override;
   std::function<void()> waker() override;
-  bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) override;
-  UpstreamRequest upstreamRequest() const override;
+  bool refreshInBackground() override;
   void transformBody(size_t index, BodyTransform& transform) override;
   ExchangeFacts facts() const override;
   ExchangeNotes& notes() override { return notes_; }

@@ -14,14 +14,17 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <initializer_list>
 #include <latch>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "gateway/http/gzip_codec.h"
 #include "integration/gateway_fixture.h"
 #include "support/cache_target.h"
 
@@ -1125,6 +1128,52 @@ TEST_F(CacheAdminTest, SoftClearServesStaleWhileOneRefreshRuns) {
   EXPECT_EQ(all.body, "{\"marked_stale\":2}\n") << all.summary();
   EXPECT_EQ(get(other).header("X-Cache"), "STALE");
   EXPECT_EQ(admin("POST", "/api/cache/clear", "{\"soft\": \"yes\"}").status, 400);
+}
+
+// The refresh a soft clear starts is an exchange through the whole chain, like a fill: a
+// compressible page refreshed by a full 200 (it has no validator) is stored gzipped again, keyed
+// as the gzip variant, and the access log marks it as the gateway's own request.
+TEST_F(CacheAdminTest, SoftClearRefreshOfAGzipPageIsStoredCompressedLikeAFill) {
+  TempDir logs;
+  GatewayConfig config = cacheConfig();
+  config.access_log = logs.file("access.jsonl");
+  ASSERT_TRUE(startGateway(config));
+  const std::string target =
+      cacheTarget("soft-gzip", {{"cc", "max-age=600"}, {"header", "Content-Type:text/html"}, {"size", "5000"}});
+  const Headers gzip = {{"Accept-Encoding", "gzip"}};
+  HttpResponse first = request(port(), "GET", target, gzip);
+  ASSERT_TRUE(isStoredMiss(first));
+  ASSERT_EQ(first.header("Content-Encoding"), "gzip");
+  ASSERT_EQ(admin("POST", "/api/cache/clear", "{\"soft\": true}").body, "{\"marked_stale\":1}\n");
+
+  HttpResponse stale = request(port(), "GET", target, gzip);
+  EXPECT_EQ(stale.header("X-Cache"), "STALE") << stale.summary();
+  EXPECT_EQ(stale.header("X-Fetch"), "1");
+  HttpResponse refreshed;
+  for (int i = 0; i < 50; ++i) {
+    refreshed = request(port(), "GET", target, gzip);
+    if (refreshed.header("X-Fetch") == "2") break;
+    std::this_thread::sleep_for(milliseconds(50));  // the refresh runs over real sockets
+  }
+  ASSERT_EQ(refreshed.header("X-Fetch"), "2") << "the refresh never landed: " << refreshed.summary();
+  EXPECT_TRUE(isHit(refreshed));
+  EXPECT_EQ(refreshed.header("Content-Encoding"), "gzip");
+  EXPECT_EQ(gzipDecompress(refreshed.body, 1 << 20).value_or("(not gzip)"), pattern(5000));
+  EXPECT_EQ(backend_.requestsFor(target), 2u);
+  EXPECT_EQ(backend_.requestsTo(target).at(1).header("Accept-Encoding"), "gzip") << "what a fill sends";
+
+  ASSERT_TRUE(gateway_->signal(SIGTERM));
+  ASSERT_TRUE(gateway_->waitExit(std::chrono::seconds(10)).has_value());
+  std::ifstream f(config.access_log);
+  int clients = 0;
+  int background = 0;
+  for (std::string line; std::getline(f, line);) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    (j.value("background", false) ? background : clients) += 1;
+  }
+  EXPECT_EQ(background, 1);
+  EXPECT_GE(clients, 3);
 }
 
 TEST_F(CacheAdminTest, SoftClearOfAMustRevalidateEntryRevalidatesBeforeUse) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "gateway/exchange/background_exchange.h"
 #include "gateway/exchange/forwarding.h"
 #include "gateway/http/error_response.h"
 
@@ -18,11 +19,6 @@ constexpr std::string_view kClientAddress = "127.0.0.1";
 constexpr size_t kReadSize = 16 * 1024;  // body bytes one read from the backend delivers
 constexpr int kMaxSuspensions = 16;      // more means a filter that never stops waiting
 constexpr std::string_view kAllowWithoutTrace = "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n";
-
-ParseLimits limitsOf(const ServerConfig& server) {
-  return ParseLimits{server.max_request_line, server.max_header_bytes, server.max_headers, server.max_body_bytes,
-                     server.merge_slashes};
-}
 
 bool statusHasBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
@@ -101,8 +97,7 @@ class DriverExchange final : public Exchange, public UpstreamObserver {
                std::string_view prefix) override;
   void resume() override;
   std::function<void()> waker() override;
-  bool fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) override;
-  UpstreamRequest upstreamRequest() const override;
+  bool refreshInBackground() override;
   void transformBody(size_t index, BodyTransform& transform) override;
   ExchangeFacts facts() const override;
   ExchangeNotes& notes() override { return notes_; }
@@ -197,7 +192,9 @@ void DriverExchange::dispatch() {
       return;
     }
   }
-  UpstreamRequest forwarded = upstreamRequest();
+  const Config& config = *snapshot_->config;
+  UpstreamRequest forwarded = buildUpstreamRequest(request_, config.upstreams[route_->upstream_index], kClientAddress,
+                                                   config.server.forward_original_path);
   if (!filters_.empty()) filters_.onUpstreamRequest(*this, forwarded);
   upstream_started_ = Steady::now();
   driver_.requests_.push_back(forwarded);
@@ -217,16 +214,9 @@ std::function<void()> DriverExchange::waker() {
   };
 }
 
-bool DriverExchange::fetchInBackground(UpstreamRequest request, UpstreamObserver* observer) {
-  driver_.requests_.push_back(request);
-  driver_.background_.push_back(FilterDriver::BackgroundFetch{std::move(request), observer});
+bool DriverExchange::refreshInBackground() {
+  driver_.background_.push_back(backgroundRequestText(request_));
   return true;
-}
-
-UpstreamRequest DriverExchange::upstreamRequest() const {
-  const Config& config = *snapshot_->config;
-  return buildUpstreamRequest(request_, config.upstreams[route_->upstream_index], kClientAddress,
-                              config.server.forward_original_path);
 }
 
 void DriverExchange::transformBody(size_t index, BodyTransform& transform) {
@@ -428,14 +418,7 @@ FilterDriver::FilterDriver(std::string_view toml) {
   gateway_ = std::make_unique<Gateway>(GatewayOptions{}, loaded.config, clock_);
 }
 
-FilterDriver::~FilterDriver() {
-  // A fetch nobody answered ends as a pool's would when torn down, so its observer frees itself.
-  while (!background_.empty()) {
-    UpstreamObserver* observer = background_.front().observer;
-    background_.pop_front();
-    observer->onUpstreamDone(UpstreamResult::Internal, "the backend went away");
-  }
-}
+FilterDriver::~FilterDriver() = default;
 
 ClientResponse FilterDriver::send(std::string_view method, std::string_view target, const HeaderBlock& fields,
                                   std::string_view body) {
@@ -451,15 +434,20 @@ ClientResponse FilterDriver::send(std::string_view method, std::string_view targ
     ADD_FAILURE() << "one request at a time: " << method << " " << target << " sent while another runs";
     return ClientResponse{};
   }
+  return run(text, body.size(), false);
+}
+
+ClientResponse FilterDriver::run(const std::string& text, uint64_t body_bytes, bool background) {
   std::shared_ptr<const Snapshot> snapshot = gateway_->snapshot();
   DriverExchange exchange(*this, snapshot);
-  RequestParser parser(limitsOf(snapshot->config->server));
+  RequestParser parser(snapshot->config->server.parseLimits());
   size_t consumed = 0;
   if (parser.parse(text, exchange.head(), consumed) != ParseStatus::Complete) {
     ADD_FAILURE() << "not a request the gateway would take (" << parser.error().message << "):\n" << text;
     return ClientResponse{};
   }
-  exchange.setBodyBytes(body.size());
+  exchange.setBodyBytes(body_bytes);
+  exchange.notes().background = background;
   running_ = true;
   ClientResponse response = exchange.run();
   running_ = false;
@@ -476,10 +464,9 @@ std::vector<UpstreamRequest> FilterDriver::requestsTo(std::string_view target) c
 
 void FilterDriver::answerBackground() {
   while (!background_.empty()) {
-    BackgroundFetch fetch = std::move(background_.front());
+    std::string text = std::move(background_.front());
     background_.pop_front();
-    bool in_flight = true;  // nobody cancels a background fetch
-    deliver(answer(fetch.request), fetch.request.head, *fetch.observer, in_flight);
+    run(text, 0, true);
   }
 }
 

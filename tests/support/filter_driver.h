@@ -13,7 +13,8 @@
 //
 // The backend is a function the test sets. Every request the gateway sends it is recorded as the
 // backend gets it (after the filters' onUpstreamRequest). A request's own transfer is answered
-// at once; a background fetch (Exchange::fetchInBackground) waits until answerBackground().
+// at once; a background refresh (Exchange::refreshInBackground) waits until answerBackground()
+// runs it through the chain as the core would (ExchangeNotes::background set).
 // One request at a time, on the test's thread (wakers included).
 #pragma once
 
@@ -95,18 +96,16 @@ class FilterDriver {
   std::vector<UpstreamRequest> requestsTo(std::string_view target) const;
   size_t requestsFor(std::string_view target) const { return requestsTo(target).size(); }
 
-  // Background fetches started and not answered yet.
+  // Background refreshes started and not run yet.
   size_t pendingBackground() const { return background_.size(); }
-  // Answers the pending background fetches, oldest first, with `backend`, calling each one's
-  // observer as the upstream pool would.
+  // Runs the pending background refreshes through the chain, oldest first (their requests reach
+  // `backend` as any other).
   void answerBackground();
 
  private:
   friend class DriverExchange;
-  struct BackgroundFetch {
-    UpstreamRequest request;
-    UpstreamObserver* observer;
-  };
+  // One exchange for the serialized request `text`.
+  ClientResponse run(const std::string& text, uint64_t body_bytes, bool background);
 
   // The backend's answer to `request` (already recorded).
   BackendResponse answer(const UpstreamRequest& request);
@@ -114,7 +113,7 @@ class FilterDriver {
   ManualClock clock_{kStart};
   std::unique_ptr<Gateway> gateway_;
   std::vector<UpstreamRequest> requests_;
-  std::deque<BackgroundFetch> background_;
+  std::deque<std::string> background_;  // serialized requests of refreshes not run yet
   bool running_ = false;  // a request is in the chain
 };
 

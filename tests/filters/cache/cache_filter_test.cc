@@ -359,9 +359,8 @@ TEST(CacheFilter, StaleWhileRevalidateServesStaleAndFetchesOnceInTheBackground) 
   ClientResponse stale = driver.get("/swr");
   EXPECT_EQ(stale.header("X-Cache"), "STALE");
   EXPECT_EQ(stale.body, fetchBody(1)) << "served the stored response at once";
-  ASSERT_EQ(driver.pendingBackground(), 1u) << "no background fetch";
-  ASSERT_EQ(driver.requestsFor("/swr"), 2u);
-  EXPECT_EQ(driver.requestsTo("/swr")[1].method, "GET");
+  ASSERT_EQ(driver.pendingBackground(), 1u) << "no background refresh";
+  EXPECT_EQ(driver.requestsFor("/swr"), 1u) << "the refresh runs after the client's answer";
 
   // More requests while the background fetch runs: stale, never a new fetch.
   for (int i = 0; i < 5; ++i) {
@@ -370,10 +369,12 @@ TEST(CacheFilter, StaleWhileRevalidateServesStaleAndFetchesOnceInTheBackground) 
     EXPECT_EQ(more.body, fetchBody(1));
   }
   EXPECT_EQ(driver.pendingBackground(), 1u);
-  EXPECT_EQ(driver.requestsFor("/swr"), 2u);
+  EXPECT_EQ(driver.requestsFor("/swr"), 1u);
 
   // Once the refresh is stored, it is a fresh hit.
   driver.answerBackground();
+  ASSERT_EQ(driver.requestsFor("/swr"), 2u);
+  EXPECT_EQ(driver.requestsTo("/swr")[1].method, "GET");
   ClientResponse refreshed = driver.get("/swr");
   EXPECT_TRUE(isHit(refreshed));
   EXPECT_EQ(refreshed.body, fetchBody(2));

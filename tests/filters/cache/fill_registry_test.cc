@@ -93,11 +93,20 @@ TEST(FillRegistryTest, OneRefreshPerKey) {
   FillRegistry fills;
   Key a("/swr-a");
   Key b("/swr-b");
-  EXPECT_TRUE(fills.beginRefresh(a.key, a.hash));
-  EXPECT_FALSE(fills.beginRefresh(a.key, a.hash));
-  EXPECT_TRUE(fills.beginRefresh(b.key, b.hash));
+  EXPECT_TRUE(fills.beginRefresh(a.key, a.hash, 1000));
+  EXPECT_FALSE(fills.beginRefresh(a.key, a.hash, 1000));
+  EXPECT_TRUE(fills.beginRefresh(b.key, b.hash, 1000));
   fills.endRefresh(a.key, a.hash);
-  EXPECT_TRUE(fills.beginRefresh(a.key, a.hash));
+  EXPECT_TRUE(fills.beginRefresh(a.key, a.hash, 1001));
+}
+
+TEST(FillRegistryTest, ARefreshThatNeverEndedIsGivenUpOn) {
+  FillRegistry fills;
+  Key a("/swr-lost");
+  EXPECT_TRUE(fills.beginRefresh(a.key, a.hash, 1000));
+  EXPECT_FALSE(fills.beginRefresh(a.key, a.hash, 1000 + FillRegistry::kRefreshGiveUpSeconds - 1));
+  EXPECT_TRUE(fills.beginRefresh(a.key, a.hash, 1000 + FillRegistry::kRefreshGiveUpSeconds));
+  EXPECT_FALSE(fills.beginRefresh(a.key, a.hash, 1000 + FillRegistry::kRefreshGiveUpSeconds));
 }
 
 // Many threads miss on one key at once: exactly one leads, and every other is woken exactly once.
