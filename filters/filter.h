@@ -96,6 +96,9 @@ class Exchange {
   virtual ~Exchange() = default;
   virtual const RequestHead& request() const = 0;
   virtual const RouteConfig& route() const = 0;
+  // The route a request for `path` (an origin-form path, no query) would take in this exchange's
+  // config, with the path normalised as request paths are (into `normalized`); null when none.
+  virtual const RouteConfig* routeFor(std::string_view path, std::string& normalized) const = 0;
   // The slot for the filter at `index` in the chain.
   virtual std::unique_ptr<FilterState>& state(size_t index) = 0;
   // Answers the request without the backend (then the hook returns Responded). The head is

@@ -14,23 +14,30 @@
 namespace perfgate {
 namespace {
 
-// Same-host targets named by Location / Content-Location: their stored responses go too (§4.4).
-void invalidateNamed(CacheStore& store, const RequestHead& request, const ResponseHead& head) {
+// RFC 9111 §4.4: the target URI, and the same-host URIs in Location and Content-Location, lose
+// their stored responses (every variant), in L1 and in L2, whichever route each belongs to.
+void invalidate(Exchange& exchange, CacheStore& store, L2Cache* l2, const CacheExchange& st, const ResponseHead& head) {
+  const RequestHead& request = exchange.request();
+  store.erase(st.key, st.hash);
+  if (l2 != nullptr) l2->erase(exchange.route().name, st.key);
   for (HeaderField field : head.headers) {
     if (!equalsIgnoreCase(field.name, "location") && !equalsIgnoreCase(field.name, "content-location")) continue;
     std::string_view target = field.value;
-    std::string_view host = request.host;
-    if (target.substr(0, 7) == "http://") {
-      target.remove_prefix(7);
+    if (startsWithIgnoreCase(target, "http://") || startsWithIgnoreCase(target, "https://")) {
+      target.remove_prefix(target.find("//") + 2);
       size_t slash = target.find('/');
-      if (slash == std::string_view::npos || !equalsIgnoreCase(target.substr(0, slash), host)) continue;
+      if (slash == std::string_view::npos || !equalsIgnoreCase(target.substr(0, slash), request.host)) continue;
       target.remove_prefix(slash);
     }
-    if (target.empty() || target.front() != '/') continue;
+    if (target.empty() || target.front() != '/' || target.substr(0, 2) == "//") continue;  // not a same-host path
+    target = target.substr(0, target.find('#'));
     size_t question = target.find('?');
-    std::string key = makeCacheKey("http", host, target.substr(0, question),
+    std::string path;
+    const RouteConfig* route = exchange.routeFor(target.substr(0, question), path);
+    std::string key = makeCacheKey("http", request.host, path,
                                    question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
     store.erase(key, hashKey(key));
+    if (l2 != nullptr && route != nullptr) l2->erase(route->name, key);
   }
 }
 
@@ -41,11 +48,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   if (st == nullptr) return FilterAction::Continue;
   const RequestHead& request = exchange.request();
   if (st->lookup == Lookup::Bypass) {
-    if (st->invalidate && head.status < 400) {
-      store_->erase(st->key, st->hash);
-      if (l2_ != nullptr) l2_->erase(exchange.route().name, st->key);
-      invalidateNamed(*store_, request, head);
-    }
+    if (st->invalidate && head.status >= 200 && head.status < 400) invalidate(exchange, *store_, l2_.get(), *st, head);
     head.headers.add("X-Cache", "BYPASS");
     st->outcome = CacheOutcome::Bypass;
     return FilterAction::Continue;

@@ -99,8 +99,10 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   if (!enabled || !safe) {
     CacheExchange& st = state();
     st.lookup = Lookup::Bypass;
-    // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI.
-    st.invalidate = enabled && request.method != "OPTIONS" && request.method != "TRACE";
+    // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI (and
+    // the URIs in Location / Content-Location), whatever route the write came through: writes
+    // often go through routes that are not cached themselves.
+    st.invalidate = !safe && request.method != "OPTIONS" && request.method != "TRACE";
     if (st.invalidate) {
       st.key = makeCacheKey("http", request.host, request.path, request.query);
       st.hash = hashKey(st.key);
@@ -151,7 +153,10 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   if (entry != nullptr) {
     switch (classify(*entry, request_cc, now, !settings.ignore_client_no_cache)) {
       case Freshness::Fresh: {
-        count(route, CacheOutcome::Hit, serveStored(exchange, entry, now, CacheOutcome::Hit, "hit"));
+        // RFC 9211 §2.8: an answer that waited for another request's fetch says so.
+        bool collapsed = slot != nullptr && state().waited;
+        count(route, CacheOutcome::Hit,
+              serveStored(exchange, entry, now, CacheOutcome::Hit, collapsed ? "hit; collapsed" : "hit"));
         return FilterAction::Responded;
       }
       case Freshness::StaleWhileRevalidate: {

@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <charconv>
 #include <stdexcept>
 
@@ -249,6 +252,14 @@ const UpstreamConfig* Config::findUpstream(const std::string& name) const {
 }
 
 ConfigResult loadConfigFile(const std::string& path) {
+  // A file that cannot be read has no position to name: say why, as the system does.
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    ConfigResult result;
+    result.error = path + ": cannot read the config file: " + std::strerror(errno);
+    return result;
+  }
+  std::fclose(file);
   try {
     return build(toml::parse_file(path), path);
   } catch (const toml::parse_error& e) {

@@ -8,6 +8,7 @@
 #include "gateway/exchange/background_exchange.h"
 #include "gateway/exchange/forwarding.h"
 #include "gateway/http/error_response.h"
+#include "gateway/http/uri.h"
 #include "gateway/worker.h"
 
 namespace perfgate {
@@ -165,6 +166,11 @@ std::function<void()> ProxyExchange::waker() {
       if (ProxyExchange* exchange = worker->findExchange(id)) exchange->resume();
     });
   };
+}
+
+const RouteConfig* ProxyExchange::routeFor(std::string_view path, std::string& normalized) const {
+  if (!normalizePath(path, snapshot_->config->server.merge_slashes, normalized)) normalized.assign(path);
+  return snapshot_->router.match(normalized);
 }
 
 bool ProxyExchange::refreshInBackground() {

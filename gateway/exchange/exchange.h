@@ -75,6 +75,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   void resume() override;
   std::function<void()> waker() override;
   bool refreshInBackground() override;
+  const RouteConfig* routeFor(std::string_view path, std::string& normalized) const override;
   void transformBody(size_t index, BodyTransform& transform) override;
   ExchangeFacts facts() const override;
   ExchangeNotes& notes() override { return notes_; }

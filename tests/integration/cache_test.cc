@@ -886,12 +886,26 @@ TEST_F(CacheTest, CoalescesFiftyConcurrentMissesIntoOneBackendRequest) {
   ASSERT_TRUE(startCache());
   const std::string target = cacheTarget("coalesce", {{"cc", "max-age=60"}, {"delay", "500"}});
   std::vector<HttpResponse> responses = concurrentGets(target, 50);
+  size_t misses = 0;
+  size_t collapsed = 0;
   for (size_t i = 0; i < responses.size(); ++i) {
     SCOPED_TRACE("client " + std::to_string(i));
     ASSERT_TRUE(responses[i].ok()) << responses[i].error << "; " << responses[i].summary();
     EXPECT_EQ(responses[i].status, 200);
     EXPECT_EQ(responses[i].body, fetchBody(1));
+    const std::string cs = responses[i].header("Cache-Status");
+    if (responses[i].header("X-Cache") == "MISS") {
+      ++misses;
+    } else {
+      EXPECT_TRUE(isHit(responses[i]));
+      // RFC 9211 §2.8: those that waited for the one fetch say so (a client that arrived after
+      // it was stored is a plain hit).
+      if (contains(cs, "; collapsed")) ++collapsed;
+      EXPECT_TRUE(cs.rfind("perfgate; hit; collapsed; ttl=", 0) == 0 || cs.rfind("perfgate; hit; ttl=", 0) == 0) << cs;
+    }
   }
+  EXPECT_EQ(misses, 1u);
+  EXPECT_GE(collapsed, 1u) << "no waiter said it was collapsed";
   EXPECT_EQ(backend_.requestsFor(target), 1u);
 }
 

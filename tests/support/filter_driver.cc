@@ -9,6 +9,7 @@
 #include "gateway/exchange/background_exchange.h"
 #include "gateway/exchange/forwarding.h"
 #include "gateway/http/error_response.h"
+#include "gateway/http/uri.h"
 
 namespace perfgate::test {
 namespace {
@@ -98,6 +99,10 @@ class DriverExchange final : public Exchange, public UpstreamObserver {
   void resume() override;
   std::function<void()> waker() override;
   bool refreshInBackground() override;
+  const RouteConfig* routeFor(std::string_view path, std::string& normalized) const override {
+    if (!normalizePath(path, snapshot_->config->server.merge_slashes, normalized)) normalized.assign(path);
+    return snapshot_->router.match(normalized);
+  }
   void transformBody(size_t index, BodyTransform& transform) override;
   ExchangeFacts facts() const override;
   ExchangeNotes& notes() override { return notes_; }
