@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <charconv>
 #include <optional>
 
@@ -89,18 +90,25 @@ std::string collapseWhitespace(std::string_view value) {
   return out;
 }
 
-// qvalue (RFC 9110 §12.4.2): true for a weight above zero, false for zero, nullopt when malformed.
-std::optional<bool> parseQvalue(std::string_view q) {
-  if (q.empty() || q.size() > 5) return std::nullopt;
-  if (q[0] != '0' && q[0] != '1') return std::nullopt;
+// qvalue (RFC 9110 §12.4.2: ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )) in
+// thousandths; nullopt when malformed.
+std::optional<int> qvalueThousandths(std::string_view q) {
+  if (q.empty() || q.size() > 5 || (q[0] != '0' && q[0] != '1')) return std::nullopt;
   if (q.size() > 1 && q[1] != '.') return std::nullopt;
-  bool positive = q[0] == '1';
-  for (size_t i = 2; i < q.size(); ++i) {
-    if (q[i] < '0' || q[i] > '9') return std::nullopt;
-    if (q[0] == '1' && q[i] != '0') return std::nullopt;
-    if (q[i] != '0') positive = true;
+  int value = q[0] == '1' ? 1000 : 0;
+  int scale = 100;
+  for (size_t i = 2; i < q.size(); ++i, scale /= 10) {
+    if (q[i] < '0' || q[i] > '9' || (q[0] == '1' && q[i] != '0')) return std::nullopt;
+    value += (q[i] - '0') * scale;
   }
-  return positive;
+  return value;
+}
+
+// A qvalue: true for a weight above zero, false for zero, nullopt when malformed.
+std::optional<bool> parseQvalue(std::string_view q) {
+  std::optional<int> thousandths = qvalueThousandths(q);
+  if (!thousandths) return std::nullopt;
+  return *thousandths > 0;
 }
 
 // Accept-Encoding reduced to what decides the backend's choice of coding: a sorted list of the
@@ -168,6 +176,83 @@ std::string normalizeAcceptEncoding(std::string_view value) {
     out.append(item);
   }
   return out;
+}
+
+// Accept, Accept-Language and Accept-Charset reduced to what a server's choice depends on: each
+// element's value lower-cased (media ranges, language tags and charsets are case-insensitive),
+// its other parameters kept in order, its weight written one way (none for 1), and the elements
+// ordered by weight, highest first; elements of equal weight keep their order (a server may
+// break ties by it). Elements with a malformed weight are kept verbatim after the others. A
+// value with a quoted string is only whitespace-normalised.
+std::string normalizeWeightedList(std::string_view value) {
+  if (value.find('"') != std::string_view::npos) return collapseWhitespace(value);
+  struct Element {
+    std::string text;
+    int q;
+  };
+  std::vector<Element> elements;
+  std::vector<std::string> malformed;
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view element = trimOws(value.substr(0, comma));
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    if (element.empty()) continue;
+    size_t semi = element.find(';');
+    Element out{toLower(trimOws(element.substr(0, semi))), 1000};
+    bool well_formed = true;
+    std::string_view params = semi == std::string_view::npos ? std::string_view() : element.substr(semi);
+    while (!params.empty()) {
+      params.remove_prefix(1);  // the ';'
+      size_t next = params.find(';');
+      std::string_view param = trimOws(params.substr(0, next));
+      params = next == std::string_view::npos ? std::string_view() : params.substr(next);
+      if (param.empty()) continue;
+      size_t eq = param.find('=');
+      std::string name = toLower(trimOws(param.substr(0, eq)));
+      std::string_view argument = eq == std::string_view::npos ? std::string_view() : trimOws(param.substr(eq + 1));
+      if (name == "q") {
+        std::optional<int> q = qvalueThousandths(argument);
+        if (!q) {
+          well_formed = false;
+          break;
+        }
+        out.q = *q;
+        continue;
+      }
+      out.text += ";" + name;
+      if (eq != std::string_view::npos) out.text += "=" + std::string(argument);
+    }
+    if (!well_formed) {
+      malformed.push_back(collapseWhitespace(element));
+      continue;
+    }
+    if (out.q != 1000) {
+      char weight[16];
+      std::snprintf(weight, sizeof weight, "%d.%03d", out.q / 1000, out.q % 1000);
+      std::string_view w = weight;
+      while (w.back() == '0') w.remove_suffix(1);
+      if (w.back() == '.') w.remove_suffix(1);
+      out.text += ";q=" + std::string(w);
+    }
+    elements.push_back(std::move(out));
+  }
+  std::stable_sort(elements.begin(), elements.end(), [](const Element& a, const Element& b) { return a.q > b.q; });
+  std::string joined;
+  for (const Element& e : elements) {
+    if (!joined.empty()) joined.push_back(',');
+    joined.append(e.text);
+  }
+  for (const std::string& m : malformed) {
+    joined.append(",!");  // "!" starts no token: a malformed element never reads as a well-formed one
+    joined.append(m);
+  }
+  return joined;
+}
+
+// The fields whose value is a weighted list normalised by normalizeWeightedList.
+bool weightedListField(std::string_view name) {
+  return equalsIgnoreCase(name, "accept-language") || equalsIgnoreCase(name, "accept") ||
+         equalsIgnoreCase(name, "accept-charset");
 }
 
 }  // namespace
@@ -243,7 +328,8 @@ std::string makeVariantKey(const std::vector<std::string>& vary_names, const Hea
     }
     out.push_back('=');
     appendPart(out, equalsIgnoreCase(name, "accept-encoding") ? normalizeAcceptEncoding(value)
-                                                                : collapseWhitespace(value));
+                    : weightedListField(name)                 ? normalizeWeightedList(value)
+                                                              : collapseWhitespace(value));
   }
   return out;
 }

@@ -63,7 +63,8 @@ bool statusUnderstood(int status) {
 }
 
 bool statusHeuristicallyCacheable(int status) {
-  // RFC 9110 §15.1: "200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, and 501".
+  // RFC 9110 §15.1: "200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, and 501"; all but
+  // 206, which the store does not keep (it would be stored as if it were the whole response).
   switch (status) {
     case 200: case 203: case 204: case 300: case 301: case 308:
     case 404: case 405: case 410: case 414: case 501:
@@ -194,10 +195,16 @@ void fillFreshness(CacheEntry& entry, const HeaderBlock& response_fields,
   }
   entry.date_value = date.value_or(response_time);
 
-  // §5.1: Age = delta-seconds; an invalid value is ignored.
+  // §5.1: Age = delta-seconds, the first member of a list-based value; a huge value saturates
+  // at 2^31 (§1.2.2). A value that is not delta-seconds ("10abc", "-1", "1.5") says nothing
+  // trustworthy of the response's age: rather than read a number prefix, or ignore it and take
+  // the response as new, the response is stored to be validated before every reuse.
   entry.age_value = 0;
+  bool age_unknown = false;
   if (std::optional<std::string_view> text = firstField(response_fields, "age")) {
-    entry.age_value = parseDeltaSeconds(*text).value_or(0);
+    std::optional<int64_t> age = parseDeltaSeconds(trimOws(text->substr(0, text->find(','))));
+    entry.age_value = age.value_or(0);
+    age_unknown = !age.has_value();
   }
 
   entry.freshness_lifetime = freshnessLifetime(response_fields, cc, entry.date_value, policy);
@@ -205,7 +212,7 @@ void fillFreshness(CacheEntry& entry, const HeaderBlock& response_fields,
   // §5.2.2.8: proxy-revalidate is must-revalidate for shared caches; §5.2.2.10: s-maxage
   // "incorporates the semantics of the proxy-revalidate response directive".
   entry.must_revalidate = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage.has_value();
-  entry.no_cache = cc.no_cache;
+  entry.no_cache = cc.no_cache || age_unknown;
   if (entry.must_revalidate || entry.no_cache) {
     entry.stale_while_revalidate = 0;
     entry.stale_if_error = 0;

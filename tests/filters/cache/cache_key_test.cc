@@ -150,11 +150,38 @@ TEST(CacheKeyTest, VariantCombinesLinesAndNormalizesWhitespace) {
   EXPECT_EQ(variant(vary, {{"accept-language", "en"}, {"Host", "x"}, {"ACCEPT-LANGUAGE", "fr"}}), one_line);
   EXPECT_EQ(variant(vary, {{"Accept-Language", " en, \t  fr  "}}), one_line);
   EXPECT_EQ(variant({"Accept-Language"}, {{"Accept-Language", "en, fr"}}), one_line);
-  EXPECT_NE(variant(vary, {{"Accept-Language", "fr, en"}}), one_line);  // order can carry meaning
+  EXPECT_NE(variant(vary, {{"Accept-Language", "fr, en"}}), one_line);  // equal weights: order can decide
   EXPECT_NE(variant(vary, {{"Accept-Language", "en"}}), one_line);
-  EXPECT_NE(variant(vary, {{"Accept-Language", "EN, fr"}}), one_line);  // values keep their case
   EXPECT_EQ(variant(vary, {{"Accept-Language", "en"}, {"Accept", "text/html"}}),
             variant(vary, {{"Accept-Language", "en"}}));  // fields not named by Vary do not count
+  // Values of fields that are not weighted lists keep their case.
+  EXPECT_NE(variant({"x-mode"}, {{"X-Mode", "Dark"}}), variant({"x-mode"}, {{"X-Mode", "dark"}}));
+}
+
+// Accept-Language, Accept and Accept-Charset: requests a server must answer alike share a
+// variant (case, whitespace, the spelling of weights, the order that weights decide); requests
+// it may answer differently never do.
+TEST(CacheKeyTest, WeightedListsAreNormalised) {
+  auto language = [](std::string_view value) { return variant({"accept-language"}, {{"Accept-Language", value}}); };
+  std::string en_fr = language("en-GB, fr;q=0.5");
+  EXPECT_EQ(language("EN-gb,FR;Q=0.5"), en_fr);
+  EXPECT_EQ(language("fr;q=0.5, en-gb"), en_fr);  // the weights decide the order
+  EXPECT_EQ(language("en-gb;q=1.000 ,  fr;q=0.50"), en_fr);
+  EXPECT_EQ(language("en-gb;q=1, , fr;q=0.500"), en_fr);
+  EXPECT_NE(language("en-gb, fr;q=0.6"), en_fr);
+  EXPECT_NE(language("en-gb, fr"), en_fr);
+  EXPECT_NE(language("en-gb, fr;q=0"), en_fr);
+  EXPECT_NE(language("fr, en-gb"), language("en-gb, fr"));  // equal weights: order may break the tie
+  // A malformed weight stays apart from every well-formed spelling.
+  EXPECT_NE(language("en-gb, fr;q=0.5000"), en_fr);
+  EXPECT_NE(language("en-gb, fr;q=5"), language("en-gb, fr"));
+
+  auto accept = [](std::string_view value) { return variant({"accept"}, {{"Accept", value}}); };
+  EXPECT_EQ(accept("Text/HTML;level=1, application/json;q=0.9"),
+            accept("application/json; q=0.9, text/html; level=1"));
+  EXPECT_NE(accept("text/html;level=1"), accept("text/html;level=2"));  // other parameters count
+  EXPECT_EQ(variant({"accept-charset"}, {{"Accept-Charset", "UTF-8, iso-8859-1;q=0.2"}}),
+            variant({"Accept-Charset"}, {{"accept-charset", "iso-8859-1;q=0.20, utf-8"}}));
 }
 
 TEST(CacheKeyTest, AcceptEncodingIsACanonicalSet) {

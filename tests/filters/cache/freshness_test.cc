@@ -408,6 +408,7 @@ TEST(FreshnessFill, DateAndAgeFallbacks) {
     Fields fields;
     int64_t date_value;
     int64_t age_value;
+    bool validate_always = false;  // the Age says nothing trustworthy: validated before each reuse
   };
   const std::string date = formatHttpDate(kDate - 5);
   const Case cases[] = {
@@ -416,9 +417,13 @@ TEST(FreshnessFill, DateAndAgeFallbacks) {
       {"asctime Date", {{"Date", "Sun Sep  9 01:46:35 2001"}}, kDate - 5, 0},
       {"first Date wins", {{"Date", date}, {"date", "Sun, 09 Sep 2001 01:46:00 GMT"}}, kDate - 5, 0},
       {"Age", {{"age", "42"}}, kDate, 42},
-      {"invalid Age ignored", {{"Age", "-3"}}, kDate, 0},
-      {"list Age ignored", {{"Age", "3, 4"}}, kDate, 0},
-      {"huge Age clamps", {{"Age", "99999999999999"}}, kDate, 2147483648},
+      {"Age with spaces", {{"Age", " 42 "}}, kDate, 42},
+      {"list Age: its first member", {{"Age", "3, 4"}}, kDate, 3},
+      {"huge Age saturates at 2^31", {{"Age", "99999999999999"}}, kDate, 2147483648},
+      {"negative Age", {{"Age", "-3"}}, kDate, 0, true},
+      {"Age with a number prefix", {{"Age", "10abc"}}, kDate, 0, true},
+      {"fractional Age", {{"Age", "1.5"}}, kDate, 0, true},
+      {"empty Age", {{"Age", ""}}, kDate, 0, true},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -426,7 +431,14 @@ TEST(FreshnessFill, DateAndAgeFallbacks) {
     fillFreshness(entry, c.fields, kDate, kDate, {});
     EXPECT_EQ(entry.date_value, c.date_value);
     EXPECT_EQ(entry.age_value, c.age_value);
+    EXPECT_EQ(entry.no_cache, c.validate_always);
   }
+}
+
+TEST(FreshnessClassify, AResponseWithAnInvalidAgeIsValidatedBeforeReuse) {
+  CacheEntry entry;
+  fillFreshness(entry, {{"Cache-Control", "max-age=600"}, {"Age", "10abc"}, {"ETag", "\"v\""}}, kDate, kDate, {});
+  EXPECT_EQ(classify(entry, CacheControl{}, kDate + 1, true), Freshness::StaleRevalidate);
 }
 
 TEST(FreshnessFill, RevalidationAndStaleWindows) {
