@@ -1,5 +1,7 @@
 #include "filters/cache/cache_config.h"
 
+#include "gateway/http/tokens.h"
+
 #include <charconv>
 
 namespace perfgate {
@@ -7,6 +9,34 @@ namespace perfgate {
 void declareCacheConfig(ConfigSchema& schema) {
   schema.global<CacheConfig>("cache")
       .size("max_bytes", &CacheConfig::max_bytes, "memory budget of the cache: bodies, fields, keys and bookkeeping")
+      .custom("targeted_fields",
+              "targeted cache-control fields (RFC 9213), first present wins: its directives replace "
+              "`Cache-Control` and `Expires` for this cache (e.g. `[\"Perfgate-Cache-Control\", \"CDN-Cache-Control\"]`; "
+              "`[]`: off)",
+              [](CacheConfig& c, const ConfigValue& v) {
+                c.targeted_fields.clear();
+                for (const ConfigValue& item : v.array("an array of field names")) {
+                  std::string name;
+                  try {
+                    name = item.string();
+                  } catch (const KeyError&) {
+                    throw item.error("'targeted_fields' entries must be field names such as \"CDN-Cache-Control\"");
+                  }
+                  if (!isToken(name) || equalsIgnoreCase(name, "cache-control") || equalsIgnoreCase(name, "expires")) {
+                    throw item.error("'targeted_fields' entries must be field names other than Cache-Control and "
+                                     "Expires, such as \"CDN-Cache-Control\"");
+                  }
+                  c.targeted_fields.push_back(std::move(name));
+                }
+              },
+              [](const CacheConfig& c) -> std::optional<std::string> {
+                std::string list = "[";
+                for (const std::string& name : c.targeted_fields) list += (list.size() > 1 ? ", " : "") + tomlQuote(name);
+                return list + "]";
+              })
+      .documentedDefault("`[\"CDN-Cache-Control\"]`")
+      .boolean("forward_targeted_fields", &CacheConfig::forward_targeted_fields,
+               "send the targeted fields on to clients (`false`: this cache consumes them)")
       .check([](CacheConfig& c, const Config& config) {
         if (config.buffers.max_object_bytes > c.max_bytes) {
           throw KeyError("'max_object_bytes' must not exceed 'max_bytes'", "max_object_bytes");

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/config/config.h"
 
@@ -34,6 +35,10 @@ struct L2Config {
 // [cache]; its max_object_bytes is the core's (BufferLimits: other filters keep bodies whole too).
 struct CacheConfig {
   uint64_t max_bytes = 256ull * 1024 * 1024;  // L1 budget: stored heads, bodies, keys, overhead
+  // Targeted cache-control fields (RFC 9213), in precedence order: the first a response carries
+  // with a valid value is this cache's policy in place of Cache-Control and Expires.
+  std::vector<std::string> targeted_fields{"CDN-Cache-Control"};
+  bool forward_targeted_fields = true;  // false: removed from what clients get (and from the store)
 };
 
 // Per route: the RFC 9111 rules decide what is stored; these only widen or narrow them.

@@ -54,14 +54,21 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
     return FilterAction::Continue;
   }
   const RouteConfig& route = exchange.route();
-  CacheControl response_cc = parseCacheControl(head.headers);
+  // RFC 9213: a targeted field (CDN-Cache-Control, ...) is this cache's policy when present.
+  std::optional<HeaderBlock> targeted = targetedPolicyFields(head.headers, settings_.targeted_fields);
+  if (!settings_.forward_targeted_fields) {
+    for (const std::string& name : settings_.targeted_fields) head.headers.remove(name);
+  }
+  const HeaderBlock& policy_fields = targeted ? *targeted : head.headers;
+  CacheControl response_cc = parseCacheControl(policy_fields);
   StoragePolicy policy = policyOf(route.settings<CacheRouteSettings>());
 
   if (st->validating && head.status == 304) {
     // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
     // answers the client: in full, or 304 when the client's own validators match it.
     int64_t now = clock_.now();
-    CacheEntryPtr entry = refreshedEntry(*st->stale, head, response_cc, st->request_time, now, policy);
+    CacheEntryPtr entry =
+        refreshedEntry(*st->stale, head, response_cc, settings_.targeted_fields, st->request_time, now, policy);
     if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, now);
     uint64_t bytes = serveStored(exchange, entry, now, CacheOutcome::Revalidated, "fwd=stale; fwd-status=304");
     if (!st->refresh) count(route, CacheOutcome::Revalidated, bytes);
@@ -75,14 +82,14 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
     return FilterAction::Responded;
   }
   NotStorableReason reason = checkStorable(request.method, head.status, st->request_cc,
-                                           request.header("authorization").has_value(), head.headers,
+                                           request.header("authorization").has_value(), policy_fields,
                                            response_cc, policy);
   if (reason == NotStorableReason::None && request.isHead()) reason = NotStorableReason::Method;
   if (reason == NotStorableReason::None) {
     head.headers.forEach("content-length", [&](std::string_view value) {
       uint64_t length = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (ec != std::errc() || length > max_object_bytes_) reason = NotStorableReason::TooLarge;
+      if (ec != std::errc() || length > settings_.max_object_bytes) reason = NotStorableReason::TooLarge;
     });
   }
 
@@ -106,8 +113,8 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
 
   std::vector<std::string> vary = varyNames(head.headers);
   std::string variant = makeVariantKey(vary, request.headers, exchange.notes().gzip_variant);
-  st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, response_cc,
-                         st->request_time, clock_.now(), policy);
+  st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, policy_fields,
+                         response_cc, st->request_time, clock_.now(), policy);
   return FilterAction::Continue;
 }
 
@@ -116,7 +123,7 @@ void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_v
   if (st == nullptr) return;
   st->bytes += data.size();
   if (st->filling == nullptr) return;
-  if (st->filling->body.size() + data.size() > max_object_bytes_) {
+  if (st->filling->body.size() + data.size() > settings_.max_object_bytes) {
     st->filling.reset();  // larger than the object limit: it streams through unstored
     return;
   }

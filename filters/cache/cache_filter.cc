@@ -43,19 +43,19 @@ StoragePolicy policyOf(const CacheRouteSettings& route) {
 }
 
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
-                         std::shared_ptr<CacheStats> stats, std::shared_ptr<L2Cache> l2, uint64_t max_object_bytes,
-                         std::vector<const std::atomic<int8_t>*> switches, const Clock& clock)
+                         std::shared_ptr<CacheStats> stats, std::shared_ptr<L2Cache> l2, Settings settings,
+                         const Clock& clock)
     : store_(std::move(store)),
       fills_(std::move(fills)),
       stats_(std::move(stats)),
       l2_(std::move(l2)),
-      max_object_bytes_(max_object_bytes),
-      switches_(std::move(switches)),
+      settings_(std::move(settings)),
       clock_(clock) {}
 
 bool CacheFilter::enabledOn(const RouteConfig& route) const {
-  int8_t forced = route.index < switches_.size() && switches_[route.index] != nullptr
-                      ? switches_[route.index]->load(std::memory_order_relaxed)
+  const std::vector<const std::atomic<int8_t>*>& switches = settings_.switches;
+  int8_t forced = route.index < switches.size() && switches[route.index] != nullptr
+                      ? switches[route.index]->load(std::memory_order_relaxed)
                       : -1;
   return forced < 0 ? route.settings<CacheRouteSettings>().cache : forced != 0;
 }
@@ -124,7 +124,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     CacheEntryPtr gzipped = store_->lookup(key, hash, request.headers, true);
     if (gzipped != nullptr && classify(*gzipped, request_cc, now, !settings.ignore_client_no_cache) == Freshness::Fresh) {
       if (std::shared_ptr<CacheEntry> decoded = decodedEntry(
-              *gzipped, makeVariantKey(gzipped->vary, request.headers, gzip), max_object_bytes_,
+              *gzipped, makeVariantKey(gzipped->vary, request.headers, gzip), settings_.max_object_bytes,
               exchange.notes().etag_generated)) {
         RouteCacheCounters::bump(stats_->local(route.name).decoded);
         store_->insert(decoded);
@@ -205,7 +205,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
         break;
     }
   }
-  exchange.notes().body_kept_up_to = max_object_bytes_;  // a response up to this size may be stored
+  exchange.notes().body_kept_up_to = settings_.max_object_bytes;  // a response up to this size may be stored
   return FilterAction::Continue;
 }
 
@@ -223,7 +223,7 @@ FilterAction CacheFilter::startRefresh(Exchange& exchange, CacheExchange& st, bo
   // a full answer replaces it. Never answered from the store, never waiting behind a fill.
   st.stale = store_->lookup(st.key, st.hash, request.headers, exchange.notes().gzip_variant);
   st.lookup = st.stale != nullptr ? Lookup::Expired : Lookup::Miss;
-  exchange.notes().body_kept_up_to = max_object_bytes_;
+  exchange.notes().body_kept_up_to = settings_.max_object_bytes;
   return FilterAction::Continue;
 }
 

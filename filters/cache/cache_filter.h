@@ -32,11 +32,18 @@ struct CacheExchange;
 
 class CacheFilter final : public Filter {
  public:
-  // `switches` are the runtime cache switches of the snapshot's routes, by route index (-1:
-  // follow the route's `cache`, 0 off, 1 on; see CacheModule).
+  // What one config snapshot says.
+  struct Settings {
+    uint64_t max_object_bytes = 0;
+    // The runtime cache switches of the snapshot's routes, by route index (-1: follow the
+    // route's `cache`, 0 off, 1 on; see CacheModule).
+    std::vector<const std::atomic<int8_t>*> switches;
+    std::vector<std::string> targeted_fields;  // [cache] targeted_fields
+    bool forward_targeted_fields = true;
+  };
+
   CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, std::shared_ptr<CacheStats> stats,
-              std::shared_ptr<L2Cache> l2, uint64_t max_object_bytes, std::vector<const std::atomic<int8_t>*> switches,
-              const Clock& clock);
+              std::shared_ptr<L2Cache> l2, Settings settings, const Clock& clock);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
@@ -56,8 +63,7 @@ class CacheFilter final : public Filter {
   std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker
   std::shared_ptr<CacheStats> stats_;
   std::shared_ptr<L2Cache> l2_;  // null: no [cache.l2]
-  uint64_t max_object_bytes_;
-  std::vector<const std::atomic<int8_t>*> switches_;
+  Settings settings_;
   const Clock& clock_;
 };
 

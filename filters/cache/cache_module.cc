@@ -34,10 +34,13 @@ std::string CacheModule::configure(const Config& config) {
 
 std::shared_ptr<const Filter> CacheModule::makeFilter(const std::shared_ptr<const Config>& config) {
   config_ = config;
-  std::vector<const std::atomic<int8_t>*> switches;
-  for (const RouteConfig& route : config->routes) switches.push_back(switches_.at(route.name).get());
-  return std::make_shared<CacheFilter>(store_, fills_, stats_, l2_, config->buffers.max_object_bytes,
-                                       std::move(switches), clock_);
+  CacheFilter::Settings settings;
+  settings.max_object_bytes = config->buffers.max_object_bytes;
+  for (const RouteConfig& route : config->routes) settings.switches.push_back(switches_.at(route.name).get());
+  const CacheConfig& cache = config->section<CacheConfig>();
+  settings.targeted_fields = cache.targeted_fields;
+  settings.forward_targeted_fields = cache.forward_targeted_fields;
+  return std::make_shared<CacheFilter>(store_, fills_, stats_, l2_, std::move(settings), clock_);
 }
 
 void CacheModule::start(ModuleHost& host) {

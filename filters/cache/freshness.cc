@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "gateway/http/http_date.h"
+#include "gateway/http/structured_fields.h"
+#include "gateway/http/tokens.h"
 
 namespace perfgate {
 namespace {
@@ -276,6 +278,26 @@ Freshness classify(const CacheEntry& entry, const CacheControl& request_cc, int6
   // window [lifetime, lifetime + N) of the entry's age.
   if (staleness < entry.stale_while_revalidate) return Freshness::StaleWhileRevalidate;
   return validate;
+}
+
+std::optional<HeaderBlock> targetedPolicyFields(const HeaderBlock& fields, const std::vector<std::string>& targeted) {
+  for (const std::string& name : targeted) {
+    std::string value;
+    fields.forEach(name, [&value](std::string_view line) {
+      if (!value.empty()) value.append(", ");
+      value.append(line);
+    });
+    if (trimOws(value).empty() || !isStructuredDictionary(value)) continue;  // absent, empty or invalid: the next
+    HeaderBlock policy;
+    for (HeaderField field : fields) {
+      if (!equalsIgnoreCase(field.name, "cache-control") && !equalsIgnoreCase(field.name, "expires")) {
+        policy.add(field.name, field.value);
+      }
+    }
+    policy.add("Cache-Control", value);
+    return policy;
+  }
+  return std::nullopt;
 }
 
 }  // namespace perfgate

@@ -85,6 +85,13 @@ int64_t currentAge(const CacheEntry& entry, int64_t now);
 void fillFreshness(CacheEntry& entry, const HeaderBlock& response_fields,
                    int64_t request_time, int64_t response_time, const StoragePolicy& policy);
 
+// Targeted cache control (RFC 9213 §2.2): the first of `targeted` (field names, in precedence
+// order) that `fields` carry with a valid, non-empty Structured Dictionary value is this cache's
+// policy, and Cache-Control and Expires are ignored. Returns the fields the cache reads its policy
+// from in that case (a copy with that value as Cache-Control and no Expires), else nullopt: the
+// fields as they are.
+std::optional<HeaderBlock> targetedPolicyFields(const HeaderBlock& fields, const std::vector<std::string>& targeted);
+
 // What a stored entry allows for one request.
 // How long after a soft purge its entries may still be served stale while one refresh runs.
 inline constexpr int64_t kSoftPurgeGraceSeconds = 60;

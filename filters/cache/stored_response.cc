@@ -94,8 +94,8 @@ void finishEntry(CacheEntry& entry) {
 
 std::shared_ptr<CacheEntry> newEntry(const std::string& key, uint64_t hash, std::vector<std::string> vary,
                                      std::string variant, const std::string& route, const ResponseHead& head,
-                                     const CacheControl& response_cc, int64_t request_time, int64_t now,
-                                     const StoragePolicy& policy) {
+                                     const HeaderBlock& policy_fields, const CacheControl& response_cc,
+                                     int64_t request_time, int64_t now, const StoragePolicy& policy) {
   auto entry = std::make_shared<CacheEntry>();
   entry->key = key;
   entry->hash = hash;
@@ -106,12 +106,13 @@ std::shared_ptr<CacheEntry> newEntry(const std::string& key, uint64_t hash, std:
   entry->status = head.status;
   entry->reason = head.reason;
   entry->fields = storedFields(head, response_cc);
-  fillFreshness(*entry, head.headers, request_time, now, policy);
+  fillFreshness(*entry, policy_fields, request_time, now, policy);
   return entry;
 }
 
 CacheEntryPtr refreshedEntry(const CacheEntry& stale, const ResponseHead& head, const CacheControl& response_cc,
-                             int64_t request_time, int64_t now, const StoragePolicy& policy) {
+                             const std::vector<std::string>& targeted, int64_t request_time, int64_t now,
+                             const StoragePolicy& policy) {
   HeaderBlock fresh;
   appendSerializedFields(storedFields(head, response_cc), fresh);
   HeaderBlock merged;
@@ -120,7 +121,8 @@ CacheEntryPtr refreshedEntry(const CacheEntry& stale, const ResponseHead& head, 
   for (HeaderField field : fresh) merged.add(field.name, field.value);
   auto refreshed = std::make_shared<CacheEntry>(stale);
   refreshed->fields = merged.serialize();
-  fillFreshness(*refreshed, merged, request_time, now, policy);
+  std::optional<HeaderBlock> targeted_fields = targetedPolicyFields(merged, targeted);
+  fillFreshness(*refreshed, targeted_fields ? *targeted_fields : merged, request_time, now, policy);
   finishEntry(*refreshed);
   return refreshed;
 }

@@ -25,16 +25,20 @@ std::vector<std::string> purgeTags(const HeaderBlock& fields);
 
 // A new entry for a storable response head; the body is appended as it arrives, then
 // finishEntry() serializes what every hit sends.
+// `policy_fields` are those the cache's policy is read from (head.headers, or their targeted
+// view: targetedPolicyFields); `response_cc` is parsed from them.
 std::shared_ptr<CacheEntry> newEntry(const std::string& key, uint64_t hash, std::vector<std::string> vary,
                                      std::string variant, const std::string& route, const ResponseHead& head,
-                                     const CacheControl& response_cc, int64_t request_time, int64_t now,
-                                     const StoragePolicy& policy);
+                                     const HeaderBlock& policy_fields, const CacheControl& response_cc,
+                                     int64_t request_time, int64_t now, const StoragePolicy& policy);
 void finishEntry(CacheEntry& entry);
 
 // The stored entry brought up to date by a 304 (RFC 9111 §4.3.4): every field the 304 carries
-// replaces the stored fields of that name, and freshness is computed again.
+// replaces the stored fields of that name, and freshness is computed again (from the targeted
+// field of `targeted` the merged fields carry, if any; see targetedPolicyFields).
 CacheEntryPtr refreshedEntry(const CacheEntry& stale, const ResponseHead& head, const CacheControl& response_cc,
-                             int64_t request_time, int64_t now, const StoragePolicy& policy);
+                             const std::vector<std::string>& targeted, int64_t request_time, int64_t now,
+                             const StoragePolicy& policy);
 
 // The identity variant made from a stored gzip one: the body decoded (once: the caller stores
 // it), Content-Encoding gone, the ETag made to fit the new bytes (the strong tag of the bytes

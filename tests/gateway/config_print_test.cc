@@ -46,6 +46,8 @@ access_log = "/var/log/perfgate/access.jsonl"
 [cache]
 max_bytes = "1GiB"
 max_object_bytes = "512KiB"
+targeted_fields = ["Perfgate-Cache-Control", "CDN-Cache-Control"]
+forward_targeted_fields = false
 
 [cache.l2]
 redis = "redis://:pw@10.0.0.5:6380/2"
