@@ -132,7 +132,15 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       }
     }
   }
-  if (entry == nullptr && l2_ != nullptr && (slot == nullptr || !state().l2_asked) && !request_cc.only_if_cached) {
+  const bool honour_no_cache = !settings.ignore_client_no_cache;
+  std::optional<Freshness> verdict;
+  if (entry != nullptr) verdict = classify(*entry, request_cc, now, honour_no_cache);
+  // L2 is asked on a miss, and for an entry stale by its own age (another instance may have
+  // stored a newer copy since); not when only the client's directives ask for validation.
+  const bool stale_by_age = verdict && (*verdict == Freshness::StaleRevalidate || *verdict == Freshness::Expired) &&
+                            classify(*entry, CacheControl{}, now, false) != Freshness::Fresh;
+  if ((entry == nullptr || stale_by_age) && l2_ != nullptr && (slot == nullptr || !state().l2_asked) &&
+      !request_cc.only_if_cached) {
     // L1 → L2: park while this worker's link asks Redis; its records go into L1, and the
     // exchange looks again when they are in (or when the L2 timeout passed: then a miss).
     auto records = [store = store_](L2Cache::Records& found) {
@@ -151,7 +159,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
     state().l2_asked = true;  // not ready: a plain miss
   }
   if (entry != nullptr) {
-    switch (classify(*entry, request_cc, now, !settings.ignore_client_no_cache)) {
+    switch (*verdict) {
       case Freshness::Fresh: {
         // RFC 9211 §2.8: an answer that waited for another request's fetch says so.
         bool collapsed = slot != nullptr && state().waited;

@@ -53,6 +53,7 @@ bool CachePurge::selects(const CacheEntry& entry) const {
 }
 
 size_t CachePurge::apply(CacheStore& store, int64_t now) const {
+  if (selector == "tag") return soft ? store.markStaleTagged(value, now) : store.eraseTagged(value);
   auto pred = [this](const CacheEntry& entry) { return selects(entry); };
   if (soft) return store.markStaleIf(pred, now);
   return selector.empty() ? store.clear() : store.eraseIf(pred);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "filters/cache/cache_key.h"
@@ -117,6 +118,7 @@ class alignas(64) CacheStore::Shard {
     if (match != kNil) {
       Slot& s = at(match);
       bytes_ = bytes_ - s.charge + charge;
+      unindexTags(match);
       graveyard.bury(std::move(s.entry));
       s.entry = std::move(entry);
       s.charge = charge;
@@ -139,6 +141,7 @@ class alignas(64) CacheStore::Shard {
       if (entries_ > buckets_.size()) growBuckets();
     }
 
+    for (const std::string& tag : at(placed).entry->tags) tagged_[tag].insert(placed);
     // The caller checked charge <= budget_, so this stops before reaching `placed`.
     while (bytes_ > budget_ && tail_ != placed) {
       uint32_t victim = tail_;
@@ -180,6 +183,27 @@ class alignas(64) CacheStore::Shard {
     return erased;
   }
 
+  // The entries tagged `tag`, found through the tag index: O(tagged entries), not O(entries).
+  size_t eraseTagged(const std::string& tag, Graveyard& graveyard) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tagged_.find(tag);
+    if (it == tagged_.end()) return 0;
+    std::vector<uint32_t> slots(it->second.begin(), it->second.end());  // remove() edits the index
+    for (uint32_t i : slots) remove(i, chainPrev(i), graveyard);
+    return slots.size();
+  }
+
+  size_t markStaleTagged(const std::string& tag, int64_t now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tagged_.find(tag);
+    if (it == tagged_.end()) return 0;
+    for (uint32_t i : it->second) {
+      int64_t unmarked = 0;
+      at(i).entry->soft_purged.at.compare_exchange_strong(unmarked, now, std::memory_order_relaxed);
+    }
+    return it->second.size();
+  }
+
   size_t markStaleIf(const std::function<bool(const CacheEntry&)>& pred, int64_t now) {
     std::lock_guard<std::mutex> lock(mu_);
     size_t marked = 0;
@@ -199,6 +223,7 @@ class alignas(64) CacheStore::Shard {
     size_t erased = entries_;
     slabs.swap(slabs_);
     std::vector<uint32_t>().swap(buckets_);
+    tagged_.clear();
     slot_count_ = 0;
     free_ = head_ = tail_ = kNil;
     entries_ = bytes_ = 0;
@@ -242,7 +267,19 @@ class alignas(64) CacheStore::Shard {
         if (variants > kMaxVariants) return false;
       }
     }
-    return chained == entries_;
+    if (chained != entries_) return false;
+    // The tag index names exactly the slots whose entries carry each tag.
+    size_t indexed = 0;
+    for (const auto& [tag, slots] : tagged_) {
+      for (uint32_t i : slots) {
+        const Slot& s = at(i);
+        if (!s.entry || std::find(s.entry->tags.begin(), s.entry->tags.end(), tag) == s.entry->tags.end()) return false;
+        ++indexed;
+      }
+    }
+    size_t tags = 0;
+    for (uint32_t i = head_; i != kNil; i = at(i).next) tags += at(i).entry->tags.size();
+    return indexed == tags;
   }
 
 
@@ -308,6 +345,7 @@ class alignas(64) CacheStore::Shard {
   }
 
   void remove(uint32_t i, uint32_t chain_prev, Graveyard& graveyard) {
+    unindexTags(i);
     Slot& s = at(i);
     if (chain_prev != kNil) at(chain_prev).chain = s.chain; else bucket(s.hash) = s.chain;
     lruUnlink(i);
@@ -319,6 +357,15 @@ class alignas(64) CacheStore::Shard {
     s.charge = 0;
     s.chain = free_;
     free_ = i;
+  }
+
+  void unindexTags(uint32_t i) {
+    for (const std::string& tag : at(i).entry->tags) {
+      auto it = tagged_.find(tag);
+      if (it == tagged_.end()) continue;
+      it->second.erase(i);
+      if (it->second.empty()) tagged_.erase(it);
+    }
   }
 
   // Doubles the bucket array. Each old chain splits into two new ones in its original order,
@@ -343,6 +390,7 @@ class alignas(64) CacheStore::Shard {
 
   mutable std::mutex mu_;
   uint64_t budget_ = 0;
+  std::unordered_map<std::string, std::unordered_set<uint32_t>> tagged_;  // tag -> slots of entries with it
   std::vector<std::unique_ptr<Slot[]>> slabs_;
   uint32_t slot_count_ = 0;  // slots handed out of the slabs so far, in use or free
   uint32_t free_ = kNil;     // free slots, linked through Slot::chain
@@ -401,6 +449,21 @@ size_t CacheStore::eraseIf(const std::function<bool(const CacheEntry&)>& pred) {
     erased += shards_[i].eraseIf(pred, graveyard);
   }
   return erased;
+}
+
+size_t CacheStore::eraseTagged(const std::string& tag) {
+  size_t erased = 0;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    Graveyard graveyard;
+    erased += shards_[i].eraseTagged(tag, graveyard);
+  }
+  return erased;
+}
+
+size_t CacheStore::markStaleTagged(const std::string& tag, int64_t now) {
+  size_t marked = 0;
+  for (size_t i = 0; i < shard_count_; ++i) marked += shards_[i].markStaleTagged(tag, now);
+  return marked;
 }
 
 size_t CacheStore::markStaleIf(const std::function<bool(const CacheEntry&)>& pred, int64_t now) {

@@ -76,6 +76,11 @@ class CacheStore {
   // many went. `pred` runs under a shard's lock: it must be quick and must not call the store.
   size_t eraseIf(const std::function<bool(const CacheEntry&)>& pred);
 
+  // Removes / marks stale (as markStaleIf) the entries that carry purge tag `tag`, through each
+  // shard's tag index: the work is proportional to the tagged entries, not to the store.
+  size_t eraseTagged(const std::string& tag);
+  size_t markStaleTagged(const std::string& tag, int64_t now);
+
   // Soft purge: marks every entry for which `pred` is true stale as of `now` (in place; an
   // entry already marked keeps its earlier mark); returns how many matched. Same rules for
   // `pred` as eraseIf.

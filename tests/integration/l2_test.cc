@@ -18,6 +18,7 @@
 #include "integration/gateway_fixture.h"
 #include "support/cache_target.h"
 #include "support/redis_server.h"
+#include "support/scripted_backend.h"
 
 namespace perfgate::test {
 namespace {
@@ -43,17 +44,17 @@ class L2Test : public ::testing::Test {
     ASSERT_TRUE(backend_.ok());
   }
 
-  std::string config(const std::string& l2_extra = "") const {
+  std::string config(const std::string& l2_extra = "", int backend_port = 0) const {
     GatewayConfig c;
-    c.backend_port = backend_.port();
+    c.backend_port = backend_port != 0 ? backend_port : backend_.port();
     c.extra = "[cache.l2]\nredis = \"" + redis_->url() + "\"\ntimeout = \"500ms\"\nreconnect_max = \"300ms\"\n" +
               "key_prefix = \"t:\"\n" + l2_extra;
     return c.toToml();
   }
 
-  // A gateway whose worker links are all ready.
-  std::unique_ptr<GatewayProcess> startInstance() {
-    auto gateway = std::make_unique<GatewayProcess>(config());
+  // A gateway whose worker links are all ready (in front of backend_, or of `backend_port`).
+  std::unique_ptr<GatewayProcess> startInstance(int backend_port = 0) {
+    auto gateway = std::make_unique<GatewayProcess>(config("", backend_port));
     if (!gateway->ready()) {
       ADD_FAILURE() << gateway->failure();
       return gateway;
@@ -310,6 +311,39 @@ TEST_F(L2Test, RedisTtlIsTheRemainingFreshnessPlusTheStaleWindow) {
   // 100 - 10 (Age) + 30, less the second or so the write took.
   EXPECT_LE(ttl->integer, 120);
   EXPECT_GE(ttl->integer, 117);
+}
+
+// An L1 entry stale by its age is looked up in L2 before the backend: another instance may have
+// stored a newer copy there. B's copy arrives already stale (Age past max-age); A then stores a
+// fresh one; B answers from it without a third backend request.
+TEST_F(L2Test, AStaleL1EntryIsLookedUpInL2BeforeTheBackend) {
+  ScriptedBackend origin([](int, int, const std::string& head) {
+    static std::atomic<int> fetches{0};
+    int n = ++fetches;
+    std::string body = "version " + std::to_string(n) + "\n";
+    std::string age = n == 1 ? "Age: 100\r\n" : "";  // the first answer is stale on arrival
+    (void)head;
+    return Reply("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n" + age + "ETag: \"v" + std::to_string(n) +
+                 "\"\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  });
+  auto a = startInstance(origin.port());
+  auto b = startInstance(origin.port());
+  ASSERT_TRUE(a->ready() && b->ready());
+
+  ASSERT_EQ(get(*b, "/stale-l1").body, "version 1\n");
+  HttpResponse fresh = get(*a, "/stale-l1");
+  ASSERT_EQ(fresh.body, "version 2\n") << fresh.summary();
+  ASSERT_TRUE(eventually([&] {
+    std::vector<std::string> keys = entryKeys("stale-l1");
+    return keys.size() == 1 && redis_->command({"TTL", keys[0]})->integer > 30;
+  })) << "A's fresh copy was not written behind";
+
+  uint64_t lookups = counter(*b, "lookups");
+  HttpResponse from_l2 = get(*b, "/stale-l1");
+  EXPECT_EQ(from_l2.body, "version 2\n") << from_l2.summary();
+  EXPECT_EQ(from_l2.header("X-Cache"), "HIT");
+  EXPECT_EQ(counter(*b, "lookups"), lookups + 1) << "B did not ask L2 for its stale entry";
+  EXPECT_EQ(origin.requests(), 2) << "B went to the backend instead";
 }
 
 }  // namespace

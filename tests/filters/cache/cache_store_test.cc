@@ -416,5 +416,53 @@ TEST(CacheStoreTest, EvictionsAreCountedPerRoute) {
   EXPECT_TRUE(tiny.stats().evictions_by_route.empty());
 }
 
+// Purge by tag goes through each shard's tag index: exactly the tagged entries, whatever else
+// the store holds, and the index follows replacement, eviction and erasure.
+TEST(CacheStoreTest, TagIndexFindsExactlyTheTaggedEntries) {
+  CacheStore store(1 << 20, 4);
+  auto tagged = [](std::string_view path, std::vector<std::string> tags, std::string variant = "") {
+    auto entry = makeEntry(path, 100, std::move(variant));
+    entry->tags = std::move(tags);
+    return entry;
+  };
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(store.insert(makeEntry("/plain/" + std::to_string(i))));
+  ASSERT_TRUE(store.insert(tagged("/p/1", {"product-1", "home"})));
+  ASSERT_TRUE(store.insert(tagged("/p/1", {"product-1", "home"}, "gzip")));
+  ASSERT_TRUE(store.insert(tagged("/p/2", {"product-2", "home"})));
+  ASSERT_TRUE(store.insert(tagged("/p/3", {"product-3"})));
+  EXPECT_TRUE(store.checkInvariants());
+
+  // A replacement drops the old entry's tags from the index.
+  ASSERT_TRUE(store.insert(tagged("/p/3", {"product-3b"})));
+  EXPECT_TRUE(store.checkInvariants());
+  EXPECT_EQ(store.eraseTagged("product-3"), 0u);
+
+  EXPECT_EQ(store.markStaleTagged("home", 1000), 3u);
+  EXPECT_NE(lookupPath(store, "/p/2")->soft_purged.at.load(), 0);
+  EXPECT_EQ(lookupPath(store, "/p/3")->soft_purged.at.load(), 0);
+  EXPECT_EQ(store.eraseTagged("product-1"), 2u);  // both variants
+  EXPECT_EQ(lookupPath(store, "/p/1"), nullptr);
+  EXPECT_EQ(store.eraseTagged("home"), 1u);       // /p/2 is left with it
+  EXPECT_EQ(store.eraseTagged("home"), 0u);
+  EXPECT_EQ(store.eraseTagged("nobody"), 0u);
+  EXPECT_EQ(store.stats().entries, 201u);
+  EXPECT_TRUE(store.checkInvariants());
+
+  // Eviction keeps the index right too.
+  CacheStore small(makeEntry("/size", 1000)->charge() * 2 + 64, 1);
+  for (int i = 0; i < 10; ++i) {
+    auto entry = makeEntry("/e/" + std::to_string(i), 1000);
+    entry->tags = {"t" + std::to_string(i % 3), "all"};
+    ASSERT_TRUE(small.insert(entry));
+    ASSERT_TRUE(small.checkInvariants()) << i;
+  }
+  size_t resident = small.stats().entries;
+  ASSERT_GE(resident, 1u);
+  EXPECT_LT(resident, 10u) << "nothing was evicted";
+  EXPECT_EQ(small.eraseTagged("all"), resident);
+  EXPECT_EQ(small.stats().entries, 0u);
+  EXPECT_TRUE(small.checkInvariants());
+}
+
 }  // namespace
 }  // namespace perfgate
