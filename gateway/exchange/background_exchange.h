@@ -47,6 +47,7 @@ class BackgroundExchange final : public Downstream {
     return prefix.size() + body.size();
   }
   void sendContinue() override {}
+  void sendInterim(const ResponseHead&) override {}
   bool outputFull() const override { return false; }
   bool pumpBody() override { return true; }
   void exchangeDone(ProxyExchange& exchange, bool keep_alive, bool refused) override;

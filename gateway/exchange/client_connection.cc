@@ -297,6 +297,12 @@ void ClientConnection::endBody() {
 
 void ClientConnection::sendContinue() { bufferevent_write(bev_, "HTTP/1.1 100 Continue\r\n\r\n", 25); }
 
+void ClientConnection::sendInterim(const ResponseHead& head) {
+  head_scratch_.clear();
+  writeInterimHead(head, head_scratch_);
+  bufferevent_write(bev_, head_scratch_.data(), head_scratch_.size());
+}
+
 bool ClientConnection::outputFull() const {
   return evbuffer_get_length(bufferevent_get_output(bev_)) >= kOutputHighWater;
 }

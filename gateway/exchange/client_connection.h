@@ -47,6 +47,7 @@ class ClientConnection final : public Downstream, private BodySink {
   size_t sendWhole(const ResponseHead& head, std::string_view prefix, std::string_view body,
                    const std::shared_ptr<const void>& owner, const RequestHead& request, bool keep_alive) override;
   void sendContinue() override;
+  void sendInterim(const ResponseHead& head) override;
   bool outputFull() const override;
   bool pumpBody() override;
   void exchangeDone(ProxyExchange& exchange, bool keep_alive, bool refused) override;

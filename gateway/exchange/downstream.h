@@ -40,6 +40,8 @@ class Downstream {
                            bool keep_alive) = 0;
   // "100 Continue" before the request body is read (RFC 9110 §10.1.1).
   virtual void sendContinue() = 0;
+  // An interim response from the backend (102, 103, ...), before the final head.
+  virtual void sendInterim(const ResponseHead& head) = 0;
   // Backpressure: true while the client has not taken enough of what was sent; the exchange
   // stops reading the backend until onWritable().
   virtual bool outputFull() const = 0;

@@ -74,6 +74,7 @@ void ProxyExchange::reset() {
   status_ = 0;
   bytes_out_ = 0;
   response_started_ = response_complete_ = receive_paused_ = false;
+  interim_sent_ = 0;
   keep_alive_ = true;
   notes_ = ExchangeNotes();
   upstream_started_ = upstream_headers_ = finished_ = Steady::time_point();
@@ -210,6 +211,20 @@ size_t ProxyExchange::onUpstreamReadBody(char* buffer, size_t size) {
   if (body_done_) return 0;
   body_waiting_ = true;
   return kBodyPause;
+}
+
+void ProxyExchange::onUpstreamInterim(const ResponseHead& head) {
+  // RFC 9110 §15.2: interim responses go on to HTTP/1.1 clients (never to 1.0 ones), before the
+  // final response; never stored, their fields never merged into the final one. A 100 Continue
+  // is the gateway's own business (it answered Expect itself), and a backend cannot flood the
+  // client with them.
+  constexpr unsigned kMaxInterim = 16;
+  if (head.status == 100 || response_started_ || request_.version != HttpVersion::Http11 || ended_ ||
+      interim_sent_ >= kMaxInterim) {
+    return;
+  }
+  ++interim_sent_;
+  downstream_.sendInterim(head);
 }
 
 void ProxyExchange::onUpstreamHeaders(ResponseHead& head) {

@@ -82,6 +82,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
 
  private:
   // UpstreamObserver
+  void onUpstreamInterim(const ResponseHead& head) override;
   void onUpstreamHeaders(ResponseHead& head) override;
   bool onUpstreamData(std::string_view data) override;
   size_t onUpstreamReadBody(char* buffer, size_t size) override;
@@ -136,6 +137,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   int status_ = 0;
   uint64_t bytes_out_ = 0;
   bool response_started_ = false;
+  unsigned interim_sent_ = 0;  // interim responses passed on to the client
   bool response_complete_ = false;  // the whole response reached the connection
   bool keep_alive_ = true;
   bool receive_paused_ = false;

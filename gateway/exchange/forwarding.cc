@@ -114,6 +114,24 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
   return out;
 }
 
+void writeInterimHead(const ResponseHead& response, std::string& out) {
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(response.status));
+  out.push_back(' ');
+  out.append(response.reason);
+  out.append("\r\n");
+  ConnectionOptions options(response.headers);
+  for (HeaderField field : response.headers) {
+    std::string_view name = field.name;
+    if (isHopByHop(name) || options.namesField(name) || equalsIgnoreCase(name, "content-length") ||
+        equalsIgnoreCase(name, "transfer-encoding")) {
+      continue;
+    }
+    appendField(out, name, field.value);
+  }
+  out.append("\r\n");
+}
+
 BodyFramingOut writeClientResponseHead(const ResponseHead& response, const RequestHead& request, bool& keep_alive,
                                        std::string& out) {
   out.clear();

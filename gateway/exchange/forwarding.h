@@ -31,4 +31,8 @@ enum class BodyFramingOut : uint8_t { None, Length, Chunked, UntilClose };
 BodyFramingOut writeClientResponseHead(const ResponseHead& response, const RequestHead& request, bool& keep_alive,
                                        std::string& out);
 
+// Serializes an interim (1xx) response head for the client: its status line and end-to-end
+// fields (no framing, no Connection fields, nothing it names), appended to `out`.
+void writeInterimHead(const ResponseHead& response, std::string& out);
+
 }  // namespace perfgate

@@ -120,6 +120,7 @@ size_t CurlTransfer::onHeaderLine(char* data, size_t size, size_t count, void* s
       t->bad_head_ = true;
       return 0;
     }
+    if (t->observer_ != nullptr) t->observer_->onUpstreamInterim(t->head_);
     t->head_.status = 0;
     return n;
   }

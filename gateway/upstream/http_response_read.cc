@@ -96,7 +96,11 @@ void HttpUpstreamPool::readResponse(HttpConnection* c) {
       finish(t, UpstreamResult::BadResponse, "upstream switched protocols without an Upgrade");
       return;
     }
-    if (t->head_.status < 200) continue;  // interim response: the final one follows
+    if (t->head_.status < 200) {  // an interim response: the final one follows
+      if (t->observer_ != nullptr) t->observer_->onUpstreamInterim(t->head_);
+      if (c->transfer != t) return;
+      continue;
+    }
     if (t->framing_ == HttpTransfer::Framing::Chunked) t->chunked_.emplace(UINT64_MAX, kMaxResponseHeadBytes);
     if (t->framing_ == HttpTransfer::Framing::None ||
         (t->framing_ == HttpTransfer::Framing::Length && t->remaining_ == 0)) {

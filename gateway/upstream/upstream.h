@@ -47,6 +47,9 @@ inline constexpr size_t kBodyAbort = static_cast<size_t>(-2);
 class UpstreamObserver {
  public:
   virtual ~UpstreamObserver() = default;
+  // An interim (1xx) response before the final one (100 Continue, 102 Processing, 103 Early
+  // Hints; never 101). Its fields belong to it alone.
+  virtual void onUpstreamInterim(const ResponseHead& /*head*/) {}
   virtual void onUpstreamHeaders(ResponseHead& head) = 0;
   // Body bytes (transfer coding removed). Return false to pause: the same bytes will be offered
   // again after UpstreamTransfer::resumeReceive().
