@@ -88,7 +88,14 @@ void declareCacheConfig(ConfigSchema& schema) {
                "10% of the Last-Modified age as lifetime (RFC 9111 §4.2.2)")
       .boolean("allow_cookies", &CacheRouteSettings::allow_cookies, "store responses that carry Set-Cookie")
       .boolean("ignore_client_no_cache", &CacheRouteSettings::ignore_client_no_cache,
-               "serve fresh entries despite request `no-cache` / `max-age=0`");
+               "serve fresh entries despite request `no-cache` / `max-age=0`")
+      .boolean("partial_content", &CacheRouteSettings::partial_content,
+               "a `Range` the store cannot answer asks the backend for the missing bytes only, and 206 "
+               "answers are stored and combined (RFC 9111 §3.3, §3.4); off: a ranged miss fetches the whole "
+               "object")
+      .boolean("store_post_responses", &CacheRouteSettings::store_post_responses,
+               "a 200/203 answer to a POST with explicit freshness and `Content-Location` equal to the "
+               "request's URL is stored and answers later GETs of it (RFC 9110 §9.3.3, RFC 9111 §4)");
 }
 
 std::string parseRedisUrl(std::string_view url, L2Config& l2) {

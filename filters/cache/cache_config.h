@@ -50,6 +50,8 @@ struct CacheRouteSettings {
   bool heuristic_freshness = false;      // 10% of the Last-Modified age (RFC 9111 §4.2.2)
   bool allow_cookies = false;            // store responses that set cookies
   bool ignore_client_no_cache = false;   // serve fresh entries despite request no-cache/max-age=0
+  bool partial_content = false;          // ranges go upstream; 206 parts stored and combined
+  bool store_post_responses = false;     // a POST response naming its own URL answers later GETs
 };
 
 // Declares [cache], [cache.l2] and the route keys.

@@ -22,9 +22,23 @@ struct CacheEntry {
   std::string reason;       // reason phrase
   std::string fields;       // stored response fields, "Name: value\r\n" each; hop-by-hop ones,
                             // Age, Date, Content-Length and the cache's own headers excluded
-  std::string body;         // identity body
+  std::string body;         // the whole body (as sent: gzip in a gzip variant); empty when partial
   std::string head;         // status line, fields, Content-Length and Via, serialized once when
                             // stored (finishEntry): a hit adds only Age and the cache's fields
+
+  // A partial entry (RFC 9111 §3.3), status 206: byte ranges of a `complete_length`-byte
+  // representation, in `parts` (sorted by `first`, neither overlapping nor adjacent), `body`
+  // empty and `fields` without Content-Range. It answers the ranges one part covers; the parts
+  // of later 206 responses for the same representation are combined into it (§3.4), and once
+  // they cover the whole it is stored as the complete 200.
+  struct Part {
+    uint64_t first = 0;
+    std::string bytes;
+    uint64_t last() const { return first + bytes.size() - 1; }
+  };
+  std::vector<Part> parts;
+  uint64_t complete_length = 0;
+  bool partial() const { return status == 206; }
 
   std::string etag;           // as received (W/ prefix kept), "" when none
   std::string last_modified;  // as received, "" when none
@@ -57,6 +71,7 @@ struct CacheEntry {
     size_t fields_bytes = 0;
     for (const std::string& name : vary) fields_bytes += name.size() + 32;
     for (const std::string& tag : tags) fields_bytes += tag.size() + 32;
+    for (const Part& part : parts) fields_bytes += part.bytes.size() + sizeof(Part);
     return sizeof(CacheEntry) + key.size() + variant.size() + route.size() + reason.size() + fields.size() +
            body.size() + head.size() + etag.size() + last_modified.size() + fields_bytes + kStoreOverhead;
   }

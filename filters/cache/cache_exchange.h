@@ -9,6 +9,7 @@
 
 #include "filters/cache/cache_config.h"
 #include "filters/cache/cache_entry.h"
+#include "filters/cache/cache_serve.h"
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/freshness.h"
 #include "filters/filter.h"
@@ -29,6 +30,7 @@ struct CacheExchange final : FilterState {
   CacheEntryPtr fallback;     // the stored response, when not fresh: stale-if-error material
   bool validating = false;    // the forwarded request carries our validators
   bool invalidate = false;    // an unsafe method: a success invalidates the URL (§4.4)
+  bool store_post = false;    // a POST whose response may be stored for GETs (store_post_responses)
   bool leader = false;        // this exchange fetches for the others waiting on its key
   bool waiting = false;       // suspended behind a leader
   bool waited = false;        // has waited once: never waits again (no serialized queue)
@@ -39,6 +41,13 @@ struct CacheExchange final : FilterState {
   std::optional<CacheOutcome> outcome;  // a forwarded response's outcome, counted on completion
   uint64_t bytes = 0;                   // its body bytes
   std::shared_ptr<CacheEntry> filling;  // the response being captured for the store
+  // Partial content (route `partial_content`): the client's Range goes to the backend, or only
+  // the span of it the stored parts lack (`missing`, validated with If-Range: `if_range`).
+  bool ranged = false;
+  std::optional<ByteRange> missing;
+  std::string if_range;
+  uint64_t part_first = 0;  // where the 206 being captured starts (its Content-Range)
+  uint64_t part_last = 0;
 };
 
 // The route's storage settings as the freshness rules take them.

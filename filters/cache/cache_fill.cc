@@ -7,6 +7,7 @@
 #include "filters/cache/cache_filter.h"
 #include "filters/cache/cache_key.h"
 #include "filters/cache/cache_serve.h"
+#include "filters/cache/partial_content.h"
 #include "filters/cache/stored_response.h"
 #include "gateway/http/accept_encoding.h"
 #include "gateway/upstream/upstream.h"
@@ -41,19 +42,42 @@ void invalidate(Exchange& exchange, CacheStore& store, L2Cache* l2, const CacheE
   }
 }
 
+// RFC 9110 §9.3.3: a POST response "is only cacheable when [it includes] explicit freshness
+// information and a Content-Location header field that has the same value as the POST's target
+// URI"; then it is the target's current representation (§8.7), for later GETs. Only 200 and
+// 203 answer a GET the same way.
+bool answersLaterGets(const RequestHead& request, const ResponseHead& head, const HeaderBlock& policy_fields,
+                      const CacheControl& response_cc) {
+  if (head.status != 200 && head.status != 203) return false;
+  if (!response_cc.max_age && !response_cc.s_maxage && !policy_fields.has("expires")) return false;
+  std::optional<std::string_view> location = head.headers.get("content-location");
+  if (!location) return false;
+  std::string_view target = *location;
+  if (startsWithIgnoreCase(target, "http://") || startsWithIgnoreCase(target, "https://")) {
+    target.remove_prefix(target.find("//") + 2);
+    size_t slash = target.find('/');
+    if (slash == std::string_view::npos || !equalsIgnoreCase(target.substr(0, slash), request.host)) return false;
+    target.remove_prefix(slash);
+  }
+  // The same value as the target (the key is made from the target; a path the gateway had to
+  // normalise, or keeps out of keys, is not the same value).
+  return target == request.target && !request.path_changed && !request.unkeyed_path;
+}
+
 }  // namespace
 
 FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
   if (st == nullptr) return FilterAction::Continue;
   const RequestHead& request = exchange.request();
+  const RouteConfig& route = exchange.route();
   if (st->lookup == Lookup::Bypass) {
     if (st->invalidate && head.status >= 200 && head.status < 400) invalidate(exchange, *store_, l2_.get(), *st, head);
     head.headers.add("X-Cache", "BYPASS");
     st->outcome = CacheOutcome::Bypass;
+    if (st->store_post) storePostResponse(exchange, *st, head);
     return FilterAction::Continue;
   }
-  const RouteConfig& route = exchange.route();
   // RFC 9213: a targeted field (CDN-Cache-Control, ...) is this cache's policy when present.
   std::optional<HeaderBlock> targeted = targetedPolicyFields(head.headers, settings_.targeted_fields);
   if (!settings_.forward_targeted_fields) {
@@ -62,6 +86,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   const HeaderBlock& policy_fields = targeted ? *targeted : head.headers;
   CacheControl response_cc = parseCacheControl(policy_fields);
   StoragePolicy policy = policyOf(route.settings<CacheRouteSettings>());
+  policy.partial_content = st->ranged;  // a 206 answers a Range the cache sent
 
   if (st->validating && head.status == 304) {
     // §4.3.4: the stored response is still current; its fields are updated from the 304 and it
@@ -85,6 +110,12 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
                                            request.header("authorization").has_value(), policy_fields,
                                            response_cc, policy);
   if (reason == NotStorableReason::None && request.isHead()) reason = NotStorableReason::Method;
+  std::optional<ContentRange> part;
+  if (reason == NotStorableReason::None && head.status == 206) {
+    std::optional<std::string_view> content_range = head.headers.get("content-range");
+    part = content_range ? parseContentRange(*content_range) : std::nullopt;
+    if (!part) reason = NotStorableReason::Status;  // several ranges (multipart), or an unknown length
+  }
   if (reason == NotStorableReason::None) {
     head.headers.forEach("content-length", [&](std::string_view value) {
       uint64_t length = 0;
@@ -96,7 +127,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   bool stale = st->lookup == Lookup::Expired;
   head.headers.add("X-Cache", stale ? "EXPIRED" : "MISS");
   st->outcome = stale ? CacheOutcome::Expired : CacheOutcome::Miss;
-  std::string status = stale ? "perfgate; fwd=stale" : "perfgate; fwd=miss";
+  std::string status = st->missing ? "perfgate; fwd=partial" : stale ? "perfgate; fwd=stale" : "perfgate; fwd=miss";
   if (reason != NotStorableReason::None) {
     st->not_storable = true;
     RouteCacheCounters& counters = stats_->local(route.name);
@@ -115,7 +146,48 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   std::string variant = makeVariantKey(vary, request.headers, exchange.notes().gzip_variant);
   st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, policy_fields,
                          response_cc, st->request_time, clock_.now(), policy);
+  if (part) {
+    st->filling->complete_length = part->complete;
+    st->part_first = part->first;
+    st->part_last = part->last;
+    // The missing bytes of the client's range: held until whole, combined with the stored parts,
+    // and the client answered its own range from the result (onResponseBody).
+    if (st->missing) return FilterAction::Hold;
+  }
   return FilterAction::Continue;
+}
+
+void CacheFilter::storePostResponse(Exchange& exchange, CacheExchange& st, ResponseHead& head) const {
+  const RequestHead& request = exchange.request();
+  std::optional<HeaderBlock> targeted = targetedPolicyFields(head.headers, settings_.targeted_fields);
+  const HeaderBlock& policy_fields = targeted ? *targeted : head.headers;
+  CacheControl response_cc = parseCacheControl(policy_fields);
+  StoragePolicy policy = policyOf(exchange.route().settings<CacheRouteSettings>());
+  if (!answersLaterGets(request, head, policy_fields, response_cc) ||
+      checkStorable("GET", head.status, st.request_cc, request.header("authorization").has_value(), policy_fields,
+                    response_cc, policy) != NotStorableReason::None) {
+    return;
+  }
+  head.headers.add("Cache-Status", "perfgate; fwd=method; stored");
+  std::vector<std::string> vary = varyNames(head.headers);
+  std::string variant = makeVariantKey(vary, request.headers, exchange.notes().gzip_variant);
+  st.filling = newEntry(st.key, st.hash, std::move(vary), std::move(variant), exchange.route().name, head,
+                        policy_fields, response_cc, st.request_time, clock_.now(), policy);
+}
+
+FilterAction CacheFilter::onResponseBody(Exchange& exchange, size_t index, ResponseHead&, std::string_view body,
+                                         bool complete) const {
+  auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
+  st->bytes += body.size();
+  if (!complete) {  // larger than the object limit after all: it streams through unstored
+    st->filling.reset();
+    return FilterAction::Continue;
+  }
+  st->filling->body.assign(body);
+  CacheEntryPtr stored = storeFilling(exchange, *st);
+  if (stored == nullptr || !storedAnswers(exchange.request(), *stored)) return FilterAction::Continue;
+  st->bytes = serveStored(exchange, stored, clock_.now(), CacheOutcome::Miss, "fwd=partial; stored");
+  return FilterAction::Responded;
 }
 
 void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_view data) const {
@@ -130,6 +202,23 @@ void CacheFilter::onResponseData(Exchange& exchange, size_t index, std::string_v
   st->filling->body.append(data);
 }
 
+CacheEntryPtr CacheFilter::storeFilling(Exchange& exchange, CacheExchange& st) const {
+  std::shared_ptr<CacheEntry> entry = std::move(st.filling);
+  if (entry->partial()) {
+    if (entry->body.size() != st.part_last - st.part_first + 1) return nullptr;  // not the part it said
+    entry->parts.push_back(CacheEntry::Part{st.part_first, std::move(entry->body)});
+    entry->body.clear();
+    CacheEntryPtr stored = store_->lookup(st.key, st.hash, exchange.request().headers, exchange.notes().gzip_variant);
+    combineParts(*entry, stored.get(), settings_.max_object_bytes);
+  }
+  finishEntry(*entry);
+  RouteCacheCounters& counters = stats_->local(exchange.route().name);
+  RouteCacheCounters::bump(counters.stored);
+  RouteCacheCounters::bump(counters.stored_bytes, entry->body.size());
+  if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, clock_.now());  // write-behind
+  return entry;
+}
+
 void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
   if (st == nullptr) return;
@@ -141,14 +230,8 @@ void CacheFilter::onComplete(Exchange& exchange, size_t index, bool complete) co
     if (!st->refresh) count(exchange.route(), *st->outcome, st->bytes);  // its client was counted
     st->outcome.reset();
   }
-  if (st->filling != nullptr && complete) {
-    finishEntry(*st->filling);
-    RouteCacheCounters& counters = stats_->local(exchange.route().name);
-    RouteCacheCounters::bump(counters.stored);
-    RouteCacheCounters::bump(counters.stored_bytes, st->filling->body.size());
-    if (store_->insert(st->filling) && l2_ != nullptr) l2_->store(*st->filling, clock_.now());  // write-behind
-    st->filling.reset();
-    if (!st->leader) fills_->stored(st->key, st->hash);
+  if (st->filling != nullptr && complete && storeFilling(exchange, *st) != nullptr && !st->leader) {
+    fills_->stored(st->key, st->hash);
   }
   if (st->leader) {  // wakes the waiters, on every worker: they look again
     st->leader = false;

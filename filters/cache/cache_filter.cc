@@ -3,6 +3,7 @@
 #include "filters/cache/cache_exchange.h"
 #include "filters/cache/cache_key.h"
 #include "filters/cache/cache_serve.h"
+#include "filters/cache/partial_content.h"
 #include "filters/cache/stored_response.h"
 #include "gateway/http/accept_encoding.h"
 #include "gateway/http/error_response.h"
@@ -107,6 +108,12 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       st.key = makeCacheKey("http", request.host, request.path, request.query);
       st.hash = hashKey(st.key);
     }
+    st.store_post = enabled && request.method == "POST" && settings.store_post_responses;
+    if (st.store_post) {
+      st.request_cc = parseCacheControl(request.headers);
+      st.request_time = clock_.now();
+      exchange.notes().body_kept_up_to = settings_.max_object_bytes;
+    }
     return FilterAction::Continue;
   }
 
@@ -132,6 +139,10 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
       }
     }
   }
+  // Stored parts that do not answer this request: a miss, and the backend is asked for the
+  // span of the range that they lack (RFC 9111 §3.4 then combines the answer with them).
+  CacheEntryPtr partial;
+  if (entry != nullptr && entry->partial() && !storedAnswers(request, *entry)) partial = std::move(entry);
   const bool honour_no_cache = !settings.ignore_client_no_cache;
   std::optional<Freshness> verdict;
   if (entry != nullptr) verdict = classify(*entry, request_cc, now, honour_no_cache);
@@ -198,10 +209,21 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   st.lookup = entry != nullptr ? Lookup::Expired : Lookup::Miss;
   st.stale = std::move(stale);
   st.fallback = std::move(entry);
+  st.ranged = settings.partial_content && request.method == "GET" && request.header("range").has_value();
+  if (st.ranged && partial != nullptr) {
+    std::optional<ByteRange> asked = rangeAsked(request, *partial);
+    std::optional<ByteRange> missing = asked && !asked->unsatisfiable ? missingSpan(*partial, *asked) : std::nullopt;
+    std::string_view validator = strongValidator(*partial);
+    if (missing && !validator.empty() && missing->last - missing->first < settings_.max_object_bytes) {
+      st.missing = missing;
+      st.if_range = validator;
+    }
+  }
   // Coalescing: one GET per key goes to the backend, from whichever worker; the others wait for
   // its response and then look again (each goes to the backend itself if that response did not
-  // fit it, or when the wait runs out).
-  if (!st.waited) {
+  // fit it, or when the wait runs out). Ranges that go to the backend as ranges are not
+  // coalesced: one client's part seldom answers another's.
+  if (!st.waited && !st.ranged) {
     switch (fills_->join(st.key, st.hash, &exchange, exchange.waker(), request.method == "GET", now)) {
       case FillRegistry::Join::Wait:
         st.waiting = true;
@@ -230,6 +252,7 @@ FilterAction CacheFilter::startRefresh(Exchange& exchange, CacheExchange& st, bo
   // The stored response of this variant, validated with its own validators: a 304 refreshes it,
   // a full answer replaces it. Never answered from the store, never waiting behind a fill.
   st.stale = store_->lookup(st.key, st.hash, request.headers, exchange.notes().gzip_variant);
+  if (st.stale != nullptr && st.stale->partial()) st.stale.reset();  // parts: fetch the whole instead
   st.lookup = st.stale != nullptr ? Lookup::Expired : Lookup::Miss;
   exchange.notes().body_kept_up_to = settings_.max_object_bytes;
   return FilterAction::Continue;
@@ -238,7 +261,13 @@ FilterAction CacheFilter::startRefresh(Exchange& exchange, CacheExchange& st, bo
 void CacheFilter::onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const {
   auto* st = static_cast<CacheExchange*>(exchange.state(index).get());
   if (st == nullptr) return;
-  if (st->leader && exchange.request().header("range")) {
+  if (st->missing) {
+    // Only the bytes the stored parts lack, and only if they are still that representation's.
+    request.headers.remove("range");
+    request.headers.remove("if-range");
+    request.headers.add("Range", "bytes=" + std::to_string(st->missing->first) + "-" + std::to_string(st->missing->last));
+    request.headers.add("If-Range", st->if_range);
+  } else if (st->leader && exchange.request().header("range")) {
     // Fetch the whole object so it can be stored; the range is then cut from it (as nginx and
     // Varnish do). Sending the full response instead of a range is allowed (RFC 9110 §14.2).
     request.headers.remove("range");

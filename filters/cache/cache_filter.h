@@ -50,6 +50,9 @@ class CacheFilter final : public Filter {
   void onUpstreamRequest(Exchange& exchange, size_t index, UpstreamRequest& request) const override;
   FilterAction onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const override;
   FilterAction onUpstreamError(Exchange& exchange, size_t index, int status) const override;
+  FilterAction onResponseBody(Exchange& exchange, size_t index, ResponseHead& head, std::string_view body,
+                              bool complete) const override;
+  uint64_t holdLimit() const override { return settings_.max_object_bytes; }
   void onResponseData(Exchange& exchange, size_t index, std::string_view data) const override;
   void onComplete(Exchange& exchange, size_t index, bool complete) const override;
 
@@ -58,6 +61,12 @@ class CacheFilter final : public Filter {
   bool enabledOn(const RouteConfig& route) const;
   // The lookup of a background refresh (ExchangeNotes::background).
   FilterAction startRefresh(Exchange& exchange, CacheExchange& st, bool enabled) const;
+  // Stores the response captured in st.filling (a part combined with the stored ones first);
+  // returns what was stored, or null when the capture was not the response it claimed to be.
+  CacheEntryPtr storeFilling(Exchange& exchange, CacheExchange& st) const;
+  // A POST's response, when it is its target's new representation (store_post_responses):
+  // captured in st.filling for storing.
+  void storePostResponse(Exchange& exchange, CacheExchange& st, ResponseHead& head) const;
 
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "filters/cache/freshness.h"
+#include "filters/cache/partial_content.h"
 #include "filters/cache/stored_response.h"
 #include "gateway/http/conditional.h"
 #include "gateway/http/tokens.h"
@@ -29,7 +30,37 @@ std::string_view decimal(char (&buffer)[24], int64_t value) {
   return std::string_view(buffer, static_cast<size_t>(end - buffer));
 }
 
+// What the stored response answers: 304, or the byte range (206 / 416) of a GET's single Range
+// that If-Range lets apply, or (neither) the whole response.
+struct Answer {
+  bool not_modified = false;
+  std::optional<ByteRange> range;
+};
+
+Answer answerFor(const RequestHead& request, const CacheEntry& entry) {
+  Answer answer;
+  bool representation = entry.status == 200 || entry.partial();
+  if (!representation) return answer;
+  answer.not_modified = notModified(request, entry.etag, entry.last_modified);
+  if (!answer.not_modified) answer.range = rangeAsked(request, entry);
+  return answer;
+}
+
 }  // namespace
+
+std::optional<ByteRange> rangeAsked(const RequestHead& request, const CacheEntry& entry) {
+  if (request.method != "GET") return std::nullopt;
+  std::optional<std::string_view> header = request.header("range");
+  if (!header || !ifRangeHolds(request, entry)) return std::nullopt;
+  return singleRange(*header, entry.partial() ? entry.complete_length : entry.body.size());
+}
+
+bool storedAnswers(const RequestHead& request, const CacheEntry& entry) {
+  if (!entry.partial()) return true;
+  Answer answer = answerFor(request, entry);
+  return answer.not_modified ||
+         (answer.range && (answer.range->unsatisfiable || coveringPart(entry, *answer.range) != nullptr));
+}
 
 std::optional<ByteRange> singleRange(std::string_view header, uint64_t size) {
   header = trimOws(header);
@@ -66,13 +97,8 @@ uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now
                      std::string_view cache_status) {
   const RequestHead& request = exchange.request();
   int64_t age = currentAge(*entry, now);
-  bool not_modified = entry->status == 200 && notModified(request, entry->etag, entry->last_modified);
-  std::optional<ByteRange> range;
-  if (!not_modified && entry->status == 200 && request.method == "GET") {
-    if (std::optional<std::string_view> header = request.header("range"); header && ifRangeHolds(request, *entry)) {
-      range = singleRange(*header, entry->body.size());
-    }
-  }
+  auto [not_modified, range] = answerFor(request, *entry);
+  const uint64_t size = entry->partial() ? entry->complete_length : entry->body.size();
   // A per-thread head: its buffers are kept across hits, so a full hit allocates nothing.
   thread_local ResponseHead head;
   head.headers.clear();
@@ -87,16 +113,19 @@ uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now
     head.status = 416;
     head.reason = "Range Not Satisfiable";
     addNotModifiedFields(entry->fields, head.headers);
-    head.headers.add("Content-Range", "bytes */" + std::to_string(entry->body.size()));
+    head.headers.add("Content-Range", "bytes */" + std::to_string(size));
     head.headers.add("Content-Length", "0");
   } else if (range) {
     head.status = 206;
     head.reason = "Partial Content";
     appendSerializedFields(entry->fields, head.headers);
     head.headers.add("Content-Range", "bytes " + std::to_string(range->first) + "-" + std::to_string(range->last) +
-                                          "/" + std::to_string(entry->body.size()));
+                                          "/" + std::to_string(size));
     head.headers.add("Content-Length", decimal(number, static_cast<int64_t>(range->last - range->first + 1)));
-    body = std::string_view(entry->body).substr(range->first, range->last - range->first + 1);
+    const CacheEntry::Part* part = entry->partial() ? coveringPart(*entry, *range) : nullptr;
+    std::string_view bytes = part != nullptr ? std::string_view(part->bytes) : std::string_view(entry->body);
+    uint64_t offset = part != nullptr ? part->first : 0;
+    body = bytes.substr(range->first - offset, range->last - range->first + 1);
   } else {
     head.status = entry->status;
     prefix = entry->head;  // status line to Via

@@ -22,7 +22,15 @@ struct ByteRange {
 };
 std::optional<ByteRange> singleRange(std::string_view header, uint64_t size);
 
-// Answers `exchange` from `entry` at `now` (seconds), with X-Cache for `outcome` and
+// The single byte range a GET asks of `entry` (as singleRange()), when If-Range lets it apply.
+std::optional<ByteRange> rangeAsked(const RequestHead& request, const CacheEntry& entry);
+
+// Whether `entry` can answer `request`: a complete entry always can; a partial one (RFC 9111
+// §3.3) when the client's validators match it (304), or its single range lies past the end
+// (416) or within one stored part (206).
+bool storedAnswers(const RequestHead& request, const CacheEntry& entry);
+
+// Answers `exchange` from `entry` (one that storedAnswers() the request) at `now` (seconds), with X-Cache for `outcome` and
 // Cache-Status "perfgate; <cache_status>; ttl=N". Returns the body bytes sent.
 uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now, CacheOutcome outcome,
                      std::string_view cache_status);

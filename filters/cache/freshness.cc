@@ -48,7 +48,8 @@ const char* describe(NotStorableReason reason) {
 }
 
 bool statusUnderstood(int status) {
-  // RFC 9110 §15's final status codes, less 206 (partial content is not stored) and 304 (it
+  // RFC 9110 §15's final status codes, less 206 (understood where the route stores parts:
+  // StoragePolicy::partial_content) and 304 (it
   // freshens a stored response, §4.3.4, and is never stored itself), 305 and 306 (deprecated,
   // unused).
   switch (status) {
@@ -65,8 +66,8 @@ bool statusUnderstood(int status) {
 }
 
 bool statusHeuristicallyCacheable(int status) {
-  // RFC 9110 §15.1: "200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, and 501"; all but
-  // 206, which the store does not keep (it would be stored as if it were the whole response).
+  // RFC 9110 §15.1: "200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, and 501"; 206 only
+  // where the route stores parts (checkStorable), never as if it were the whole response.
   switch (status) {
     case 200: case 203: case 204: case 300: case 301: case 308:
     case 404: case 405: case 410: case 414: case 501:
@@ -87,10 +88,10 @@ NotStorableReason checkStorable(std::string_view method, int status, const Cache
   // §3: "the response status code is final" and, "if the response status code is 206 or 304, or
   // the must-understand cache directive is present: the cache understands the response status
   // code".
-  if (status < 200 || status > 599 || status == 206 || status == 304) {
+  if (status < 200 || status > 599 || (status == 206 && !policy.partial_content) || status == 304) {
     return NotStorableReason::Status;
   }
-  const bool understood = statusUnderstood(status);
+  const bool understood = statusUnderstood(status) || status == 206;
   if (response_cc.must_understand && !understood) return NotStorableReason::Status;
 
   // §3: "the no-store cache directive is not present in the response"; §5.2.1.5: request
@@ -127,7 +128,7 @@ NotStorableReason checkStorable(std::string_view method, int status, const Cache
       response_cc.max_age || response_cc.s_maxage || anyField(response_fields, "expires");
   const bool route_ttl = policy.override_ttl || policy.default_ttl;
   if (!explicit_lifetime && !route_ttl && !response_cc.public_ &&
-      !statusHeuristicallyCacheable(status)) {
+      !(statusHeuristicallyCacheable(status) || status == 206)) {
     return NotStorableReason::Status;
   }
 

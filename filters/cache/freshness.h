@@ -42,6 +42,7 @@ struct StoragePolicy {
   std::optional<int64_t> default_ttl;  // lifetime when the response gives none
   std::optional<int64_t> override_ttl; // lifetime regardless of the response
   std::optional<int64_t> stale_if_error;  // window when the response has no stale-if-error
+  bool partial_content = false;        // 206 is understood: the store keeps and combines parts
 };
 
 // RFC 9111 §3 for a shared cache. `method` is the request method (case-sensitive), `status` the

@@ -461,6 +461,7 @@ bool L2Cache::lookup(std::string_view route, std::string_view key, std::function
 }
 
 void L2Cache::store(const CacheEntry& entry, int64_t now) {
+  if (entry.partial()) return;  // parts stay in the instance that fetched them
   int64_t ttl = ttlOf(entry, now);
   if (ttl <= 0) return;
   RedisLink* link = local();

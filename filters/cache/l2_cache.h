@@ -173,7 +173,7 @@ class L2Cache {
   bool lookup(std::string_view route, std::string_view key, std::function<void(Records&)> records,
               std::function<void()> wake);
   // Write-behind of a stored entry; the TTL is the entry's remaining freshness plus its stale
-  // window at `now` (nothing is written when that is not positive).
+  // window at `now` (nothing is written when that is not positive, nor for a partial entry).
   void store(const CacheEntry& entry, int64_t now);
   // Removes every variant of `key` on `route`.
   void erase(std::string_view route, std::string_view key);

@@ -21,9 +21,9 @@ bool listed(const std::vector<std::string>& names, std::string_view name) {
   return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return equalsIgnoreCase(n, name); });
 }
 
-// The fields stored with a response: what a hit replays. Hop-by-hop fields, framing, Age, Via
-// and the cache's own fields are made afresh per response; fields a qualified private or
-// no-cache names are never stored (RFC 9111 §5.2.2.4, §5.2.2.7).
+// The fields stored with a response: what a hit replays. Hop-by-hop fields, framing, Age, Via,
+// the cache's own fields and a part's Content-Range are made afresh per response; fields a
+// qualified private or no-cache names are never stored (RFC 9111 §5.2.2.4, §5.2.2.7).
 std::string storedFields(const ResponseHead& head, const CacheControl& cc) {
   ConnectionOptions connection_named(head.headers);
   HeaderBlock kept;
@@ -31,7 +31,8 @@ std::string storedFields(const ResponseHead& head, const CacheControl& cc) {
     std::string_view name = field.name;
     if (isHopByHop(name) || equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "age") ||
         equalsIgnoreCase(name, "via") || equalsIgnoreCase(name, "x-cache") ||
-        equalsIgnoreCase(name, "cache-status") || listed(cc.private_fields, name) ||
+        equalsIgnoreCase(name, "cache-status") || (head.status == 206 && equalsIgnoreCase(name, "content-range")) ||
+        listed(cc.private_fields, name) ||
         listed(cc.no_cache_fields, name) || connection_named.namesField(name)) {
       continue;
     }
@@ -77,6 +78,7 @@ std::vector<std::string> purgeTags(const HeaderBlock& fields) {
 
 void finishEntry(CacheEntry& entry) {
   entry.head.clear();
+  if (entry.partial()) return;  // answered range by range, never whole
   entry.head.reserve(entry.fields.size() + entry.reason.size() + 64);
   entry.head.append("HTTP/1.1 ");
   entry.head.append(std::to_string(entry.status));
@@ -132,7 +134,7 @@ std::shared_ptr<CacheEntry> decodedEntry(const CacheEntry& gzip, std::string var
   HeaderBlock fields;
   appendSerializedFields(gzip.fields, fields);
   std::optional<std::string_view> coding = fields.get("content-encoding");
-  if (!coding || !equalsIgnoreCase(*coding, "gzip")) return nullptr;
+  if (gzip.partial() || !coding || !equalsIgnoreCase(*coding, "gzip")) return nullptr;
   std::optional<std::string> body = gzipDecompress(gzip.body, max_bytes);
   if (!body) return nullptr;
   auto entry = std::make_shared<CacheEntry>();

@@ -104,6 +104,8 @@ stale_if_error = "5m"
 heuristic_freshness = true
 allow_cookies = true
 ignore_client_no_cache = true
+partial_content = true
+store_post_responses = true
 compression = false
 cache_control = "public, max-age=300"
 cache_control_mode = "override"
@@ -122,6 +124,8 @@ stale_if_error = "1500ms"
 heuristic_freshness = false
 allow_cookies = false
 ignore_client_no_cache = false
+partial_content = false
+store_post_responses = false
 compression = true
 etag = false
 server_timing = false
