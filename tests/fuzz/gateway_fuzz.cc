@@ -47,7 +47,8 @@ constexpr size_t kMaxSteps = 300;
 constexpr size_t kMaxClients = 3;
 
 const char* const kHosts[] = {"x", "y"};
-const char* const kPaths[] = {"/a", "/b", "/victim", "/nc/a", "/e/a"};
+const char* const kPaths[] = {"/a", "/b", "/victim", "/nc/a", "/e/a", "/p/a"};
+const char* const kRanges[] = {"bytes=0-3", "bytes=2-40", "bytes=10-", "bytes=-5", "bytes=0-3,8-9"};
 const char* const kMethods[] = {"GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
 const char* const kCacheControls[] = {"max-age=60", "no-store", "private", "max-age=0, stale-while-revalidate=30",
                                       "max-age=60, must-revalidate", ""};
@@ -181,6 +182,7 @@ struct BackendRequest {
   std::string method;
   std::string path;
   std::string host;
+  std::string range;  // its Range field, "" when none
 };
 
 struct BackendConn {
@@ -209,7 +211,8 @@ void readRequests(BackendConn& c) {
     size_t sp2 = head.find(' ', sp1 + 1);
     if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) broken("the gateway sent a malformed request line");
     BackendRequest request{std::string(head.substr(0, sp1)), std::string(head.substr(sp1 + 1, sp2 - sp1 - 1)),
-                           std::string(fieldOf(head, "host").value_or(""))};
+                           std::string(fieldOf(head, "host").value_or("")),
+                           std::string(fieldOf(head, "range").value_or(""))};
     size_t consumed = head_end + 4;
     if (auto te = fieldOf(head, "transfer-encoding")) {
       std::string body;
@@ -256,12 +259,13 @@ Planned planResponse(Input& in, const BackendRequest& request) {
   if (flags & 1) fields += "ETag: \"v1\"\r\n";
   if (flags & 2) fields += "Vary: Accept-Encoding\r\n";
   if (flags & 4) fields += "Last-Modified: Sat, 01 Jan 2000 00:00:00 GMT\r\n";
+  if (flags & 16) fields += "Content-Location: " + request.path + "\r\n";
   const char* status = (flags & 8) ? "404 Not Found" : "200 OK";
   bool head = request.method == "HEAD";
   std::string poison = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nCache-Control: max-age=60\r\n\r\n" + std::string(kEvil);
 
   Planned p;
-  switch (in.below(12)) {
+  switch (in.below(13)) {
     case 0:
     case 1:  // exact length
       p.bytes = "HTTP/1.1 " + std::string(status) + "\r\n" + fields + "Content-Length: " + std::to_string(body.size()) +
@@ -334,6 +338,25 @@ Planned planResponse(Input& in, const BackendRequest& request) {
       p.clean = false;
       p.close_after = true;
       break;
+    case 12: {  // 206: the range asked for ("bytes=a-b" / "a-"), or the fuzzer's, with a true or false Content-Range
+      size_t first = 0;
+      size_t last = body.size() - 1;
+      if (std::sscanf(request.range.c_str(), "bytes=%zu-%zu", &first, &last) < 1 || first >= body.size()) first = 0;
+      last = std::min(std::max(last, first), body.size() - 1);
+      if (in.below(4) == 0) first = in.below(static_cast<unsigned>(body.size()));
+      std::string part = body.substr(first, last - first + 1);
+      std::string complete = std::to_string(body.size());
+      switch (in.below(5)) {
+        case 0: complete = "*"; break;
+        case 1: complete = std::to_string(body.size() + in.below(50)); break;  // a length that lies
+        case 2: last += in.below(3); break;                                     // a span that lies
+        default: break;
+      }
+      p.bytes = "HTTP/1.1 206 Partial Content\r\n" + fields + "Content-Range: bytes " + std::to_string(first) + "-" +
+                std::to_string(last) + "/" + complete + "\r\nContent-Length: " + std::to_string(head ? 0 : part.size()) +
+                "\r\n\r\n" + (head ? "" : part);
+      break;
+    }
     default: {  // the fuzzer's own bytes (no tags of its own), then a close
       std::string raw = in.bytes(in.below(200));
       for (char& ch : raw) {
@@ -379,7 +402,7 @@ std::string buildClientRequest(Input& in, ClientRequest& out) {
   if (flags & 1) text += "Accept-Encoding: gzip\r\n";
   if (flags & 2) text += "If-None-Match: \"v1\"\r\n";
   if (flags & 4) text += "Cache-Control: no-cache\r\n";
-  if (flags & 8) text += "Range: bytes=0-3\r\n";
+  if (flags & 8) text += "Range: " + std::string(kRanges[in.below(std::size(kRanges))]) + "\r\n";
   if (flags & 16) text += "Connection: close\r\n";
   switch ((flags >> 5) & 3) {
     case 1: {
@@ -458,6 +481,8 @@ struct Process {
         "[[route]]\nname = \"nc\"\nprefix = \"/nc/\"\nupstream = \"backend\"\ncache = false\n"
         "[[route]]\nname = \"e\"\nprefix = \"/e/\"\nupstream = \"backend\"\netag = true\n"
         "cache_control = \"max-age=60\"\nstale_if_error = \"60s\"\n"
+        "[[route]]\nname = \"p\"\nprefix = \"/p/\"\nupstream = \"backend\"\npartial_content = true\n"
+        "store_post_responses = true\n"
         "[[route]]\nname = \"all\"\nprefix = \"/\"\nupstream = \"backend\"\n";
     ConfigResult result = loadConfigString(toml, "fuzz.toml");
     if (!result) broken("the harness config does not load: " + result.error);
