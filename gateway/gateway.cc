@@ -52,7 +52,9 @@ Gateway::~Gateway() {
     for (auto& module : modules_) module->stop();  // before base_: their events live on it
   }
   metrics_log_.reset();
+  metrics_listener_.reset();
   admin_.reset();
+  if (drain_poll_ != nullptr) event_free(drain_poll_);
   modules_.clear();
   for (event* ev : signal_events_) event_free(ev);
   if (base_ != nullptr) event_base_free(base_);
@@ -165,6 +167,15 @@ int Gateway::run() {
     spdlog::critical("admin listener: {}", error);
     return 1;
   }
+  uint16_t metrics_port = 0;
+  if (config.metrics.listen) {
+    metrics_listener_ = std::make_unique<AdminServer>(base_, *this, AdminServer::Role::Metrics);
+    if (std::string error = metrics_listener_->listen(*config.metrics.listen, metrics_port); !error.empty()) {
+      for (int fd : fds) ::close(fd);
+      spdlog::critical("metrics listener: {}", error);
+      return 1;
+    }
+  }
   metrics_log_ = std::make_unique<MetricsLog>(base_, *this);
   if (std::string error = metrics_log_->configure(config.metrics); !error.empty()) {
     for (int fd : fds) ::close(fd);
@@ -200,8 +211,20 @@ int Gateway::run() {
 
   ListenAddress admin = config.admin.listen;
   admin.port = admin_port;
-  std::printf("perfgate ready: listen=%s admin=%s workers=%u\n", listen.toString().c_str(),
-              admin.toString().c_str(), count);
+  std::string metrics;
+  if (config.metrics.listen) {
+    ListenAddress bound = *config.metrics.listen;
+    bound.port = metrics_port;
+    metrics = " metrics=" + bound.toString();
+  }
+  phase_ = Phase::Ready;
+  notifier_.ready("serving on " + listen.toString());
+  // systemd's watchdog is kept alive only while every worker's loop turns within half its period.
+  notifier_.startWatchdog(base_, [this](std::chrono::microseconds period) {
+    return stuckWorker(std::chrono::duration_cast<std::chrono::milliseconds>(period / 2)) < 0;
+  });
+  std::printf("perfgate ready: listen=%s admin=%s workers=%u%s\n", listen.toString().c_str(),
+              admin.toString().c_str(), count, metrics.c_str());
   std::fflush(stdout);
   spdlog::info("perfgate {} listening on {} (admin {}), {} worker(s), {} route(s)", PERFGATE_VERSION,
                listen.toString(), admin.toString(), count, config.routes.size());
@@ -226,9 +249,42 @@ void Gateway::onSignal(evutil_socket_t signal, short, void* self) noexcept {
 void Gateway::shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  phase_ = Phase::Draining;
+  notifier_.stopping();
   spdlog::info("shutting down: draining {} connection(s)", open_connections_.load());
   for (auto& worker : workers_) worker->requestDrain();
-  event_base_loopexit(base_, nullptr);
+  // The main loop goes on while the workers drain, so that /readyz says "draining" (a load
+  // balancer stops sending) and /metrics still answers; it ends when the last worker is done.
+  drain_poll_ = event_new(base_, -1, EV_PERSIST, &Gateway::onDrainPoll, this);
+  timeval tick{0, 50'000};
+  event_add(drain_poll_, &tick);
+}
+
+void Gateway::onDrainPoll(evutil_socket_t, short, void* self) noexcept {
+  auto* gateway = static_cast<Gateway*>(self);
+  for (const auto& worker : gateway->workers_) {
+    if (!worker->finished()) return;
+  }
+  event_base_loopexit(gateway->base_, nullptr);
+}
+
+std::string_view Gateway::phase() const {
+  switch (phase_.load()) {
+    case Phase::Starting: return "starting";
+    case Phase::Ready: return "ready";
+    case Phase::Draining: return "draining";
+  }
+  return "starting";
+}
+
+int Gateway::stuckWorker(std::chrono::milliseconds silence) const {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const Worker& worker = *workers_[i];
+    if (!worker.finished() && now - worker.lastTurnMs() > silence.count()) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 std::string Gateway::reload() {
@@ -236,6 +292,13 @@ std::string Gateway::reload() {
     spdlog::warn("reload: running from --upstream, no config file to re-read");
     return "no config file to reload (started with --upstream)";
   }
+  notifier_.reloading();
+  std::string error = reloadFile();
+  notifier_.ready(error.empty() ? "config reloaded" : "reload failed; running the previous config");
+  return error;
+}
+
+std::string Gateway::reloadFile() {
   ConfigResult result = loadConfigFile(options_.config_path);
   if (!result) {
     spdlog::error("reload failed, keeping the running config: {}", result.error);

@@ -14,6 +14,7 @@
 #include "gateway/admin/admin_server.h"
 #include "gateway/config/config.h"
 #include "gateway/metrics_log.h"
+#include "gateway/service_notifier.h"
 #include "gateway/snapshot.h"
 #include "gateway/worker.h"
 
@@ -42,6 +43,10 @@ class Gateway final : public ModuleHost {
   std::string reload();
 
   unsigned openConnections() const { return open_connections_.load(); }
+  // "starting" until the listeners and workers are live, "ready", then "draining" from SIGTERM.
+  std::string_view phase() const;
+  // The index of a worker whose loop has not turned for `silence`, or -1 (all turning).
+  int stuckWorker(std::chrono::milliseconds silence) const;
   size_t workerCount() const { return workers_.size(); }
   double uptimeSeconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -67,9 +72,11 @@ class Gateway final : public ModuleHost {
 
  private:
   static void onSignal(evutil_socket_t signal, short, void* self) noexcept;
+  static void onDrainPoll(evutil_socket_t, short, void* self) noexcept;
   // Puts `config` before every module; returns "" or the first refusal.
   std::string configureModules(const Config& config);
   std::shared_ptr<const Snapshot> makeSnapshot(std::shared_ptr<const Config> config);
+  std::string reloadFile();  // reload()'s work, between the notifications
   std::vector<int> bindListeners(const ListenAddress& address, unsigned count, uint16_t& bound_port);
   void shutdown();
 
@@ -82,6 +89,11 @@ class Gateway final : public ModuleHost {
   std::vector<event*> signal_events_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<AdminServer> metrics_listener_;  // [metrics] listen: read-only
+  ServiceNotifier notifier_;
+  event* drain_poll_ = nullptr;  // while draining: ends the main loop once every worker is done
+  enum class Phase : uint8_t { Starting, Ready, Draining };
+  std::atomic<Phase> phase_{Phase::Starting};
   std::unique_ptr<MetricsLog> metrics_log_;
   bool started_modules_ = false;
   bool stopping_ = false;

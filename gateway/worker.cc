@@ -49,6 +49,7 @@ Worker::Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared
   reap_event_ = event_new(base_, -1, 0, &Worker::onReap, this);
   drain_timer_ = evtimer_new(base_, &Worker::onDrainTimeout, this);
   accept_pause_ = evtimer_new(base_, &Worker::onAcceptResume, this);
+  heartbeat_ = event_new(base_, -1, EV_PERSIST, &Worker::onHeartbeat, this);
   event_add(notify_event_, nullptr);
   listener_ = evconnlistener_new(base_, &Worker::onAccept, this, LEV_OPT_CLOSE_ON_FREE, 0, listen_fd_);
   if (listener_ == nullptr) throw std::runtime_error("evconnlistener_new failed");
@@ -72,11 +73,13 @@ Worker::~Worker() {
   event_free(reap_event_);
   event_free(drain_timer_);
   event_free(accept_pause_);
+  event_free(heartbeat_);
   ::close(notify_fd_);
   event_base_free(base_);
 }
 
 void Worker::start() {
+  onHeartbeat(-1, 0, this);  // a loop not yet turning is not stuck: it is starting
   thread_ = std::thread([this] { run(); });
 }
 
@@ -89,7 +92,16 @@ void Worker::join() {
 void Worker::run() {
   pthread_setname_np(pthread_self(), ("perfgate-w" + std::to_string(index_)).c_str());
   if (open_resources_) resources_ = open_resources_(base_);
+  onHeartbeat(-1, 0, this);
+  timeval second{1, 0};
+  event_add(heartbeat_, &second);
   event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+  finished_.store(true, std::memory_order_release);
+}
+
+void Worker::onHeartbeat(evutil_socket_t, short, void* self) noexcept {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch());
+  static_cast<Worker*>(self)->last_turn_ms_.store(now.count(), std::memory_order_relaxed);
 }
 
 void Worker::publish(std::shared_ptr<const Snapshot> snapshot) {

@@ -41,6 +41,11 @@ class Worker {
 
   void start();
   void join();
+  // Thread-safe: steady-clock milliseconds when this worker's loop last turned (a timer it runs
+  // every second records it; a loop stuck in one callback stops recording), and whether its
+  // loop has ended (after a drain).
+  int64_t lastTurnMs() const { return last_turn_ms_.load(std::memory_order_relaxed); }
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
   // Runs the loop once without blocking, on the caller's thread: for a worker never start()ed,
   // driven step by step (the whole-gateway fuzz target).
   void runOnce();
@@ -77,6 +82,7 @@ class Worker {
   static void onDrainTimeout(evutil_socket_t, short, void* self) noexcept;
   static void onAcceptError(evconnlistener* listener, void* self) noexcept;
   static void onAcceptResume(evutil_socket_t, short, void* self) noexcept;
+  static void onHeartbeat(evutil_socket_t, short, void* self) noexcept;
   void run();
   void notify();  // wakes the loop's onNotify
   void adopt(std::shared_ptr<const Snapshot> snapshot);
@@ -93,6 +99,9 @@ class Worker {
   event* reap_event_ = nullptr;
   event* drain_timer_ = nullptr;
   event* accept_pause_ = nullptr;   // re-enables the listener after accept() ran out of resources
+  event* heartbeat_ = nullptr;      // records last_turn_ms_ every second
+  std::atomic<int64_t> last_turn_ms_{0};
+  std::atomic<bool> finished_{false};
   int64_t accept_error_logged_ = 0; // steady-clock seconds of the last such log line
   uint64_t accept_errors_ = 0;      // since then
   std::thread thread_;

@@ -5,14 +5,17 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libxxhash-dev
             libspdlog-dev libfmt-dev zlib1g-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev
-            libbenchmark-dev libhiredis-dev)
+            libbenchmark-dev libhiredis-dev libsystemd-dev)
 # docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service;
 # varnish: varnishtest drives the request-smuggling matrix in tests/vtc/; prometheus: promtool
 # checks the /metrics exposition; chromium: the admin dashboard's browser check (tests/dashboard/);
 # redis-server backs the shared L2 cache tests; wrk, gnuplot-nox and python3: the bench_smoke test
 # runs bench/run --quick (the harness only, no peers).
 test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus chromium redis-server
-           wrk gnuplot-nox python3)
+           wrk gnuplot-nox python3
+           # tests/ops/: logrotate runs conf/logrotate/perfgate for real, groff-base formats
+           # docs/perfgate.1 with warnings on, python3-yaml reads the alert rules in promtool_check.sh.
+           logrotate groff-base python3-yaml)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 # gnuplot-nox and python3: bench/run's plot and report.
 bench_pkgs=(wrk nginx-light haproxy varnish trafficserver gnuplot-nox python3)

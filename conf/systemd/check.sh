@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks conf/systemd/perfgate.service with `systemd-analyze verify` (a copy whose ExecStart and
 # ExecStartPre point at BUILD_DIR/perfgate, since verify needs the binary to exist), and that it
-# reloads with SIGHUP, restarts on failure and gives the drain time to finish.
+# reloads with SIGHUP, restarts on failure, gives the drain time to finish, is Type=notify with a
+# watchdog, and rates under 3.0 in `systemd-analyze security`.
 # Exit 0 all good, 1 on a failure, 77 (skip) without systemd-analyze.
 # Usage: conf/systemd/check.sh BUILD_DIR
 set -uo pipefail
@@ -33,5 +34,12 @@ drain=$("$build/perfgate" --print-config --config "$root/conf/perfgate.toml" | s
 [ -n "$stop" ] && [ -n "$drain" ] && [ "$stop" -gt "$drain" ] &&
   ok "TimeoutStopSec ${stop}s > drain_timeout ${drain}s of conf/perfgate.toml" ||
   fail "TimeoutStopSec '${stop}' must exceed drain_timeout '${drain}'s"
+grep -qx 'Type=notify' "$unit" && grep -qE '^WatchdogSec=[0-9]+s$' "$unit" &&
+  ok "Type=notify with WatchdogSec (perfgate sends READY=1 and WATCHDOG=1)" || fail "not Type=notify with a WatchdogSec"
+# The exposure rating of the hardening options (0 best, 10 worst): README states it; keep it under 3.
+score=$(systemd-analyze security --offline=true "$tmp/perfgate.service" 2>/dev/null |
+  sed -n 's/.*Overall exposure level for perfgate.service: \([0-9.]*\).*/\1/p')
+[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s < 3.0) }' &&
+  ok "systemd-analyze security: exposure $score (< 3.0)" || fail "systemd-analyze security exposure '${score}' is not under 3.0"
 echo "$failures failed"
 [ "$failures" -eq 0 ]

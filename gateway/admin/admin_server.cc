@@ -170,8 +170,9 @@ bool sameToken(std::string_view given, std::string_view token) {
 
 }  // namespace
 
-AdminServer::AdminServer(event_base* base, Gateway& gateway)
+AdminServer::AdminServer(event_base* base, Gateway& gateway, Role role)
     : gateway_(gateway),
+      role_(role),
       http_(evhttp_new(base)),
       dns_(evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)),
       prober_(base, dns_) {
@@ -294,6 +295,18 @@ void AdminServer::addCoreEndpoints() {
     gateway_.collectMetrics(sink);
     call.reply(200, sink.text(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  // Liveness: the main loop answers, and every worker's loop turned within the last 10 s.
+  routes_.add("/healthz", false, kRead, [this](AdminCall& call) {
+    int stuck = gateway_.stuckWorker(std::chrono::seconds(10));
+    if (stuck >= 0) return call.replyError(503, "worker " + std::to_string(stuck) + "'s loop has not turned for 10 s");
+    call.replyJson(200, {{"status", "ok"}});
+  });
+  // Readiness: listeners live with the first config, not draining.
+  routes_.add("/readyz", false, kRead, [this](AdminCall& call) {
+    std::string_view phase = gateway_.phase();
+    call.replyJson(phase == "ready" ? 200 : 503, {{"ready", phase == "ready"}, {"phase", phase}});
+  });
+  if (role_ == Role::Metrics) return;
   routes_.add("/api/admin/reload", false, kPost, [this](AdminCall& call) {
     std::string error = gateway_.reload();
     if (!error.empty()) return call.replyError(400, error);

@@ -21,7 +21,11 @@ class Gateway;
 
 class AdminServer {
  public:
-  AdminServer(event_base* base, Gateway& gateway);
+  // Admin: every endpoint, the modules' included. Metrics ([metrics] listen): the read-only
+  // ones only (monitoring, Prometheus, /healthz, /readyz), whatever the method.
+  enum class Role { Admin, Metrics };
+
+  AdminServer(event_base* base, Gateway& gateway, Role role = Role::Admin);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -41,6 +45,7 @@ class AdminServer {
   void health(AdminCall& call);
 
   Gateway& gateway_;
+  Role role_;
   AdminRoutes routes_;
   uint16_t port_ = 0;  // as bound: mutating calls must name it in Host
   evhttp* http_;

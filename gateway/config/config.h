@@ -92,6 +92,9 @@ struct UpstreamConfig {
 // one line per interval).
 struct MetricsConfig {
   bool enabled = true;         // false: no timing filter at all (no per-request cost)
+  // A read-only listener for scrapers and probes (/metrics, /api/monitoring/*, /healthz,
+  // /readyz); unset: none (the admin listener serves them too).
+  std::optional<ListenAddress> listen;
   std::string jsonl_path;      // one JSON snapshot per interval; empty: off
   Millis interval{10'000};     // between two JSON lines
   uint64_t jsonl_max_bytes = 64ull * 1024 * 1024;  // rotate the file past this size

@@ -135,6 +135,15 @@ void declareCoreConfig(ConfigSchema& schema) {
       .boolean("enabled", &MetricsConfig::enabled,
                "per-route timing (counters, latency histograms, Server-Timing); `false` takes the timing filter out "
                "of the chain")
+      .custom("listen",
+              "read-only listener for scrapers and probes: `/metrics`, `/api/monitoring/*`, `/healthz`, `/readyz`, "
+              "nothing that changes state (so it may face a pod network without a token); unset: none",
+              [](MetricsConfig& m, const ConfigValue& v) { m.listen = v.address(); },
+              [](const MetricsConfig& m) -> std::optional<std::string> {
+                if (!m.listen) return std::nullopt;
+                return tomlQuote(m.listen->toString());
+              })
+      .documentedDefault("none")
       .custom("jsonl_path", "metrics history file: one JSON snapshot per `interval`; empty = off",
               [](MetricsConfig& m, const ConfigValue& v) { m.jsonl_path = v.string(); },
               [](const MetricsConfig& m) -> std::optional<std::string> {

@@ -149,6 +149,46 @@ TEST_F(GatewayTest, SigtermLetsTheRequestInFlightCompleteThenExitsZero) {
   EXPECT_FALSE(after.connected());
 }
 
+// [metrics] listen: scrapers and probes get the read-only endpoints there, and nothing that
+// changes state; /readyz turns 503 as soon as a drain starts, while requests in flight finish.
+TEST_F(GatewayTest, MetricsListenerServesReadOnlyEndpointsAndReadinessFollowsTheDrain) {
+  GatewayConfig config = baseConfig();
+  config.server["drain_timeout"] = "\"8s\"";
+  config.extra = "[metrics]\nlisten = \"127.0.0.1:0\"\n";
+  ASSERT_TRUE(startGateway(config));
+  int metrics = gateway_->metricsPort();
+  ASSERT_GT(metrics, 0) << gateway_->readyLine();
+  HttpResponse scrape = request(metrics, "GET", "/metrics");
+  EXPECT_EQ(scrape.status, 200);
+  EXPECT_TRUE(contains(scrape.body, "perfgate_build_info")) << scrape.body.substr(0, 200);
+  EXPECT_EQ(request(metrics, "GET", "/api/monitoring/metrics").status, 200);
+  EXPECT_EQ(request(metrics, "GET", "/healthz").status, 200);
+  HttpResponse ready = request(metrics, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(ready.body)["phase"], "ready");
+  // Nothing that changes state, even with everything a mutating admin call needs.
+  const Headers json = {{"Content-Type", "application/json"}, {"Host", "127.0.0.1:" + std::to_string(metrics)}};
+  EXPECT_EQ(request(metrics, "POST", "/api/cache/clear", json, "{}").status, 404);
+  EXPECT_EQ(request(metrics, "POST", "/api/admin/reload", json, "{}").status, 404);
+  EXPECT_EQ(request(metrics, "PUT", "/api/cache/routes/all", json, "{\"enabled\": false}").status, 404);
+  EXPECT_EQ(request(metrics, "POST", "/metrics", json, "{}").status, 405);
+  // The admin listener has the probes too, and still its own endpoints.
+  EXPECT_EQ(request(gateway_->adminPort(), "GET", "/readyz").status, 200);
+
+  HttpConnection conn(port());
+  ASSERT_TRUE(conn.send(buildRequest("GET", "/delay/1500")));
+  ASSERT_TRUE(backend_.waitForRequests(1, seconds(5)));
+  ASSERT_TRUE(gateway_->signal(SIGTERM));
+  EXPECT_TRUE(eventuallyStatus(metrics, "/readyz", 503, seconds(2))) << "still ready while draining";
+  HttpResponse draining = request(metrics, "GET", "/readyz");
+  EXPECT_EQ(nlohmann::json::parse(draining.body)["phase"], "draining");
+  EXPECT_EQ(request(metrics, "GET", "/healthz").status, 200) << "alive while draining";
+  EXPECT_EQ(conn.readResponse().status, 200) << "the request in flight completes";
+  std::optional<ExitStatus> status = gateway_->waitExit(seconds(10));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->describe(), "exit code 0");
+}
+
 TEST_F(GatewayTest, SigtermFinishesAStreamingResponse) {
   GatewayConfig config = baseConfig();
   config.server["drain_timeout"] = "\"8s\"";

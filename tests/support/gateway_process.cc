@@ -258,7 +258,7 @@ void GatewayProcess::start(std::vector<std::string> args, const Options& options
   ready_line_ = out_.substr(at, out_.find('\n', at) - at);
   lock.unlock();
 
-  // "perfgate ready: listen=HOST:PORT admin=HOST:PORT workers=N"
+  // "perfgate ready: listen=HOST:PORT admin=HOST:PORT workers=N[ metrics=HOST:PORT]"
   auto field = [&](const std::string& key) -> std::string {
     size_t p = ready_line_.find(" " + key + "=");
     if (p == std::string::npos) return "";
@@ -272,6 +272,7 @@ void GatewayProcess::start(std::vector<std::string> args, const Options& options
   };
   listen_port_ = portOf(field("listen"));
   admin_port_ = portOf(field("admin"));
+  metrics_port_ = portOf(field("metrics"));
   workers_ = std::atoi(field("workers").c_str());
   if (listen_port_ <= 0) {
     failure_ = "could not parse the ready line: " + ready_line_;

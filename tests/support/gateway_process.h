@@ -101,6 +101,7 @@ class GatewayProcess {
 
   int listenPort() const { return listen_port_; }
   int adminPort() const { return admin_port_; }
+  int metricsPort() const { return metrics_port_; }  // 0 without [metrics] listen
   int workers() const { return workers_; }
   pid_t pid() const { return pid_; }
 
@@ -137,6 +138,7 @@ class GatewayProcess {
   std::string ready_line_;
   int listen_port_ = 0;
   int admin_port_ = 0;
+  int metrics_port_ = 0;
   int workers_ = 0;
 
   mutable std::mutex mu_;
