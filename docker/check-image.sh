@@ -196,7 +196,12 @@ mounted=$(sed -n 's#^ *- \./\([^:]*\):/etc/perfgate/perfgate.toml.*#\1#p' "$comp
 check_config_with_hosts "$build/perfgate" "$here/${mounted:-perfgate.toml}" $services
 version=$(sed -n 's/^project(perfgate VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
 while read -r image; do
-  [[ "$image" == *":$version" ]] && ok "compose image $image carries the project version" || fail "compose image $image is not tagged $version"
+  if [[ "$image" == perfgate* ]]; then
+    [[ "$image" == *":$version" ]] && ok "compose image $image carries the project version" || fail "compose image $image is not tagged $version"
+  else  # monitoring images from their vendors: pinned to a version or a digest, never "latest"
+    [[ "$image" =~ :v?[0-9]+\.[0-9]+(\.[0-9]+)?$ || "$image" == *@sha256:* ]] && ok "compose image $image is pinned" ||
+      fail "compose image $image is not pinned to a version"
+  fi
 done < <(sed -n 's/^ *image: *//p' "$compose")
 if command -v docker-compose >/dev/null; then
   if out=$(docker-compose -f "$compose" config -q 2>&1); then ok "docker-compose config -q: compose.yml is valid"; else fail "docker-compose config: $out"; fi

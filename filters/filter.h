@@ -65,6 +65,7 @@ struct ExchangeFacts {
   Clock::time_point finished;          // the response was queued whole (or ended short)
   GatewayError error = GatewayError::None;
   std::string_view client;             // the client's address
+  std::string_view request_id;         // [server] request_id_header's value ("" when off)
 };
 
 // Facts filters record for each other about one exchange, by well-known name (as Envoy's filter
@@ -85,6 +86,9 @@ struct ExchangeNotes {
   // client waits for it. The cache fetches to store (never answers from the store), and client
   // figures (timing) leave it out.
   bool background = false;
+  // Set by the cache when it decided (onRequest or onResponseHead): its verdict, as in X-Cache but
+  // lower case ("hit", "miss", "bypass", ...); null on an uncached route. Read by the access log.
+  const char* cache_verdict = nullptr;
 };
 
 // One request/response exchange as the filters see it (gateway/exchange/exchange.h): one object

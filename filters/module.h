@@ -57,6 +57,9 @@ class Module {
   // On a worker's thread as it starts (null: nothing to hold there); freed as it stops.
   virtual std::unique_ptr<WorkerResource> openWorker(event_base* /*base*/) { return nullptr; }
 
+  // SIGUSR1: the files it writes are opened again by their paths (after logrotate moved them).
+  virtual void reopenFiles() {}
+
   virtual void registerAdmin(AdminRoutes& /*routes*/) {}
   // Its figures, for GET /metrics, the admin API's JSON views and the metrics file.
   virtual void collectMetrics(MetricsSink& /*sink*/) const {}

@@ -203,7 +203,7 @@ int Gateway::run() {
   started_modules_ = true;
   for (auto& worker : workers_) worker->start();
 
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
     event* ev = evsignal_new(base_, sig, &Gateway::onSignal, this);
     event_add(ev, nullptr);
     signal_events_.push_back(ev);
@@ -219,9 +219,12 @@ int Gateway::run() {
   }
   phase_ = Phase::Ready;
   notifier_.ready("serving on " + listen.toString());
-  // systemd's watchdog is kept alive only while every worker's loop turns within half its period.
+  // systemd's watchdog is kept alive only while every worker's loop turns: a worker records a
+  // heartbeat every second, so one silent for half the period (3 s at least) is stuck.
   notifier_.startWatchdog(base_, [this](std::chrono::microseconds period) {
-    return stuckWorker(std::chrono::duration_cast<std::chrono::milliseconds>(period / 2)) < 0;
+    auto silence = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(period / 2),
+                            std::chrono::milliseconds(3000));
+    return stuckWorker(silence) < 0;
   });
   std::printf("perfgate ready: listen=%s admin=%s workers=%u%s\n", listen.toString().c_str(),
               admin.toString().c_str(), count, metrics.c_str());
@@ -241,6 +244,11 @@ void Gateway::onSignal(evutil_socket_t signal, short, void* self) noexcept {
   auto* gateway = static_cast<Gateway*>(self);
   if (signal == SIGHUP) {
     gateway->reload();
+    return;
+  }
+  if (signal == SIGUSR1) {
+    spdlog::info("SIGUSR1: reopening log files");
+    for (auto& module : gateway->modules_) module->reopenFiles();
     return;
   }
   gateway->shutdown();

@@ -1,5 +1,5 @@
 // The process: binds the listeners, runs the workers, and handles signals on the main thread
-// (SIGTERM/SIGINT drain and exit, SIGHUP reloads the config file).
+// (SIGTERM/SIGINT drain and exit, SIGHUP reloads the config file, SIGUSR1 reopens log files).
 #pragma once
 
 #include <event2/event.h>

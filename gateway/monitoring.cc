@@ -21,6 +21,16 @@ const MetricFamily kUpstreamClosed{
     "perfgate_upstream_connections_closed_total", "counter",
     "Backend connections closed rather than reused, to keep reuse safe: bytes after a response (overrun), "
     "a HEAD/204/304 declaring a body (bodiless_with_length), bytes on an idle connection (unsolicited_bytes)."};
+const MetricFamily kUpstreamResponse{"perfgate_upstream_response_seconds", "histogram",
+                                     "Time from handing a request to an upstream's pool to its response head."};
+const MetricFamily kUpstreamUp{"perfgate_upstream_up", "gauge",
+                               "0 when the latest exchange with the upstream failed (refused, timeout, reset, bad "
+                               "response), else 1 (also before any traffic)."};
+const MetricFamily kUpstreamConnections{"perfgate_upstream_connections", "gauge",
+                                        "Connections to each upstream (plain HTTP pools), idle or busy."};
+const MetricFamily kUpstreamQueue{"perfgate_upstream_queue_depth", "gauge",
+                                  "Requests waiting for a connection to each upstream (plain HTTP pools)."};
+const MetricFamily kReady{"perfgate_ready", "gauge", "1 while serving with a live config and not draining, else 0."};
 const MetricFamily kConnections{"perfgate_connections", "gauge", "Open connections: from clients, and to backends."};
 const MetricFamily kWorkers{"perfgate_workers", "gauge", "Worker threads."};
 const MetricFamily kBuildInfo{"perfgate_build_info", "gauge", "Always 1; the version as a label."};
@@ -115,9 +125,30 @@ void collectCoreMetrics(const Gateway& gateway, MetricsSink& sink) {
     for (size_t i = 0; i < kGatewayErrorKinds; ++i) {
       auto kind = static_cast<GatewayError>(i);
       if (!upstreamError(kind)) continue;
-      sink.sample(kUpstreamErrors, {{"upstream", upstream.name}, {"kind", gatewayErrorName(kind)}}, u.errors[i],
+      std::string_view kind_name = gatewayErrorName(kind);
+      if (kind_name.starts_with("upstream_")) kind_name.remove_prefix(9);  // every kind here is the upstream's
+      sink.sample(kUpstreamErrors, {{"upstream", upstream.name}, {"kind", kind_name}}, u.errors[i],
                   "metrics:upstreams.{upstream}.errors.{kind}");
     }
+    HistogramSample latency;
+    uint64_t below = 0;
+    for (size_t i = 0; i < std::size(kUpstreamLatencyBounds); ++i) {
+      below += u.latency[i];
+      latency.buckets.emplace_back(kUpstreamLatencyBounds[i], below);
+    }
+    latency.count = below + u.latency[kUpstreamLatencyBuckets - 1];
+    latency.sum = static_cast<double>(u.latency_sum_ns) / 1e9;
+    sink.histogram(kUpstreamResponse, name, latency);
+    bool up = u.last_error_ns == 0 || u.last_ok_ns >= u.last_error_ns;
+    sink.sample(kUpstreamUp, name, uint64_t{up ? 1u : 0u}, "metrics:upstreams.{upstream}.up");
+    uint64_t open = static_cast<uint64_t>(std::max<int64_t>(0, u.open));
+    uint64_t idle = std::min(open, static_cast<uint64_t>(std::max<int64_t>(0, u.idle)));
+    sink.sample(kUpstreamConnections, {{"upstream", upstream.name}, {"state", "idle"}}, idle,
+                "metrics:upstreams.{upstream}.connections.{state}");
+    sink.sample(kUpstreamConnections, {{"upstream", upstream.name}, {"state", "busy"}}, open - idle,
+                "metrics:upstreams.{upstream}.connections.{state}");
+    sink.sample(kUpstreamQueue, name, static_cast<uint64_t>(std::max<int64_t>(0, u.queued)),
+                "metrics:upstreams.{upstream}.queue_depth");
     for (size_t i = 0; i < kUpstreamCloseReasons; ++i) {
       sink.sample(kUpstreamClosed, {{"upstream", upstream.name}, {"reason", upstreamCloseName(static_cast<UpstreamClose>(i))}},
                   u.closed[i], "metrics:upstreams.{upstream}.connections_closed.{reason}");
@@ -133,6 +164,7 @@ void collectCoreMetrics(const Gateway& gateway, MetricsSink& sink) {
               static_cast<uint64_t>(std::max<int64_t>(0, backendConnections().load(std::memory_order_relaxed))),
               "system:connections.backend");
   sink.sample(kWorkers, {}, uint64_t{gateway.workerCount()}, "system:workers");
+  sink.sample(kReady, {}, uint64_t{gateway.phase() == "ready" ? 1u : 0u}, "system:ready");
   sink.sample(kBuildInfo, {{"version", PERFGATE_VERSION}}, uint64_t{1});
   sink.sample(kCpu, {}, p.cpu_user_seconds + p.cpu_system_seconds);
   sink.json("system:cpu.user_seconds", {}, p.cpu_user_seconds);

@@ -42,7 +42,7 @@ void BM_RecordExchange(benchmark::State& state) {
   for (auto _ : state) {
     RouteTiming& t = stats.route(route);
     singleWriterAdd(t.requests);
-    singleWriterAdd(t.status[200 - kLowestStatus]);
+    singleWriterAdd(t.status[0][200 - kLowestStatus]);
     singleWriterAdd(t.bytes_out, 789);
     uint64_t v = values[i++ & 4095];
     t.total.record(v + 20'000);

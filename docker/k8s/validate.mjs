@@ -1,7 +1,8 @@
 // Validates docker/k8s/*.yaml without a cluster: every object against the Kubernetes API schemas
 // (kubernetes-models), unknown fields rejected as `kubectl apply --validate=strict` does, and the
-// wiring a working rollout needs (replicas, probes on the admin health endpoint, resources, drain
-// within the grace period, selectors, ConfigMap mount). Writes each ConfigMap's TOML to OUT_DIR
+// wiring a working rollout needs (replicas, httpGet probes on the metrics listener's /readyz and
+// /healthz, Prometheus scrape annotations, resources, drain within the grace period, selectors,
+// ConfigMap mount). Writes each ConfigMap's TOML to OUT_DIR
 // (with hosts.txt: the Service names the config may use) for `perfgate --check-config`.
 // Usage: node validate.mjs MANIFEST_DIR OUT_DIR VERSION
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -122,9 +123,11 @@ if (!deployment) {
   const container = pod.containers.find((c) => c.name === "perfgate") ?? pod.containers[0];
   check(spec.replicas >= 2, `perfgate runs ${spec.replicas} replicas (2 or more)`);
   check(container.image === `perfgate:${version}`, `perfgate image is perfgate:${version}`, container.image);
-  const health = (probe) => JSON.stringify(probe ?? {}).includes("/api/monitoring/health");
-  check(health(container.readinessProbe), "readiness probe on /api/monitoring/health");
-  check(health(container.livenessProbe), "liveness probe on /api/monitoring/health");
+  const httpPath = (probe) => probe?.httpGet?.path;
+  check(httpPath(container.readinessProbe) === "/readyz", "readiness probe: httpGet /readyz",
+    JSON.stringify(container.readinessProbe ?? {}));
+  check(httpPath(container.livenessProbe) === "/healthz", "liveness probe: httpGet /healthz",
+    JSON.stringify(container.livenessProbe ?? {}));
   const requests = container.resources?.requests ?? {};
   check(requests.cpu && requests.memory, "resource requests for cpu and memory", JSON.stringify(requests));
   check(pod.securityContext?.runAsNonRoot === true, "pods run as non-root");
@@ -147,11 +150,26 @@ if (!deployment) {
     const listen = tomlString(toml, "server", "listen") ?? "0.0.0.0:8080";
     const port = Number(listen.slice(listen.lastIndexOf(":") + 1));
     check(container.ports?.some((p) => p.containerPort === port), `container port ${port} matches [server] listen`);
-    const admin = tomlString(toml, "admin", "listen") ?? "127.0.0.1:9901";
-    const probeUrl = JSON.stringify(container.readinessProbe ?? {});
-    check(probeUrl.includes(`127.0.0.1:${admin.slice(admin.lastIndexOf(":") + 1)}/`) ||
-          container.readinessProbe?.httpGet?.port === Number(admin.slice(admin.lastIndexOf(":") + 1)),
-      `probes reach [admin] listen ${admin}`);
+    // The kubelet and Prometheus reach the metrics listener on the pod's IP: it must listen
+    // beyond loopback, on the port the container names `metrics`, which the probes and the
+    // prometheus.io/port annotation use.
+    const metrics = tomlString(toml, "metrics", "listen");
+    const metricsHost = metrics?.slice(0, metrics.lastIndexOf(":"));
+    const metricsPort = metrics === undefined ? NaN : Number(metrics.slice(metrics.lastIndexOf(":") + 1));
+    check(metrics !== undefined, "[metrics] listen is set (the probes' listener)");
+    check(metricsHost !== undefined && !/^(127\.|localhost$|\[::1\]$)/.test(metricsHost),
+      `[metrics] listen ${metrics} is reachable from outside the pod (not loopback)`);
+    const metricsContainerPort = container.ports?.find((p) => p.name === "metrics");
+    check(metricsContainerPort?.containerPort === metricsPort,
+      `container port "metrics" is ${metricsPort}, the port of [metrics] listen`, JSON.stringify(metricsContainerPort ?? null));
+    for (const [what, probe] of [["readiness", container.readinessProbe], ["liveness", container.livenessProbe]]) {
+      const port = probe?.httpGet?.port;
+      check(port === "metrics" || port === metricsPort, `${what} probe reaches [metrics] listen ${metrics}`, String(port));
+    }
+    const annotations = deployment.spec.template.metadata.annotations ?? {};
+    check(annotations["prometheus.io/scrape"] === "true" && annotations["prometheus.io/path"] === "/metrics" &&
+          Number(annotations["prometheus.io/port"]) === metricsPort,
+      `pod annotations prometheus.io/scrape "true", path /metrics, port ${metricsPort}`, JSON.stringify(annotations));
     writeFileSync(join(outDir, `${configMap.metadata.name}.toml`), toml);
   }
   const service = services.find((s) => matches(s.spec.selector, spec.template.metadata.labels));

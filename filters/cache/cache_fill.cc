@@ -75,6 +75,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
     if (st->invalidate && head.status >= 200 && head.status < 400) invalidate(exchange, *store_, l2_.get(), *st, head);
     head.headers.add("X-Cache", "BYPASS");
     st->outcome = CacheOutcome::Bypass;
+    exchange.notes().cache_verdict = outcomeName(CacheOutcome::Bypass);
     if (st->store_post) storePostResponse(exchange, *st, head);
     return FilterAction::Continue;
   }
@@ -127,6 +128,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   bool stale = st->lookup == Lookup::Expired;
   head.headers.add("X-Cache", stale ? "EXPIRED" : "MISS");
   st->outcome = stale ? CacheOutcome::Expired : CacheOutcome::Miss;
+  exchange.notes().cache_verdict = outcomeName(*st->outcome);
   std::string status = st->missing ? "perfgate; fwd=partial" : stale ? "perfgate; fwd=stale" : "perfgate; fwd=miss";
   if (reason != NotStorableReason::None) {
     st->not_storable = true;

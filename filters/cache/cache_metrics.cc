@@ -16,6 +16,8 @@ const MetricFamily kMaxBytes{"perfgate_cache_max_bytes", "gauge", "The response 
 const MetricFamily kEntries{"perfgate_cache_entries", "gauge", "Responses held by the cache."};
 const MetricFamily kEvictions{"perfgate_cache_evictions_total", "counter",
                               "Entries evicted to stay within the byte budget."};
+const MetricFamily kNotStored{"perfgate_cache_not_stored_total", "counter",
+                               "Responses on cached routes that were not stored, by route and reason."};
 const MetricFamily kL2Up{"perfgate_l2_up", "gauge", "1 when every worker's Redis link of the L2 cache is ready."};
 const MetricFamily kL2Links{"perfgate_l2_links", "gauge", "Worker links to the L2 Redis, by state."};
 
@@ -26,18 +28,19 @@ struct L2Counter {
   const char* json;       // key in the "l2" object
   std::atomic<uint64_t> L2Counters::*field;
 };
+constexpr MetricFamily kL2Lookups{"perfgate_l2_lookups_total", "counter",
+                                  "L1 misses for L2, by result: a usable record (hit), none (miss), no answer within "
+                                  "the L2 timeout (timeout), or not asked because the link was not ready "
+                                  "(unavailable)."};
 const L2Counter kL2Counters[] = {
-    {{"perfgate_l2_lookups_total", "counter", "L1 misses asked of the L2 cache."}, {}, "lookups", &L2Counters::lookups},
-    {{"perfgate_l2_lookup_results_total", "counter", "L2 lookup replies: with a usable record (hit) or none."},
-     {"result", "hit"}, "hits", &L2Counters::hits},
-    {{"perfgate_l2_lookup_results_total", "counter", "L2 lookup replies: with a usable record (hit) or none."},
-     {"result", "miss"}, "misses", &L2Counters::misses},
-    {{"perfgate_l2_timeouts_total", "counter", "L2 lookups not answered within the L2 timeout."}, {}, "timeouts",
-     &L2Counters::timeouts},
-    {{"perfgate_l2_unavailable_total", "counter", "L1 misses not asked of L2: its link was not ready."}, {},
-     "unavailable", &L2Counters::unavailable},
-    {{"perfgate_l2_corrupt_total", "counter", "Values in Redis that were not valid records (ignored)."}, {}, "corrupt",
-     &L2Counters::corrupt},
+    // One family for what became of each L1 miss that L2 could have answered.
+    {kL2Lookups, {"result", "hit"}, "hits", &L2Counters::hits},
+    {kL2Lookups, {"result", "miss"}, "misses", &L2Counters::misses},
+    {kL2Lookups, {"result", "timeout"}, "timeouts", &L2Counters::timeouts},
+    {kL2Lookups, {"result", "unavailable"}, "unavailable", &L2Counters::unavailable},
+    {{"perfgate_l2_corrupt_total", "counter", "Values in Redis that were not valid records (ignored; the lookup "
+                                              "counts as a miss)."},
+     {}, "corrupt", &L2Counters::corrupt},
     {{"perfgate_l2_writes_total", "counter", "Records written to L2, and writes dropped."}, {"result", "written"},
      "writes", &L2Counters::writes},
     {{"perfgate_l2_writes_total", "counter", "Records written to L2, and writes dropped."}, {"result", "dropped"},
@@ -78,6 +81,7 @@ nlohmann::json CacheModule::l2Json() const {
       {"last_error", state.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(state.last_error)},
       {"last_error_seconds_ago",
        state.last_error_seconds_ago < 0 ? nlohmann::json(nullptr) : nlohmann::json(state.last_error_seconds_ago)}};
+  out["lookups"] = c.lookups.load(std::memory_order_relaxed);  // L1 misses asked of L2 (JSON only)
   for (const L2Counter& counter : kL2Counters) out[counter.json] = (c.*counter.field).load(std::memory_order_relaxed);
   return out;
 }
@@ -126,7 +130,9 @@ void CacheModule::collectMetrics(MetricsSink& sink) const {
     }
     nlohmann::json reasons = nlohmann::json::object();
     for (size_t i = 1; i < kNotStorableReasons; ++i) {  // 0 is NotStorableReason::None
-      if (t.not_stored_by[i] != 0) reasons[describe(static_cast<NotStorableReason>(i))] = t.not_stored_by[i];
+      const char* reason = describe(static_cast<NotStorableReason>(i));
+      sink.sample(kNotStored, {{"route", name}, {"reason", reason}}, t.not_stored_by[i]);  // zeros too: stable series
+      if (t.not_stored_by[i] != 0) reasons[reason] = t.not_stored_by[i];
     }
     sink.json("cache:routes.{route}.not_stored_reasons", route, reasons);
     auto evicted = store.evictions_by_route.find(name);

@@ -139,6 +139,7 @@ uint64_t serveStored(Exchange& exchange, const CacheEntryPtr& entry, int64_t now
     verdict[length++] = static_cast<char>(*c - 'a' + 'A');
   }
   head.headers.add("X-Cache", std::string_view(verdict, length));
+  exchange.notes().cache_verdict = outcomeName(outcome);
   thread_local std::string status;
   status.assign("perfgate; ");
   status.append(cache_status);

@@ -15,13 +15,14 @@ uint64_t nanosBetween(Clock::time_point a, Clock::time_point b) {
   return ns > 0 ? static_cast<uint64_t>(ns) : 0;
 }
 
-void count(RouteTiming& t, const ExchangeFacts& facts, bool complete) {
+void count(RouteTiming& t, std::string_view method, const ExchangeFacts& facts, bool complete) {
   singleWriterAdd(t.requests);
   if (!complete) singleWriterAdd(t.incomplete);
+  size_t kind = static_cast<size_t>(methodKind(method));
   if (facts.status >= kLowestStatus && facts.status < kLowestStatus + static_cast<int>(kStatusCodes)) {
-    singleWriterAdd(t.status[static_cast<size_t>(facts.status - kLowestStatus)]);
+    singleWriterAdd(t.status[kind][static_cast<size_t>(facts.status - kLowestStatus)]);
   } else {
-    singleWriterAdd(t.no_status);
+    singleWriterAdd(t.no_status[kind]);
   }
   if (facts.error != GatewayError::None) singleWriterAdd(t.errors[static_cast<size_t>(facts.error)]);
   if (facts.bytes_in != 0) singleWriterAdd(t.bytes_in, facts.bytes_in);
@@ -73,13 +74,15 @@ void TimingFilter::onComplete(Exchange& exchange, size_t, bool complete) const {
   if (index >= ids_.size() || exchange.notes().background) return;  // a refresh: no client's request
   ExchangeFacts facts = exchange.facts();
   RouteTiming& t = stats_->route(ids_[index]);
-  count(t, facts, complete);
+  count(t, exchange.request().method, facts, complete);
   if (facts.finished != Clock::time_point()) t.total.record(nanosBetween(facts.started, facts.finished));
   if (facts.upstream_started != Clock::time_point() && facts.upstream_headers != Clock::time_point()) {
     t.upstream.record(nanosBetween(facts.upstream_started, facts.upstream_headers));
   }
 }
 
-void TimingFilter::onUnrouted(const RequestHead*, const ExchangeFacts& facts) const { count(stats_->unrouted(), facts, true); }
+void TimingFilter::onUnrouted(const RequestHead* request, const ExchangeFacts& facts) const {
+  count(stats_->unrouted(), request != nullptr ? std::string_view(request->method) : std::string_view(), facts, true);
+}
 
 }  // namespace perfgate

@@ -16,7 +16,7 @@ constexpr double kPrometheusBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
                                         0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
 
 const MetricFamily kRequests{"perfgate_requests_total", "counter",
-                             "Requests answered, by route and status code (code \"none\": ended before a status was "
+                             "Requests answered, by route, method and status code (code \"none\": ended before a status was "
                              "sent)."};
 const MetricFamily kErrors{"perfgate_gateway_errors_total", "counter",
                            "Errors the gateway answered or cut short itself, by route and kind."};
@@ -65,9 +65,21 @@ void report(MetricsSink& sink, const RouteTimingTotals& t, std::string_view rout
   };
   sink.json(at("codes"), labels, nlohmann::json::object());  // present even when empty
   for (size_t i = 0; i < kStatusCodes; ++i) {
-    if (t.status[i] != 0) counter(kRequests, {"code", std::to_string(i + kLowestStatus)}, t.status[i], at("codes.{code}"));
+    if (t.status[i] != 0) sink.json(at("codes.{code}"), {{"route", route}, {"code", std::to_string(i + kLowestStatus)}}, t.status[i]);
   }
-  if (prometheus && t.no_status != 0) sink.sample(kRequests, {{"route", route}, {"code", "none"}}, t.no_status);
+  if (prometheus) {  // by method and code
+    for (size_t m = 0; m < kMethodKinds; ++m) {
+      const char* method = methodLabel(static_cast<MethodKind>(m));
+      for (size_t i = 0; i < kStatusCodes; ++i) {
+        if (t.by_method[m][i] == 0) continue;
+        sink.sample(kRequests, {{"route", route}, {"method", method}, {"code", std::to_string(i + kLowestStatus)}},
+                    t.by_method[m][i]);
+      }
+      if (t.no_status_by_method[m] != 0) {
+        sink.sample(kRequests, {{"route", route}, {"method", method}, {"code", "none"}}, t.no_status_by_method[m]);
+      }
+    }
+  }
   for (size_t i = 1; i < kGatewayErrorKinds; ++i) {
     counter(kErrors, {"kind", gatewayErrorName(static_cast<GatewayError>(i))}, t.errors[i], at("errors.{kind}"));
   }

@@ -8,8 +8,16 @@ namespace {
 void addTotals(RouteTimingTotals& t, const RouteTiming& c) {
   t.requests += c.requests.load(std::memory_order_relaxed);
   t.incomplete += c.incomplete.load(std::memory_order_relaxed);
-  for (size_t i = 0; i < kStatusCodes; ++i) t.status[i] += c.status[i].load(std::memory_order_relaxed);
-  t.no_status += c.no_status.load(std::memory_order_relaxed);
+  for (size_t m = 0; m < kMethodKinds; ++m) {
+    for (size_t i = 0; i < kStatusCodes; ++i) {
+      uint64_t n = c.status[m][i].load(std::memory_order_relaxed);
+      t.by_method[m][i] += n;
+      t.status[i] += n;
+    }
+    uint64_t none = c.no_status[m].load(std::memory_order_relaxed);
+    t.no_status_by_method[m] += none;
+    t.no_status += none;
+  }
   for (size_t i = 0; i < kGatewayErrorKinds; ++i) t.errors[i] += c.errors[i].load(std::memory_order_relaxed);
   t.bytes_in += c.bytes_in.load(std::memory_order_relaxed);
   t.bytes_out += c.bytes_out.load(std::memory_order_relaxed);
@@ -26,10 +34,42 @@ uint32_t idOf(std::vector<std::string>& names, const std::string& name) {
 
 }  // namespace
 
+MethodKind methodKind(std::string_view method) {
+  switch (method.size()) {
+    case 3:
+      if (method == "GET") return MethodKind::Get;
+      if (method == "PUT") return MethodKind::Put;
+      break;
+    case 4:
+      if (method == "HEAD") return MethodKind::Head;
+      if (method == "POST") return MethodKind::Post;
+      break;
+    case 5:
+      if (method == "PATCH") return MethodKind::Patch;
+      break;
+    case 6:
+      if (method == "DELETE") return MethodKind::Delete;
+      break;
+    case 7:
+      if (method == "OPTIONS") return MethodKind::Options;
+      break;
+  }
+  return MethodKind::Other;
+}
+
+const char* methodLabel(MethodKind kind) {
+  static const char* const kLabels[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"};
+  return kLabels[static_cast<size_t>(kind) < kMethodKinds ? static_cast<size_t>(kind) : kMethodKinds - 1];
+}
+
 void RouteTimingTotals::add(const RouteTimingTotals& o) {
   requests += o.requests;
   incomplete += o.incomplete;
   for (size_t i = 0; i < kStatusCodes; ++i) status[i] += o.status[i];
+  for (size_t m = 0; m < kMethodKinds; ++m) {
+    for (size_t i = 0; i < kStatusCodes; ++i) by_method[m][i] += o.by_method[m][i];
+    no_status_by_method[m] += o.no_status_by_method[m];
+  }
   no_status += o.no_status;
   for (size_t i = 0; i < kGatewayErrorKinds; ++i) errors[i] += o.errors[i];
   bytes_in += o.bytes_in;

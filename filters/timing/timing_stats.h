@@ -24,12 +24,19 @@ namespace perfgate {
 inline constexpr int kLowestStatus = 100;
 inline constexpr size_t kStatusCodes = 500;  // 100..599
 
+// Request methods as the metrics label them; anything else is "other".
+enum class MethodKind : uint8_t { Get, Head, Post, Put, Delete, Patch, Options, Other, kCount };
+inline constexpr size_t kMethodKinds = static_cast<size_t>(MethodKind::kCount);
+MethodKind methodKind(std::string_view method);
+const char* methodLabel(MethodKind kind);  // "GET", ..., "other"
+
 // Counts of one route (or of requests without one), one worker.
 struct RouteTiming {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> incomplete{0};  // the response did not reach the output whole
-  std::array<std::atomic<uint64_t>, kStatusCodes> status{};  // by code - 100
-  std::atomic<uint64_t> no_status{0};   // ended before any status was sent
+  // By method, then code - 100.
+  std::array<std::array<std::atomic<uint64_t>, kStatusCodes>, kMethodKinds> status{};
+  std::array<std::atomic<uint64_t>, kMethodKinds> no_status{};  // ended before any status was sent
   std::array<std::atomic<uint64_t>, kGatewayErrorKinds> errors{};
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};
@@ -40,8 +47,10 @@ struct RouteTiming {
 struct RouteTimingTotals {
   uint64_t requests = 0;
   uint64_t incomplete = 0;
-  std::array<uint64_t, kStatusCodes> status{};
+  std::array<uint64_t, kStatusCodes> status{};  // by code - 100, every method
+  std::array<std::array<uint64_t, kStatusCodes>, kMethodKinds> by_method{};
   uint64_t no_status = 0;
+  std::array<uint64_t, kMethodKinds> no_status_by_method{};
   std::array<uint64_t, kGatewayErrorKinds> errors{};
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;

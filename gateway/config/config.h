@@ -45,6 +45,9 @@ struct ServerConfig {
   // normalisation changed is not cached: the backend may not resolve it to the keyed resource),
   // or the normalised path (then it is keyed and cached under that path).
   bool forward_original_path = true;
+  // The request id field: a client's acceptable id is kept, else a UUIDv7 is made; it goes
+  // upstream, back to the client and into the access log. Empty: no request ids.
+  std::string request_id_header = "X-Request-Id";
 
   // The request parser's limits these settings make.
   ParseLimits parseLimits() const {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gateway/config/config.h"
+#include "gateway/http/tokens.h"
 
 namespace perfgate {
 namespace {
@@ -106,7 +107,13 @@ void declareCoreConfig(ConfigSchema& schema) {
               [](const ServerConfig& s) -> std::optional<std::string> {
                 return tomlQuote(s.forward_original_path ? "original" : "normalized");
               })
+      .string("request_id_header", &ServerConfig::request_id_header,
+              "request id field: a client's id (1–128 of `A-Za-z0-9-_.:/+=@`) is kept, else a UUIDv7 is made; "
+              "sent upstream, returned, logged; `\"\"` = off")
       .check([](ServerConfig& s, const Config&) {
+        if (!s.request_id_header.empty() && !isToken(s.request_id_header)) {
+          throw KeyError("'request_id_header' must be a field name", "request_id_header");
+        }
         if (s.max_request_line < 16) throw KeyError("'max_request_line' must be at least 16 bytes", "max_request_line");
         if (s.max_header_bytes < s.max_request_line) {
           throw KeyError("'max_header_bytes' must be at least 'max_request_line'", "max_header_bytes");

@@ -8,6 +8,7 @@
 #include "gateway/exchange/background_exchange.h"
 #include "gateway/exchange/forwarding.h"
 #include "gateway/http/error_response.h"
+#include "gateway/http/request_id.h"
 #include "gateway/http/uri.h"
 #include "gateway/worker.h"
 
@@ -88,6 +89,15 @@ void ProxyExchange::begin(std::shared_ptr<const Snapshot> snapshot, uint64_t id,
   keep_alive_ = request_.keep_alive && !downstream_.draining();
   const ServerConfig& server = snapshot_->config->server;
   request_.unkeyed_path = request_.path_changed && server.forward_original_path;
+  request_id_.clear();
+  if (!server.request_id_header.empty()) {
+    std::optional<std::string_view> given = request_.header(server.request_id_header);
+    if (given && acceptableRequestId(*given)) {
+      request_id_.assign(*given);
+    } else {
+      newRequestId(request_id_);
+    }
+  }
   body_done_ = request_.framing == BodyFraming::None ||
                (request_.framing == BodyFraming::ContentLength && request_.content_length == 0);
 
@@ -133,6 +143,7 @@ void ProxyExchange::dispatch() {
 
   UpstreamRequest forwarded = buildUpstreamRequest(request_, upstream, downstream_.clientAddress(),
                                                    snapshot_->config->server.forward_original_path);
+  if (!request_id_.empty()) forwarded.headers.set(snapshot_->config->server.request_id_header, request_id_);
   if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded);
   upstream_started_ = Steady::now();
   transfer_ = pool_->start(std::move(forwarded), this);
@@ -179,8 +190,9 @@ bool ProxyExchange::refreshInBackground() {
 }
 
 ExchangeFacts ProxyExchange::facts() const {
-  return ExchangeFacts{status_, body_bytes_, bytes_out_, started_, upstream_started_, upstream_headers_,
-                       finished_, gateway_error_, downstream_.clientAddress()};
+  return ExchangeFacts{status_,        body_bytes_,    bytes_out_,    started_,
+                       upstream_started_, upstream_headers_, finished_, gateway_error_,
+                       downstream_.clientAddress(), request_id_};
 }
 
 void ProxyExchange::acceptBody(std::string_view data) {
@@ -229,6 +241,9 @@ void ProxyExchange::onUpstreamInterim(const ResponseHead& head) {
 
 void ProxyExchange::onUpstreamHeaders(ResponseHead& head) {
   upstream_headers_ = Steady::now();
+  // The backend's echo of the request id (or a stale one of its own) is not stored with a
+  // response: the client always gets this request's id, added as the head goes out.
+  if (!request_id_.empty()) head.headers.remove(snapshot_->config->server.request_id_header);
   status_ = head.status;
   // A response that arrives before the request body was read whole leaves the connection
   // unusable for another request.
@@ -251,7 +266,8 @@ void ProxyExchange::onUpstreamHeaders(ResponseHead& head) {
   writeHead(head);
 }
 
-void ProxyExchange::writeHead(const ResponseHead& head) {
+void ProxyExchange::writeHead(ResponseHead& head) {
+  if (!request_id_.empty()) head.headers.add(snapshot_->config->server.request_id_header, request_id_);
   status_ = head.status;
   body_out_ = downstream_.sendHead(head, request_, keep_alive_);
   response_started_ = true;
@@ -397,6 +413,7 @@ void ProxyExchange::respond(const ResponseHead& head, std::string_view body, std
   out.status = head.status;
   out.reason = head.reason;
   out.headers = head.headers;
+  if (!request_id_.empty()) out.headers.add(snapshot_->config->server.request_id_header, request_id_);
   if (!snapshot_->filters.empty()) snapshot_->filters.onLocalResponse(*this, out);
   if (transfer_ != nullptr) {
     pool_->cancel(transfer_);
@@ -419,7 +436,12 @@ void ProxyExchange::sendError(int status, std::string_view message, bool close_a
   if (close_after) keep_alive_ = false;
   thread_local ResponseHead head;
   thread_local std::string body;
-  makeErrorResponse(status, message, head, body, extra_fields);
+  thread_local std::string fields;
+  fields.assign(extra_fields);
+  if (!request_id_.empty()) {
+    fields.append(snapshot_->config->server.request_id_header).append(": ").append(request_id_).append("\r\n");
+  }
+  makeErrorResponse(status, message, head, body, fields);
   bool with_body = !request_.isHead();
   size_t sent = downstream_.sendWhole(head, {}, with_body ? std::string_view(body) : std::string_view(), nullptr,
                                       request_, keep_alive_);
@@ -459,7 +481,7 @@ void ProxyExchange::finish() {
 void ProxyExchange::recordUpstream() {
   if (pool_ == nullptr || upstream_started_ == Steady::time_point()) return;  // answered without the backend
   Steady::time_point ended = finished_ != Steady::time_point() ? finished_ : upstream_started_;
-  recordUpstreamExchange(pool_->counters(), gateway_error_, upstream_headers_, ended);
+  recordUpstreamExchange(pool_->counters(), gateway_error_, upstream_started_, upstream_headers_, ended);
 }
 
 void ProxyExchange::abort() {

@@ -91,7 +91,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   static void onSuspendTimeout(evutil_socket_t, short, void* self) noexcept;
 
   void dispatch();  // filters, then the upstream
-  void writeHead(const ResponseHead& head);
+  void writeHead(ResponseHead& head);  // the request id is added here, after the filters
   void pushBody(std::string_view data, bool end);  // through filters that transform or hold it
   bool releaseHead(std::string_view body, bool complete);  // false: the exchange is over
   void finish();
@@ -106,6 +106,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   RequestHead request_;
   const RouteConfig* route_ = nullptr;
   uint64_t id_ = 0;
+  std::string request_id_;  // the client's acceptable id, or one made for it (ServerConfig::request_id_header)
   std::vector<std::unique_ptr<FilterState>> filter_states_;
   bool suspended_ = false;
   bool ended_ = false;

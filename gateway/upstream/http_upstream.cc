@@ -363,6 +363,7 @@ void HttpUpstreamPool::finish(HttpTransfer* t, UpstreamResult result, const char
   }
   UpstreamObserver* observer = t->observer_;
   t->observer_ = nullptr;
+  publishGauges();
   if (observer != nullptr) observer->onUpstreamDone(result, detail);
   if (!t->cancelled_) recycle(t);
 }
@@ -377,6 +378,14 @@ void HttpUpstreamPool::release(HttpConnection* c) {
   // inside this connection's own read callback (takeIdle() checks it once more then).
   idle_.push_back(c);
   if (!queue_.empty()) event_active(reap_event_, 0, 0);
+  publishGauges();
+}
+
+void HttpUpstreamPool::publishGauges() {
+  UpstreamCounters& c = counters();
+  c.open.store(open_, std::memory_order_relaxed);
+  c.idle.store(static_cast<int64_t>(idle_.size()), std::memory_order_relaxed);
+  c.queued.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
 }
 
 void HttpUpstreamPool::closeConnection(HttpConnection* c) {
@@ -443,6 +452,7 @@ void HttpUpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
     pool->queue_.pop_front();
     pool->dispatch(next);
   }
+  pool->publishGauges();
 }
 
 }  // namespace perfgate

@@ -106,7 +106,9 @@ class HttpUpstreamPool final : public UpstreamPool {
   enum class SocketRest : uint8_t { Nothing, Bytes, Closed };
   static SocketRest peekSocket(evutil_socket_t fd);
   void finish(HttpTransfer* transfer, UpstreamResult result, const char* detail);
-  void release(HttpConnection* connection);  // back to idle (queued transfers take it from there)
+  void release(HttpConnection* connection);
+  // Open, idle and queued, into this worker's counters of the upstream (the gauges /metrics sums).
+  void publishGauges();  // back to idle (queued transfers take it from there)
   void closeConnection(HttpConnection* connection);
   void recycle(HttpTransfer* transfer);
 

@@ -48,6 +48,11 @@ std::map<std::string, UpstreamTotals> upstreamTotals() {
       t.requests += c->requests.load(std::memory_order_relaxed);
       for (size_t i = 0; i < kGatewayErrorKinds; ++i) t.errors[i] += c->errors[i].load(std::memory_order_relaxed);
       for (size_t i = 0; i < kUpstreamCloseReasons; ++i) t.closed[i] += c->closed[i].load(std::memory_order_relaxed);
+      for (size_t i = 0; i < kUpstreamLatencyBuckets; ++i) t.latency[i] += c->latency[i].load(std::memory_order_relaxed);
+      t.latency_sum_ns += c->latency_sum_ns.load(std::memory_order_relaxed);
+      t.open += c->open.load(std::memory_order_relaxed);
+      t.idle += c->idle.load(std::memory_order_relaxed);
+      t.queued += c->queued.load(std::memory_order_relaxed);
       int64_t ok = c->last_ok_ns.load(std::memory_order_relaxed);
       int64_t error = c->last_error_ns.load(std::memory_order_relaxed);
       if (ok > t.last_ok_ns) t.last_ok_ns = ok;
@@ -60,7 +65,7 @@ std::map<std::string, UpstreamTotals> upstreamTotals() {
   return totals;
 }
 
-void recordUpstreamExchange(UpstreamCounters& counters, GatewayError error,
+void recordUpstreamExchange(UpstreamCounters& counters, GatewayError error, std::chrono::steady_clock::time_point started,
                             std::chrono::steady_clock::time_point headers, std::chrono::steady_clock::time_point ended) {
   auto ns = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -75,6 +80,15 @@ void recordUpstreamExchange(UpstreamCounters& counters, GatewayError error,
     counters.last_error.store(static_cast<uint8_t>(error), std::memory_order_relaxed);
   } else if (headers != std::chrono::steady_clock::time_point()) {
     counters.last_ok_ns.store(ns(headers), std::memory_order_relaxed);
+  }
+  if (headers != std::chrono::steady_clock::time_point() && headers >= started) {
+    int64_t took = ns(headers) - ns(started);
+    double seconds = static_cast<double>(took) / 1e9;
+    size_t bucket = 0;
+    while (bucket < std::size(kUpstreamLatencyBounds) && seconds > kUpstreamLatencyBounds[bucket]) ++bucket;
+    UpstreamCounters::bump(counters.latency[bucket]);
+    counters.latency_sum_ns.store(counters.latency_sum_ns.load(std::memory_order_relaxed) + static_cast<uint64_t>(took),
+                                  std::memory_order_relaxed);
   }
 }
 

@@ -34,6 +34,7 @@ max_headers = 64
 max_body_bytes = 1000
 merge_slashes = false
 forward_path = "normalized"
+request_id_header = "X-Correlation-Id"
 
 [admin]
 listen = "[::1]:19901"
@@ -42,6 +43,9 @@ token = "s3cr\"et\\\t\u001B\u007Fé"
 [log]
 level = "warn"
 access_log = "/var/log/perfgate/access.jsonl"
+access_log_format = "json"
+access_log_fields = ["time", "status", "request_id"]
+access_log_sample_percent = 50
 
 [cache]
 max_bytes = "1GiB"
@@ -67,6 +71,7 @@ types = ["text/html", "application/json"]
 
 [metrics]
 enabled = false
+listen = "0.0.0.0:9902"
 jsonl_path = "/var/log/perfgate/metrics.jsonl"
 interval = "30s"
 jsonl_max_bytes = "16MiB"

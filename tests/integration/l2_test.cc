@@ -113,7 +113,7 @@ TEST_F(L2Test, FillThroughOneInstanceIsAnL2HitThroughTheOther) {
   // The L2 families in /metrics, as Prometheus reads them.
   std::string text = request(b->adminPort(), "GET", "/metrics").body;
   EXPECT_NE(text.find("\nperfgate_l2_up 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("\nperfgate_l2_lookup_results_total{result=\"hit\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nperfgate_l2_lookups_total{result=\"hit\"} 1\n"), std::string::npos) << text;
   if (::access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "promtool not installed (scripts/deps.sh test)";
   TempDir dir;
   std::string command = "/usr/bin/promtool check metrics < " + dir.write("metrics.txt", text) + " 2>&1";

@@ -262,10 +262,10 @@ TEST_F(MetricsTest, PrometheusExpositionIsValid) {
   ASSERT_EQ(resp.status, 200);
   EXPECT_EQ(resp.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   const std::string& b = resp.body;
-  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"api\",code=\"200\"} 20\n")) << b;
-  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"api\",code=\"500\"} 2\n")) << b;
-  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"_unrouted\",code=\"404\"} 1\n")) << b;
-  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"we\\\"ird\\\\name\",code=\"200\"} 1\n")) << b;
+  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"api\",method=\"GET\",code=\"200\"} 20\n")) << b;
+  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"api\",method=\"GET\",code=\"500\"} 2\n")) << b;
+  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"_unrouted\",method=\"GET\",code=\"404\"} 1\n")) << b;
+  EXPECT_TRUE(contains(b, "perfgate_requests_total{route=\"we\\\"ird\\\\name\",method=\"GET\",code=\"200\"} 1\n")) << b;
   EXPECT_TRUE(contains(b, "# TYPE perfgate_request_duration_seconds histogram\n")) << b;
   EXPECT_TRUE(contains(b, "perfgate_request_duration_seconds_bucket{route=\"api\",le=\"+Inf\"} 22\n")) << b;
   EXPECT_TRUE(contains(b, "perfgate_request_duration_seconds_count{route=\"api\"} 22\n")) << b;

@@ -234,7 +234,7 @@ void DriverExchange::transformBody(size_t index, BodyTransform& transform) {
 
 ExchangeFacts DriverExchange::facts() const {
   return ExchangeFacts{status_, body_bytes_, bytes_out_, started_, upstream_started_, upstream_headers_,
-                       finished_, gateway_error_, kClientAddress};
+                       finished_, gateway_error_, kClientAddress, {}};
 }
 
 void DriverExchange::onUpstreamHeaders(ResponseHead& head) {

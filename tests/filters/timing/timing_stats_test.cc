@@ -27,7 +27,7 @@ TEST(TimingStatsTest, ThreadsWriteTheirOwnSlabsAndReadersMergeThem) {
       for (int i = 0; i < kPerThread; ++i) {
         RouteTiming& r = stats.route(api);
         singleWriterAdd(r.requests);
-        singleWriterAdd(r.status[200 - kLowestStatus]);
+        singleWriterAdd(r.status[0][200 - kLowestStatus]);
         singleWriterAdd(r.bytes_out, 10);
         r.total.record(1'000'000);
       }
