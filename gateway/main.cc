@@ -29,7 +29,11 @@ const char kUsage[] =
     "  --workers N          worker threads (default: one per core)\n"
     "  --check-config FILE  validate FILE; print file:line:col: message and exit 1 if bad\n"
     "  --print-config       print the effective config (defaults and overrides filled in) as TOML\n"
-    "  --version            print the version\n";
+    "  --version            print the version\n"
+    "  --help               print this text (also -h)\n"
+    "\n"
+    "signals: SIGTERM/SIGINT drain and exit, SIGHUP reloads the config file, SIGUSR1 reopens the access log.\n"
+    "man perfgate, and README.md, say more.\n";
 
 int usageError(const std::string& message) {
   std::fprintf(stderr, "perfgate: %s\n\n%s", message.c_str(), kUsage);

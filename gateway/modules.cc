@@ -6,14 +6,17 @@
 #include "filters/compression/compression_module.h"
 #include "filters/dashboard/dashboard_module.h"
 #include "filters/timing/timing_module.h"
+#include "filters/tracing/tracing_module.h"
 
 namespace perfgate {
 
 // Responses pass the filters in this order: compressed, then given cache headers, then stored,
 // so the cache keeps what clients get (gzip once per object, not once per hit); timing after
 // them, so it sees their verdicts (X-Cache) when it writes Server-Timing; the access log last.
+// Tracing first: its onRequest reads the trace context before any filter may answer.
 std::vector<std::unique_ptr<Module>> makeModules(const Clock& clock) {
   std::vector<std::unique_ptr<Module>> modules;
+  modules.push_back(std::make_unique<TracingModule>());
   modules.push_back(std::make_unique<CompressionModule>());
   modules.push_back(std::make_unique<CacheHeadersModule>());
   modules.push_back(std::make_unique<CacheModule>(clock));
@@ -34,6 +37,7 @@ const ConfigSchema& configSchema() {
     CacheHeadersModule::declareConfig(s);
     TimingModule::declareConfig(s);
     AccessLogModule::declareConfig(s);
+    TracingModule::declareConfig(s);
     DashboardModule::declareConfig(s);
     return s;
   }();

@@ -12,8 +12,7 @@ namespace perfgate {
 // ids are made of: UUIDs, base64, trace ids), nothing a log line or a header could be broken by.
 bool acceptableRequestId(std::string_view id);
 
-// A new UUIDv7 in its 36-character text form, into `out` (random bits from a per-thread
-// generator seeded from the kernel's entropy).
+// A new UUIDv7 in its 36-character text form, into `out` (random bits from gateway/random.h).
 void newRequestId(std::string& out);
 
 }  // namespace perfgate

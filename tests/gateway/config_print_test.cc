@@ -77,6 +77,15 @@ interval = "30s"
 jsonl_max_bytes = "16MiB"
 jsonl_max_files = 5
 
+[tracing]
+otlp_endpoint = "http://127.0.0.1:4318/v1/traces"
+service_name = "edge"
+sample_percent = 25
+batch_size = 100
+flush_interval = "500ms"
+max_queue = 1000
+export_timeout = "1s"
+
 [upstream.app]
 url = "http://127.0.0.1:8000/base"
 max_connections = 16
