@@ -114,12 +114,20 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
   return out;
 }
 
-void writeInterimHead(const ResponseHead& response, std::string& out) {
+namespace {
+
+void appendStatusLine(std::string& out, const ResponseHead& response) {
   out.append("HTTP/1.1 ");
   out.append(std::to_string(response.status));
   out.push_back(' ');
   out.append(response.reason);
   out.append("\r\n");
+}
+
+}  // namespace
+
+void writeInterimHead(const ResponseHead& response, std::string& out) {
+  appendStatusLine(out, response);
   ConnectionOptions options(response.headers);
   for (HeaderField field : response.headers) {
     std::string_view name = field.name;
@@ -135,11 +143,7 @@ void writeInterimHead(const ResponseHead& response, std::string& out) {
 BodyFramingOut writeClientResponseHead(const ResponseHead& response, const RequestHead& request, bool& keep_alive,
                                        std::string& out) {
   out.clear();
-  out.append("HTTP/1.1 ");
-  out.append(std::to_string(response.status));
-  out.push_back(' ');
-  out.append(response.reason);
-  out.append("\r\n");
+  appendStatusLine(out, response);
 
   ConnectionOptions options(response.headers);
   bool chunked_upstream = false;
