@@ -81,6 +81,7 @@ constexpr Name kJsonFields[] = {
     {"protocol", Field::Protocol},   {"status", Field::Status},         {"bytes_in", Field::BytesIn},
     {"bytes_out", Field::BytesOut},  {"total_us", Field::TotalUs},      {"upstream_us", Field::UpstreamUs},
     {"route", Field::Route},         {"cache", Field::Cache},           {"upstream", Field::Upstream},
+    {"upstream_addr", Field::UpstreamAddr},
     {"user_agent", Field::UserAgent}, {"referer", Field::Referer},      {"request_id", Field::RequestId},
     {"background", Field::Background},
 };
@@ -92,6 +93,7 @@ constexpr Name kVariables[] = {
     {"status", Field::Status},             {"request_length", Field::BytesIn},   {"body_bytes_sent", Field::BytesOut},
     {"request_time", Field::RequestTime},  {"upstream_response_time", Field::UpstreamTime},
     {"route", Field::Route},               {"cache_status", Field::Cache},       {"upstream", Field::Upstream},
+    {"upstream_addr", Field::UpstreamAddr},
     {"http_user_agent", Field::UserAgent}, {"http_referer", Field::Referer},     {"request_id", Field::RequestId},
 };
 constexpr char kCombined[] =
@@ -229,6 +231,7 @@ void AccessFormat::render(const AccessRecord& r, std::string& line) const {
         case Field::Route: text("route", r.route); break;
         case Field::Cache: if (!r.cache.empty()) text("cache", r.cache); break;
         case Field::Upstream: if (!r.upstream.empty()) text("upstream", r.upstream); break;
+        case Field::UpstreamAddr: if (!r.upstream_addr.empty()) text("upstream_addr", r.upstream_addr); break;
         case Field::UserAgent: if (!r.user_agent.empty()) text("user_agent", r.user_agent); break;
         case Field::Referer: if (!r.referer.empty()) text("referer", r.referer); break;
         case Field::RequestId: if (!r.request_id.empty()) text("request_id", r.request_id); break;
@@ -281,6 +284,7 @@ void AccessFormat::render(const AccessRecord& r, std::string& line) const {
       case Field::Route: appendText(line, r.route); break;
       case Field::Cache: appendText(line, r.cache); break;
       case Field::Upstream: appendText(line, r.upstream); break;
+      case Field::UpstreamAddr: appendText(line, r.upstream_addr); break;
       case Field::UserAgent: appendText(line, r.user_agent); break;
       case Field::Referer: appendText(line, r.referer); break;
       case Field::RequestId: appendText(line, r.request_id); break;

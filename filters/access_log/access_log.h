@@ -26,7 +26,8 @@ struct AccessRecord {
   std::string_view protocol;  // "HTTP/1.1"
   std::string_view route;
   std::string_view cache;     // X-Cache's verdict ("HIT", "MISS", ...); "" when the cache had no say
-  std::string_view upstream;  // the upstream's name; "" when none was involved
+  std::string_view upstream;       // the upstream's name; "" when none was involved
+  std::string_view upstream_addr;  // its host:port, as configured
   std::string_view user_agent;
   std::string_view referer;
   std::string_view request_id;
@@ -43,7 +44,7 @@ class AccessFormat {
  public:
   enum class Field : uint8_t {
     Time, Client, Method, Host, Path, Query, Protocol, Status, BytesIn, BytesOut, TotalUs, UpstreamUs, Route,
-    Cache, Upstream, UserAgent, Referer, RequestId, Background,
+    Cache, Upstream, UpstreamAddr, UserAgent, Referer, RequestId, Background,
     // template-only
     TimeLocal, Request, RequestTime, UpstreamTime,
   };

@@ -41,6 +41,9 @@ void AccessLogFilter::write(const RequestHead& request, const RouteConfig* route
   if (route != nullptr) {
     record.route = route->name;
     record.upstream = route->upstream;
+    if (route->upstream_index < config_->upstreams.size()) {
+      record.upstream_addr = config_->upstreams[route->upstream_index].authority;
+    }
   }
   record.status = facts.status;
   record.bytes_in = facts.bytes_in;
@@ -50,6 +53,7 @@ void AccessLogFilter::write(const RequestHead& request, const RouteConfig* route
     record.upstream_us = microsBetween(facts.upstream_started, facts.upstream_headers);
   } else {
     record.upstream = {};  // answered without it (a hit, a local error)
+    record.upstream_addr = {};
   }
   log_->write(record);
 }

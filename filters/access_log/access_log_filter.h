@@ -8,13 +8,14 @@
 
 #include "filters/access_log/access_log.h"
 #include "filters/filter.h"
+#include "gateway/config/config.h"
 
 namespace perfgate {
 
 class AccessLogFilter final : public Filter {
  public:
-  AccessLogFilter(std::shared_ptr<AccessLog> log, unsigned sample_percent)
-      : log_(std::move(log)), sample_percent_(sample_percent) {}
+  AccessLogFilter(std::shared_ptr<AccessLog> log, unsigned sample_percent, std::shared_ptr<const Config> config)
+      : log_(std::move(log)), sample_percent_(sample_percent), config_(std::move(config)) {}
 
   std::string_view name() const override { return "access_log"; }
   void onComplete(Exchange& exchange, size_t index, bool complete) const override;
@@ -27,6 +28,7 @@ class AccessLogFilter final : public Filter {
 
   std::shared_ptr<AccessLog> log_;
   unsigned sample_percent_;
+  std::shared_ptr<const Config> config_;  // the snapshot's: upstream addresses by route
 };
 
 }  // namespace perfgate

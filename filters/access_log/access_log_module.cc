@@ -34,10 +34,10 @@ void AccessLogModule::collectMetrics(MetricsSink& sink) const {
   sink.sample(kDropped, {}, AccessLog::dropped(), "metrics:access_log.dropped");
 }
 
-std::shared_ptr<const Filter> AccessLogModule::makeFilter(const std::shared_ptr<const Config>&) {
+std::shared_ptr<const Filter> AccessLogModule::makeFilter(const std::shared_ptr<const Config>& config) {
   log_ = pending_;
   if (log_ == nullptr) return nullptr;
-  return std::make_shared<AccessLogFilter>(log_, sample_percent_);
+  return std::make_shared<AccessLogFilter>(log_, sample_percent_, config);
 }
 
 }  // namespace perfgate

@@ -79,6 +79,7 @@ TEST_F(GatewayTest, RequestIdsAreKeptOrMadeAndTravelEveryWay) {
   EXPECT_EQ(first["query"], "a=1");
   EXPECT_EQ(first["protocol"], "HTTP/1.1");
   EXPECT_EQ(first["upstream"], "backend");
+  EXPECT_EQ(first["upstream_addr"], "127.0.0.1:" + std::to_string(backend_.port()));
   nlohmann::json last = nlohmann::json::parse(logged.back());
   EXPECT_EQ(last["request_id"], "slow-1");
   EXPECT_EQ(last["status"], 504);
