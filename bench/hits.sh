@@ -265,9 +265,9 @@ echo "CPU placement: $placement"
 echo "load average before the rounds: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (other work on CPU 0 skews the servers' figures)"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/hits.toml (256 MiB cache)"
 wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
-wants haproxy && echo "haproxy: $(haproxy_version "$haproxy_bin"), nbthread 1, cache 256 MB, compression filter gzip level 1 (bench/peers/haproxy-cache.cfg)"
-wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, proxy_cache on $shm_note, gzip level 1 (bench/peers/nginx-cache.conf)"
-wants varnish && echo "varnish: $(varnish_version "$varnish_bin"), malloc 256m, 1 thread pool of $varnish_threads_min-$varnish_threads_max threads, do_gzip for text/* (bench/peers/varnish-cache.vcl)"
+wants haproxy && echo "haproxy: $(haproxy_version "$haproxy_bin"), nbthread 1, cache 256 MB, compression filter gzip (the shared policy; libslz has one level) (bench/peers/haproxy-cache.cfg)"
+wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, proxy_cache on $shm_note, gzip level 6 for the shared policy (bench/peers/nginx-cache.conf)"
+wants varnish && echo "varnish: $(varnish_version "$varnish_bin"), malloc 256m, 1 thread pool of $varnish_threads_min-$varnish_threads_max threads, do_gzip for the shared policy, level 6 (bench/peers/varnish-cache.vcl)"
 echo
 
 for r in $(seq 1 "$rounds"); do

@@ -1,7 +1,8 @@
 # Shared scaffolding of the bench/ scripts (sourced, not run): logging, the run directory and the
 # cleanup of everything started, CPU placement, ports, starting and waiting for the sample
-# backend, perfgate and the peers (nginx, HAProxy, Varnish) from the configs in bench/conf and
-# bench/peers, building the Release binaries, and running wrk.
+# backend, perfgate and the peers (nginx, HAProxy, Varnish, Traffic Server) from the configs in
+# bench/conf and bench/peers, building the Release binaries, running wrk, and reading how busy
+# the machine is.
 #
 # Usage from a script in bench/:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -86,11 +87,14 @@ free_port() {
   die "found no free port in 20000-31999"
 }
 
-# check_ports PORT...: dies when one is taken (for fixed ports given by the user).
+# check_ports PORT...: dies when one is taken (for fixed ports given by the user). The message
+# names what moves the ports: $bench_port_hint when the script sets it (bench/run: its
+# --port-base), otherwise the script's --help, which lists the variables that script reads.
 check_ports() {
   local port
   for port in "$@"; do
-    port_in_use "$port" && die "127.0.0.1:$port is already in use (set BENCH_*_PORT to move it)"
+    port_in_use "$port" \
+      && die "127.0.0.1:$port is already in use (${bench_port_hint:-see $bench_name --help for the variables that move its ports})"
   done
   return 0
 }
@@ -186,14 +190,33 @@ fill_peer_template() {
       -e "s|@LISTEN_PORT@|$port|g" "$@" "$template" >"$out"
 }
 
-# start_haproxy BINARY PORT BACKEND
+# start_haproxy BINARY PORT BACKEND: sets haproxy_minsize ("yes" when this HAProxy applies the
+# gzip policy's 256-byte minimum, "no (HAProxy VERSION has no compression minsize-res)" otherwise)
+# and haproxy_gzip (its compressor: libslz has a single level, zlib honours tune.comp.maxlevel).
 start_haproxy() {
   local bin="$1" port="$2" backend="$3" dir="$run_dir/haproxy-$2"
   log "starting haproxy on 127.0.0.1:$port"
   mkdir -p "$dir"
-  fill_peer_template "$root/bench/peers/haproxy-cache.cfg" "$dir/haproxy.cfg" "$port" "$backend"
-  "$bin" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1 \
-    || { cat "$dir/check.log" >&2; die "haproxy refused bench/peers/haproxy-cache.cfg"; }
+  local vv
+  vv="$("$bin" -vv 2>&1 || true)"  # read whole: grep -q stopping early would SIGPIPE haproxy
+  if [[ "$vv" == *"Built with libslz"* ]]; then
+    haproxy_gzip="libslz (one level, about zlib's 1: tune.comp.maxlevel 6 has no effect)"
+  else
+    haproxy_gzip="zlib, level 6 (tune.comp.maxlevel)"
+  fi
+  # The gzip policy's minimum size: "compression minsize-res" exists from HAProxy 3.2 on. Try it;
+  # a HAProxy that refuses the config with it gets a comment instead (and compresses small
+  # bodies too, said in haproxy_minsize).
+  haproxy_minsize=yes
+  fill_peer_template "$root/bench/peers/haproxy-cache.cfg" "$dir/haproxy.cfg" "$port" "$backend" \
+    -e "s|@COMP_MINSIZE@|compression minsize-res 256|"
+  if ! "$bin" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1; then
+    haproxy_minsize="no (HAProxy $(haproxy_version "$bin") has no compression minsize-res)"
+    fill_peer_template "$root/bench/peers/haproxy-cache.cfg" "$dir/haproxy.cfg" "$port" "$backend" \
+      -e "s|@COMP_MINSIZE@|# compression minsize-res: not in this HAProxy|"
+    "$bin" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1 \
+      || { cat "$dir/check.log" >&2; die "haproxy refused bench/peers/haproxy-cache.cfg"; }
+  fi
   bench_spawn haproxy "$dir/stdout.log" "" "$port" "$bin" -db -f "$dir/haproxy.cfg"
 }
 
@@ -211,13 +234,19 @@ start_nginx() {
 
 # start_varnish BINARY PORT BACKEND CONNECTIONS: -j none runs manager and child as the calling
 # user, which works both as root (the default unix jail would switch to the varnish/vcache users,
-# and needs them) and as anyone else. One thread pool; a request in progress holds a worker
-# thread, so the pool gets as many threads as the most connections used (plus a few for the
-# acceptor and backend fetches). taskset keeps the whole process on the server CPU.
+# and needs them) and as anyone else. One thread pool, sized for CONNECTIONS (the highest level
+# the script will use): a request in progress holds a worker thread and a miss a second one for
+# the backend fetch, so thread_pool_min is 2 * CONNECTIONS + 16 (the 16 for the acceptor, the
+# expiry and ban threads and slack), created at start; a session that still finds no idle thread
+# waits in a queue (thread_queue_limit) as long as every connection, instead of being dropped
+# (MAIN.sess_dropped, which bench/run reads after each Varnish run). gzip_level 6: the bench
+# gzip policy. taskset keeps the whole process on the server CPU. Sets varnish_workdir (for
+# varnishstat -n) and varnish_threads_min / _max / varnish_queue_limit.
 start_varnish() {
   local bin="$1" port="$2" backend="$3" connections="$4" dir="$run_dir/varnish-$2" work
-  varnish_threads_min=$(( connections + 8 ))
-  varnish_threads_max=$(( connections * 2 + 16 ))
+  varnish_threads_min=$(( connections * 2 + 16 ))
+  varnish_threads_max=$(( varnish_threads_min * 2 ))
+  varnish_queue_limit=$(( connections * 2 + 16 ))
   log "starting varnishd on 127.0.0.1:$port"
   mkdir -p "$dir"
   fill_peer_template "$root/bench/peers/varnish-cache.vcl" "$dir/cache.vcl" "$port" "$backend"
@@ -227,9 +256,43 @@ start_varnish() {
   if command -v findmnt >/dev/null && findmnt -no OPTIONS -T "$shm_dir" 2>/dev/null | grep -qw noexec; then
     work="$dir/work"
   fi
+  varnish_workdir="$work"
   bench_spawn varnishd "$dir/stdout.log" "" "$port" \
     "$bin" -F -j none -a "127.0.0.1:$port" -T 127.0.0.1:0 -s malloc,256m -f "$dir/cache.vcl" -n "$work" \
-    -p thread_pools=1 -p thread_pool_min="$varnish_threads_min" -p thread_pool_max="$varnish_threads_max"
+    -p thread_pools=1 -p thread_pool_min="$varnish_threads_min" -p thread_pool_max="$varnish_threads_max" \
+    -p thread_queue_limit="$varnish_queue_limit" -p gzip_level=6
+}
+
+# varnish_sessions WORKDIR: "SESS_DROPPED SESS_QUEUED", Varnish's counters so far (sessions it
+# dropped or queued for want of a worker thread); empty when varnishstat is not installed or
+# cannot read them.
+varnish_sessions() {
+  command -v varnishstat >/dev/null || return 0
+  varnishstat -n "$1" -1 -f MAIN.sess_dropped -f MAIN.sess_queued 2>/dev/null |
+    awk '$1 == "MAIN.sess_dropped" {d = $2} $1 == "MAIN.sess_queued" {q = $2}
+         END {if (d != "" && q != "") print d, q}'
+}
+
+# start_trafficserver BINARY PORT BACKEND [HOST]: Apache Traffic Server from
+# bench/peers/trafficserver/ (copied, @PLACEHOLDERS@ filled in) with its config, logs and
+# runtime files under $run_dir and its cache file on $shm_dir; HOST (a --host NAME) gets a remap
+# rule of its own. Listens only once its cache is up (wait_for_cache in records.config).
+start_trafficserver() {
+  local bin="$1" port="$2" backend="$3" host="${4:-}" dir="$run_dir/trafficserver-$2" etc cache f host_map=""
+  etc="$dir/etc"
+  cache="$shm_dir/trafficserver-$port"
+  log "starting traffic_server on 127.0.0.1:$port"
+  mkdir -p "$etc" "$dir/run" "$dir/log" "$cache"
+  [ -n "$host" ] && host_map="map http://$host/ http://$backend/"
+  for f in "$root"/bench/peers/trafficserver/*; do
+    fill_peer_template "$f" "$etc/$(basename "$f")" "$port" "$backend" \
+      -e "s|@RUN_DIR@|$dir|g" -e "s|@CONFIG_DIR@|$etc|g" -e "s|@CACHE_DIR@|$cache|g" \
+      -e "s|@BIN_DIR@|$(dirname "$bin")|g" -e "s|@HOST_MAP@|$host_map|"
+  done
+  # Its error page templates (body factory) come from the package, when it ships them.
+  [ -d /etc/trafficserver/body_factory ] && ln -s /etc/trafficserver/body_factory "$etc/body_factory"
+  trafficserver_dir="$dir"
+  bench_spawn traffic_server "$dir/stdout.log" "" "$port" "$bin" --run-root="$etc/runroot.yaml"
 }
 
 # Version strings of the peers, from their binaries. The filters read all the output: a reader that
@@ -237,6 +300,7 @@ start_varnish() {
 haproxy_version() { "$1" -v 2>&1 | awk 'NR == 1 {print $3}'; }
 nginx_version() { "$1" -v 2>&1 | sed 's|.*/||'; }
 varnish_version() { "$1" -V 2>&1 | sed -n '1s/.*(varnish-\([^ ]*\).*/\1/p'; }
+trafficserver_version() { "$1" -V 2>&1 | awk 'NR == 1 && $1 == "Traffic" {print $3}'; }
 
 # ---------------------------------------------------------------- load
 # to_ms VALUE: wrk's "792.00us" / "1.69ms" / "1.02s" in milliseconds.
@@ -250,7 +314,26 @@ to_ms() {
 # wrk_run SECONDS CONNECTIONS URL [WRK_ARGS...] [-- SCRIPT_ARGS...]: one wrk -t1 run on the load
 # CPU; prints "requests req_per_s p50_ms p90_ms p99_ms non2xx socket_errors".
 wrk_run() {
-  local seconds="$1" connections="$2" url="$3" out requests rps p50 p90 p99 non2xx errors
+  local out
+  out="$(wrk_run_ext "$@")" || exit 1
+  cut -d' ' -f1-7 <<<"$out"
+}
+
+# to_bytes VALUE: wrk's "1.23MB" (binary units: its KB is 1024 B) in bytes.
+to_bytes() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /KB$/) n *= 1024; else if (v ~ /MB$/) n *= 1048576; else if (v ~ /GB$/) n *= 1073741824
+    else if (v ~ /TB$/) n *= 1099511627776
+    printf "%.0f", n }'
+}
+
+# wrk_run_ext ...: as wrk_run, and two more fields: "... mean_ms bytes_read", wrk's mean latency
+# and the bytes it read (headers and bodies). A scenario script of bench/scenarios/ reports both
+# exactly (its done() prints "bench-summary: ..."); otherwise they come from wrk's text, the bytes
+# to three digits.
+wrk_run_ext() {
+  local seconds="$1" connections="$2" url="$3" out requests rps p50 p90 p99 non2xx errors mean bytes
   local -a options=() script_args=()
   shift 3
   while [ $# -gt 0 ] && [ "$1" != -- ]; do options+=("$1"); shift; done
@@ -269,8 +352,34 @@ wrk_run() {
     echo "$out" >&2
     die "could not read wrk's output for $url"
   fi
-  echo "$requests $rps $(to_ms "$p50") $(to_ms "${p90:-$p99}") $(to_ms "$p99") ${non2xx:-0} ${errors:-0}"
+  # "Latency   1.02ms  ..." (thread stats: avg, stdev, max) and "N requests in 1.00s, 1.23MB read".
+  mean="$(to_ms "$(awk '$1 == "Latency" && NF >= 4 {print $2; exit}' <<<"$out")")"
+  bytes="$(to_bytes "$(awk '/ requests in / {print $(NF - 1)}' <<<"$out")")"
+  if grep -q '^bench-summary: ' <<<"$out"; then
+    mean="$(awk '/^bench-summary: / {for (i = 2; i <= NF; i++) if ($i ~ /^mean_us=/) printf "%.3f", substr($i, 9) / 1000}' <<<"$out")"
+    bytes="$(awk '/^bench-summary: / {for (i = 2; i <= NF; i++) if ($i ~ /^bytes=/) print substr($i, 7)}' <<<"$out")"
+  fi
+  echo "$requests $rps $(to_ms "$p50") $(to_ms "${p90:-$p99}") $(to_ms "$p99") ${non2xx:-0} ${errors:-0} ${mean:-0} ${bytes:-0}"
 }
+
+# current_load SAMPLES: how many tasks besides this one are runnable, averaged over SAMPLES
+# readings 0.1 s apart (the 4th field of /proc/loadavg, "running/total", counts the reading shell
+# itself, hence the - 1). This is the quantity the load average averages, taken now: the 1-minute
+# average itself still carries the harness's own previous round (it decays with a 1-minute time
+# constant, and a 500-connection Varnish run puts hundreds of runnable threads into it), so
+# it would call every round after a busy one noisy. Prints the mean with two decimals.
+current_load() {
+  local samples="${1:-10}" i sum=0 running rest
+  for (( i = 0; i < samples; i++ )); do
+    read -r _ _ _ running rest </proc/loadavg || { echo 0; return 0; }
+    sum=$(( sum + ${running%%/*} - 1 ))
+    [ "$i" -lt $(( samples - 1 )) ] && sleep 0.1
+  done
+  awk -v s="$sum" -v n="$samples" 'BEGIN {v = s / n; if (v < 0) v = 0; printf "%.2f", v}'
+}
+
+# load_average: the 1-minute load average (for the record).
+load_average() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo unknown; }
 
 # sample_backend_requests PORT: the sample backend's request counter (/__stats does not count itself).
 sample_backend_requests() {

@@ -9,7 +9,7 @@ usage() {
 Usage: bench/passthrough.sh [options]
 
 Measures the uncached pass-through cost of perfgate against the backend alone and against nginx
-(upstream keepalive 64), all in front of the same perfgate-sample-backend, with wrk on
+(upstream keepalive 512), all in front of the same perfgate-sample-backend, with wrk on
 GET /api/pass (789-byte JSON, Cache-Control: no-store). Rounds are interleaved
 (direct perfgate nginx direct perfgate nginx ...); the table shows per-target medians of req/s,
 p50 and p99 (wrk --latency), then the perfgate/nginx ratio. Every round goes to
@@ -170,7 +170,7 @@ echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (perfgate-samp
 echo "CPU placement: $placement"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 64)"
 wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
-wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 64 (bench/peers/nginx-pass.conf)"
+wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 512 (bench/peers/nginx-pass.conf)"
 echo
 
 if [ "$warmup" -gt 0 ]; then

@@ -3,7 +3,9 @@
 # bench/run --quick with the binaries of BUILD_DIR and checks that it produced what it promises —
 # the CSV with a row per scenario, target and level, the JSON report with capacities and hit
 # rates, the tables and a PNG plot — and that the harness measured what it meant to (perfgate's
-# hit-small requests were all cache hits, the direct target none). It never judges speed.
+# hit-small requests were all cache hits, the direct target none), with the bytes per response,
+# the checks' answers and every figure refused (a quick run is never published). It never judges
+# speed.
 # Exits 77 (skipped) when a tool bench/run needs is not installed.
 #   bench/smoke_test.sh BUILD_DIR
 set -euo pipefail
@@ -62,6 +64,24 @@ if report["scenarios"]["hit-gzip"]["targets"]["perfgate"]["sent"]["encoding"] !=
     fail("hit-gzip through perfgate was not answered gzip")
 if report["scenarios"]["revalidate"]["targets"]["perfgate"]["sent"]["status"] != 304:
     fail("revalidate through perfgate was not answered 304")
+# The new columns and the refusals: bytes per response and mean latency in every run, the
+# checks' answers on file, and a quick run never published (every ratio refused, saying why).
+for r in rows:
+    if not float(r["bytes_per_response"] or 0) > 0 or r["mean_ms"] == "":
+        fail(f"a run without bytes per response or mean latency: {r}")
+checks = list(csv.DictReader(open(os.path.join(d, "checks.csv"))))
+if not any(c["scenario"] == "hit-small" and c["target"] == "perfgate" for c in checks):
+    fail("checks.csv has no answer of perfgate in hit-small")
+if report["published"] is not False or report["quick"] is not True:
+    fail(f"a quick run must not be published: published={report['published']} quick={report['quick']}")
+for s in scenarios:
+    vs = report["scenarios"][s]["perfgate"]["vs_direct"]
+    if not str(vs["capacity_improvement_pct"]).startswith("refused: quick run"):
+        fail(f"{s}: the quick run's improvement is not refused: {vs['capacity_improvement_pct']}")
+with open(os.path.join(d, "report.txt")) as f:
+    text = f.read()
+if "bytes/resp" not in text or "refused: quick run" not in text:
+    fail("report.txt lacks the bytes/resp column or the refusals")
 with open(os.path.join(d, "plot.png"), "rb") as f:
     if f.read(8) != b"\x89PNG\r\n\x1a\n":
         fail("plot.png is not a PNG")

@@ -9,7 +9,8 @@
 -- bench/run fills in {etag} and {last-modified} in header values (validators of PATH) before
 -- wrk reads the file. The scenario script is started as
 --   wrk -s bench/scenarios/NAME.lua URL -- PATHS_FILE [SEED]
--- and BENCH_SCENARIO_DIR names the folder of this file.
+-- and BENCH_SCENARIO_DIR names the folder of this file. Every scenario prints one line at the
+-- end, "bench-summary: requests=N bytes=N mean_us=X" (done() below).
 local M = {}
 
 local terms = {
@@ -141,6 +142,15 @@ function M.weighted(scenario)
     if task.cdf then return task.requests[pick(task.cdf)] end
     return task.requests[1]
   end
+end
+
+-- After the run (wrk calls done() once, in its main thread): the exact totals bench/lib.sh
+-- (wrk_run_ext) reads, where wrk's own text rounds the bytes to three digits. Bytes are what wrk
+-- read, heads and bodies: bytes per response shows which target sent identity where others sent
+-- gzip. The mean latency is what Little's law speaks of (bench/report.py checks it).
+function done(summary, latency, requests)
+  io.write(string.format("bench-summary: requests=%d bytes=%d mean_us=%.3f\n",
+                         summary.requests, summary.bytes, latency.mean))
 end
 
 return M
