@@ -18,7 +18,7 @@ test_pkgs=(libgtest-dev curl openssl docker-compose systemd varnish prometheus c
            logrotate groff-base python3-yaml)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 # gnuplot-nox and python3: bench/run's plot and report.
-bench_pkgs=(wrk nginx-light haproxy varnish trafficserver gnuplot-nox python3)
+bench_pkgs=(wrk nginx-light haproxy varnish trafficserver gnuplot-nox python3 python3-locust)
 
 want=()
 [ $# -eq 0 ] && set -- build
