@@ -25,6 +25,7 @@ import sys
 SCENARIO_TITLES = {
     "hit-small": "cached 789-byte JSON",
     "hit-gzip": "cached 20 KB HTML, gzip",
+    "hit-gzip-origin": "cached 20 KB HTML, gzipped by the origin",
     "pass": "uncached route",
     "mixed": "user journey, 7 tasks",
     "revalidate": "conditional requests",

@@ -1,8 +1,12 @@
 #include "content.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
+
+#include "deflate.h"
+#include "images.h"
 
 namespace sample_backend {
 namespace {
@@ -179,6 +183,299 @@ std::array<char, kPatternBlock + kPatternPeriod> makePattern() {
   return a;
 }
 
+
+// ---------------------------------------------------------------- the page-load site (/site/)
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h;
+}
+
+// "name.1a2b3c4d.ext": the content hash in the name, as bundlers version their output, so that
+// the file can be cached for a year (immutable) and a new build gets new URLs.
+std::string versioned(std::string_view dir, std::string_view name, std::string_view ext, std::string_view body) {
+  char hash[16];
+  std::snprintf(hash, sizeof hash, "%08llx", static_cast<unsigned long long>(fnv1a(body) & 0xFFFFFFFFULL));
+  return "/site/assets/" + std::string(dir) + "/" + std::string(name) + "." + hash + "." + std::string(ext);
+}
+
+std::string siteCss(std::string_view name, uint64_t seed, size_t bytes) {
+  static const char* const kDisplay[] = {"flex", "block", "grid", "inline-flex", "inline-block"};
+  Lcg rng{seed};
+  std::string css = "/* " + std::string(name) + ".css (generated) */\n"
+                    ":root{--brand:#2457d6;--ink:#1d2330;--muted:#667085;--radius:6px;--gap:12px}\n";
+  int i = 0;
+  while (css.size() < bytes) {
+    char rule[640];
+    const char* word = rng.word();
+    int n = std::snprintf(
+        rule, sizeof rule,
+        ".%.*s-%s-%d{display:%s;margin:%upx %upx;padding:%upx %upx;color:#%06x;background-color:#%06x;"
+        "border:1px solid #%06x;border-radius:var(--radius);font-size:%u.%02urem;line-height:1.%u}\n"
+        ".%.*s-%s-%d:hover{color:var(--brand);box-shadow:0 %upx %upx rgba(0,0,0,.%u)}\n",
+        static_cast<int>(name.size()), name.data(), word, i, kDisplay[rng.next() % 5], rng.next() % 24,
+        rng.next() % 24, rng.next() % 16, rng.next() % 32, rng.next() & 0xFFFFFF, rng.next() & 0xFFFFFF,
+        rng.next() & 0xFFFFFF, rng.next() % 2, rng.next() % 100, 2 + rng.next() % 6,
+        static_cast<int>(name.size()), name.data(), word, i, 1 + rng.next() % 4, 2 + rng.next() % 12,
+        1 + rng.next() % 3);
+    std::string r(rule, static_cast<size_t>(n));
+    if (i % 7 == 6) r = "@media (min-width:" + std::to_string(480 + 160 * (i % 5)) + "px){" + r + "}\n";
+    css += r;
+    ++i;
+  }
+  return css;
+}
+
+// A classic script that adds functions to window.Shop.MODULE; padded with generated functions to
+// about `bytes`. `tail` (the boot code of the app script) comes last.
+std::string siteJs(std::string_view module, uint64_t seed, size_t bytes, std::string_view tail = {}) {
+  Lcg rng{seed};
+  std::string js = "/* " + std::string(module) + ".js (generated) */\n(function (Shop) {\n  \"use strict\";\n  const m = (Shop." +
+                   std::string(module) + " = Shop." + std::string(module) + " || {});\n";
+  int i = 0;
+  while (js.size() + tail.size() < bytes) {
+    const char* w = rng.word();
+    std::string id(w);
+    for (char& c : id) {
+      if (c == '-') c = '_';
+    }
+    char fn[1400];
+    int n = std::snprintf(
+        fn, sizeof fn,
+        "  m.%s_%d = function (items, options) {\n"
+        "    const limit = (options && options.limit) || %u;\n"
+        "    const out = [];\n"
+        "    for (const item of items || []) {\n"
+        "      if (item.price > %u && item.stock !== 0) {\n"
+        "        out.push({ id: item.id, label: `%s: ${item.name}`, score: item.rating * %u + item.price / %u });\n"
+        "      }\n"
+        "    }\n"
+        "    out.sort((a, b) => b.score - a.score || a.id - b.id);\n"
+        "    return out.slice(0, limit);\n"
+        "  };\n"
+        "  m.format_%s_%d = function (value) {\n"
+        "    return new Intl.NumberFormat(\"en-GB\", { style: \"currency\", currency: \"EUR\" }).format(value * %u / 100);\n"
+        "  };\n",
+        id.c_str(), i, 5 + rng.next() % 40, rng.next() % 150, w, 1 + rng.next() % 9, 1 + rng.next() % 50,
+        id.c_str(), i, 90 + rng.next() % 20);
+    js.append(fn, static_cast<size_t>(n));
+    ++i;
+  }
+  js += tail;
+  js += "})(window.Shop = window.Shop || {});\n";
+  return js;
+}
+
+// The app's boot code: fetch the item list (the page's API call) and render it; the mark
+// "app-ready" tells bench/pageload when the page shows its data.
+constexpr std::string_view kAppBoot = R"JS(  function render(data) {
+    const root = document.getElementById("live-items");
+    const list = document.createElement("ul");
+    list.className = "live-list";
+    for (const item of data.items || []) {
+      const li = document.createElement("li");
+      li.className = "live-item";
+      li.dataset.id = String(item.id);
+      li.textContent = item.name + " - " + item.currency + " " + item.price.toFixed(2) + " (" + item.stock + " in stock)";
+      list.appendChild(li);
+    }
+    root.replaceChildren(list);
+    document.documentElement.dataset.items = String((data.items || []).length);
+  }
+  function done(error) {
+    if (error) document.documentElement.dataset.appError = String(error);
+    performance.mark("app-ready");
+    document.documentElement.dataset.appReady = "1";
+  }
+  fetch("/api/items", { headers: { Accept: "application/json" } })
+    .then((response) => {
+      if (!response.ok) throw new Error("/api/items answered " + response.status);
+      return response.json();
+    })
+    .then((data) => { render(data); done(); })
+    .catch(done);
+)JS";
+
+constexpr std::string_view kAnalytics = R"JS(  m.queue = m.queue || [];
+  m.queue.push(["pageview", location.pathname, Date.now()]);
+)JS";
+
+std::string siteSvg(std::string_view title, uint64_t seed, int shapes) {
+  Lcg rng{seed};
+  char color[8];
+  std::snprintf(color, sizeof color, "#%06x", rng.next() & 0xFFFFFF);
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 64 64\" width=\"32\" height=\"32\" role=\"img\">\n"
+                    "<title>" + std::string(title) + "</title>\n";
+  for (int s = 0; s < shapes; ++s) {
+    std::string d;
+    char point[48];
+    std::snprintf(point, sizeof point, "M%u.%u %u.%u", rng.next() % 64, rng.next() % 10, rng.next() % 64,
+                  rng.next() % 10);
+    d += point;
+    for (int k = 0; k < 6; ++k) {
+      std::snprintf(point, sizeof point, " C%u.%u %u.%u %u.%u %u.%u %u.%u %u.%u", rng.next() % 64, rng.next() % 10,
+                    rng.next() % 64, rng.next() % 10, rng.next() % 64, rng.next() % 10, rng.next() % 64,
+                    rng.next() % 10, rng.next() % 64, rng.next() % 10, rng.next() % 64, rng.next() % 10);
+      d += point;
+    }
+    svg += "<path fill=\"" + std::string(color) + "\" fill-opacity=\"0." + std::to_string(3 + rng.next() % 7) +
+           "\" d=\"" + d + " Z\"/>\n";
+  }
+  svg += "</svg>\n";
+  return svg;
+}
+
+// A photo-like picture: a diagonal gradient between two colours, soft discs, a ripple, and noise
+// of amplitude `noise` (what makes a PNG or JPEG large).
+images::Rgb sitePhoto(int width, int height, uint64_t seed, int noise) {
+  Lcg rng{seed};
+  auto channel = [&]() { return static_cast<int>(rng.next() % 256); };
+  const int c1[3] = {channel(), channel(), channel()}, c2[3] = {channel(), channel(), channel()};
+  struct Disc {
+    int x, y, r, color[3];
+  };
+  Disc discs[6];
+  for (Disc& d : discs) {
+    d = {static_cast<int>(rng.next() % static_cast<uint32_t>(width)),
+         static_cast<int>(rng.next() % static_cast<uint32_t>(height)),
+         8 + static_cast<int>(rng.next() % static_cast<uint32_t>(std::max(8, std::min(width, height) / 3))),
+         {channel(), channel(), channel()}};
+  }
+  images::Rgb img(width, height);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      const int t = (x + y) * 256 / (width + height);
+      int v[3];
+      for (int c = 0; c < 3; ++c) v[c] = (c1[c] * (256 - t) + c2[c] * t) / 256;
+      for (const Disc& d : discs) {
+        const int dx = x - d.x, dy = y - d.y;
+        if (dx * dx + dy * dy < d.r * d.r) {
+          for (int c = 0; c < 3; ++c) v[c] = (v[c] + d.color[c]) / 2;
+        }
+      }
+      const int ripple = ((x * 7 + y * 3) % 40) / 8;
+      uint8_t* p = img.at(x, y);
+      for (int c = 0; c < 3; ++c) {
+        const int n = noise > 0 ? static_cast<int>(rng.next() % static_cast<uint32_t>(2 * noise + 1)) - noise : 0;
+        p[c] = static_cast<uint8_t>(std::clamp(v[c] + ripple + n, 0, 255));
+      }
+    }
+  }
+  return img;
+}
+
+std::string htmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
+
+Site buildSite() {
+  Site site;
+  std::vector<std::string> css, js, icons, photos, products;
+  std::string analytics;
+  auto add = [&](std::string_view dir, std::string_view name, std::string_view ext, std::string type, std::string body) {
+    std::string path = versioned(dir, name, ext, body);
+    site.assets.push_back({path, std::move(type), std::move(body)});
+    return path;
+  };
+  constexpr const char* kCssType = "text/css; charset=utf-8";
+  constexpr const char* kJsType = "application/javascript; charset=utf-8";
+  const struct {
+    const char* name;
+    size_t bytes;
+  } kCss[] = {{"base", 6000}, {"layout", 12000}, {"components", 26000}, {"theme", 4000}, {"utilities", 38000}};
+  uint64_t seed = 100;
+  for (const auto& c : kCss) css.push_back(add("css", c.name, "css", kCssType, siteCss(c.name, ++seed, c.bytes)));
+  const struct {
+    const char* name;
+    size_t bytes;
+  } kJs[] = {{"polyfills", 8000}, {"vendor", 60000}, {"framework", 45000}, {"router", 10000}, {"i18n", 14000},
+             {"ui", 22000},       {"cart", 9000},    {"search", 12000},    {"product", 16000}};
+  for (const auto& j : kJs) js.push_back(add("js", j.name, "js", kJsType, siteJs(j.name, ++seed, j.bytes)));
+  js.push_back(add("js", "app", "js", kJsType, siteJs("app", ++seed, 6000, kAppBoot)));
+  analytics = add("js", "analytics", "js", kJsType, siteJs("analytics", ++seed, 3000, kAnalytics));
+  const struct {
+    const char* name;
+    int shapes;
+  } kIcons[] = {{"logo", 14}, {"search", 4}, {"cart", 5}, {"user", 4}, {"menu", 3}, {"heart", 4}, {"truck", 8}, {"star", 3}};
+  for (const auto& i : kIcons) {
+    icons.push_back(add("img", std::string("icon-") + i.name, "svg", "image/svg+xml", siteSvg(i.name, ++seed, i.shapes)));
+  }
+  // Photos (JPEG): the hero banner and five promotions; product shots (PNG) of 4 to 45 KB.
+  const struct {
+    const char* name;
+    int w, h, noise, quality;
+  } kPhotos[] = {{"hero", 960, 360, 10, 75},    {"promo-1", 480, 270, 8, 75}, {"promo-2", 480, 270, 12, 75},
+                 {"promo-3", 480, 270, 6, 80},  {"promo-4", 360, 240, 10, 75}, {"promo-5", 360, 240, 4, 80}};
+  for (const auto& p : kPhotos) {
+    photos.push_back(add("img", p.name, "jpg", "image/jpeg", images::jpeg(sitePhoto(p.w, p.h, ++seed, p.noise), p.quality)));
+  }
+  const int kProductNoise[10] = {0, 0, 1, 2, 3, 5, 8, 12, 1, 4};
+  for (int i = 0; i < 10; ++i) {
+    products.push_back(add("img", "product-" + std::to_string(i + 1), "png", "image/png",
+                           images::png(sitePhoto(160, 120, ++seed, kProductNoise[i]))));
+  }
+
+  // The page: about 25 KB of markup that links every asset.
+  Lcg rng{4242};
+  std::string h =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>Sample Shop - perfgate page-load site</title>\n"
+      "<meta name=\"description\" content=\"A generated shop front page: the page-load benchmark of perfgate.\">\n"
+      "<meta name=\"perfgate-site-assets\" content=\"" + std::to_string(site.assets.size()) + "\">\n"
+      "<link rel=\"icon\" href=\"data:,\">\n";
+  for (const std::string& c : css) h += "<link rel=\"stylesheet\" href=\"" + c + "\">\n";
+  for (const std::string& j : js) h += "<script defer src=\"" + j + "\"></script>\n";
+  h += "<script async src=\"" + analytics + "\"></script>\n</head>\n<body class=\"shop home\">\n"
+       "<header class=\"site-header\">\n  <a class=\"logo\" href=\"/site/\"><img src=\"" + icons[0] +
+       "\" alt=\"Sample Shop\" width=\"120\" height=\"32\"></a>\n  <nav class=\"main-nav\">\n    <ul>\n";
+  const char* const kNav[] = {"New in", "Garden", "Kitchen", "Outdoor", "Toys", "Tools", "Books", "Offers"};
+  for (const char* item : kNav) {
+    h += std::string("      <li class=\"nav-item\"><a href=\"/site/?category=") + item + "\">" + item + "</a></li>\n";
+  }
+  h += "    </ul>\n  </nav>\n  <div class=\"header-actions\">\n";
+  for (size_t i = 1; i < icons.size(); ++i) {
+    h += "    <button class=\"icon-button\" type=\"button\"><img src=\"" + icons[i] + "\" alt=\"\" width=\"24\" height=\"24\"></button>\n";
+  }
+  h += "  </div>\n</header>\n<main id=\"content\">\n  <section class=\"hero\">\n    <img src=\"" + photos[0] +
+       "\" alt=\"Spring collection\" width=\"960\" height=\"360\">\n    <h1>Spring collection</h1>\n    <p>" +
+       sentence(rng, 18) + "</p>\n  </section>\n  <section class=\"promotions\">\n";
+  for (size_t i = 1; i < photos.size(); ++i) {
+    h += "    <article class=\"promo\">\n      <img src=\"" + photos[i] + "\" alt=\"Promotion " + std::to_string(i) +
+         "\" width=\"480\" height=\"270\">\n      <h2>" + htmlEscape(sentence(rng, 3)) + "</h2>\n      <p>" +
+         sentence(rng, 16) + "</p>\n    </article>\n";
+  }
+  h += "  </section>\n  <section class=\"product-grid\">\n";
+  for (size_t i = 0; i < products.size(); ++i) {
+    const int id = static_cast<int>(i) + 1;
+    char price[32];
+    std::snprintf(price, sizeof price, "%d.%02d", 9 + (id * 7) % 90, (id * 13) % 100);
+    h += "    <article class=\"product-card\" data-id=\"" + std::to_string(id) + "\">\n      <img src=\"" + products[i] +
+         "\" alt=\"Product " + std::to_string(id) + "\" width=\"160\" height=\"120\">\n"
+         "      <h2 class=\"product-title\"><a href=\"/api/items/" + std::to_string(id) + "\">Product " +
+         std::to_string(id) + "</a></h2>\n      <p class=\"product-price\"><span class=\"currency\">EUR</span> " +
+         price + "</p>\n      <p class=\"product-description\">";
+    for (int k = 0; k < 6; ++k) h += sentence(rng, 14) + ' ';
+    h += "</p>\n      <button class=\"btn btn-primary add-to-cart\" type=\"button\">Add to cart</button>\n    </article>\n";
+  }
+  h += "  </section>\n  <section class=\"live\">\n    <h2>In stock now</h2>\n"
+       "    <div id=\"live-items\" aria-live=\"polite\"><p class=\"loading\">Loading...</p></div>\n  </section>\n"
+       "  <section class=\"editorial\">\n";
+  while (h.size() < 24000) h += "    <p>" + sentence(rng, 12) + ' ' + sentence(rng, 16) + ' ' + sentence(rng, 9) + "</p>\n";
+  h += "  </section>\n</main>\n<footer class=\"site-footer\">\n"
+       "  <p>&copy; 2024 Sample Shop. Served by perfgate-sample-backend (bench/pageload).</p>\n</footer>\n</body>\n</html>\n";
+  site.index_html = std::move(h);
+  return site;
+}
 }  // namespace
 
 const Bodies& bodies() {
@@ -189,6 +486,7 @@ const Bodies& bodies() {
     x.items_json = itemsJson();
     x.home_html = homeHtml();
     x.page_html = pageHtml();
+    x.page_html_gzip = deflate::gzip(x.page_html);
     x.app_js = appJs();
     x.etag_json = "{\"resource\":\"etag\",\"version\":1,\"note\":\"revalidate with If-None-Match\"}";
     x.last_modified_json =
@@ -197,6 +495,11 @@ const Bodies& bodies() {
     return x;
   }();
   return b;
+}
+
+const Site& site() {
+  static const Site s = buildSite();
+  return s;
 }
 
 const char* pattern() {

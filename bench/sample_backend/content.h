@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sample_backend {
 
@@ -21,6 +22,7 @@ struct Bodies {
   std::string items_json;  // list of 20 items
   std::string home_html;   // small
   std::string page_html;   // ~20 KB, compressible markup
+  std::string page_html_gzip;  // page_html gzip-compressed once (deflate.h), for /page-gz
   std::string app_js;      // ~30 KB
   std::string etag_json;   // /cache/etag
   std::string last_modified_json;  // /cache/last-modified
@@ -29,6 +31,23 @@ struct Bodies {
 
 // Built on first use; safe to call from several threads after the first call returned.
 const Bodies& bodies();
+
+// The page-load sample site (/site/, bench/pageload/): an HTML page and the assets it loads, the
+// way a small shop front end is deployed: stylesheets, scripts, PNG and JPEG photos and SVG
+// icons under content-hashed ("versioned") names, and a script that fetches /api/items and
+// renders it. Real files a browser decodes, generated deterministically.
+struct SiteFile {
+  std::string path;          // "/site/assets/css/base.1a2b3c4d.css"
+  std::string content_type;  // with charset for text types
+  std::string body;
+};
+struct Site {
+  std::string index_html;        // /site/: links every asset
+  std::vector<SiteFile> assets;  // 40 files
+};
+// Built on first use (generating the images takes a while in an unoptimized build: the backend's
+// start stays fast), thread-safe.
+const Site& site();
 
 std::string itemJson(int id);
 std::string searchJson(std::string_view decoded_query);

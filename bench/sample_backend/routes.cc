@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "content.h"
 
@@ -20,6 +21,8 @@ constexpr uint64_t kDefaultDownloadBytes = 10 * 1024 * 1024;
 
 struct FixedSet {
   StaticResponse pass, small, items, home, page, app_js, cache_etag, cache_last_modified, not_found;
+  // /page-gz: page's body as the origin sends it compressed (gzip) or not (identity).
+  StaticResponse page_gz_gzip, page_gz_identity;
 };
 FixedSet* g_fixed = nullptr;
 
@@ -61,6 +64,41 @@ bool notModified(const StaticResponse& r, const RequestHead& h) {
 
 bool isGet(const RequestHead& h) { return h.method == "GET" || h.method == "HEAD"; }
 
+// Whether the request's Accept-Encoding admits gzip (RFC 9110 12.5.3): "gzip" or "x-gzip" with a
+// q-value above 0, or else "*" above 0. No Accept-Encoding field: identity only (what a cache
+// forwarding the request of a client that asked for nothing must get).
+bool acceptsGzip(const RequestHead& h) {
+  int gzip = -1, any = -1;  // -1: not named; 0: refused (q=0); 1: accepted
+  for (const Header& field : h.headers) {
+    if (!equalsIgnoreCase(field.name, "accept-encoding")) continue;
+    std::string_view list = field.value;
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      size_t semi = item.find(';');
+      std::string_view coding = item.substr(0, semi), params = semi == std::string_view::npos ? "" : item.substr(semi + 1);
+      auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+      };
+      coding = trim(coding);
+      params = trim(params);
+      int accepted = 1;
+      if (params.size() >= 2 && (params[0] == 'q' || params[0] == 'Q')) {
+        std::string_view q = trim(params.substr(1));
+        if (!q.empty() && q.front() == '=') q = trim(q.substr(1));
+        // q=0, 0.0, 0.00, 0.000: refused; any other value: accepted.
+        accepted = q.empty() || q.find_first_not_of("0.") != std::string_view::npos ? 1 : 0;
+      }
+      if (equalsIgnoreCase(coding, "gzip") || equalsIgnoreCase(coding, "x-gzip")) gzip = accepted;
+      if (coding == "*") any = accepted;
+    }
+  }
+  return gzip >= 0 ? gzip == 1 : any == 1;
+}
+
 Route fixedRoute(const StaticResponse& r, const RequestHead& h) {
   Route route;
   route.kind = RouteKind::kFixed;
@@ -81,6 +119,45 @@ Route methodNotAllowed(std::string_view allow) {
   Route route = errorRoute(405, "method not allowed");
   route.allow = allow;
   return route;
+}
+
+// The page-load sample site (content.h site()): built on the first request for it, since
+// generating its images takes a moment in an unoptimized build and most runs never ask.
+struct SiteRoutes {
+  StaticResponse index, redirect;
+  std::map<std::string, StaticResponse, std::less<>> assets;
+};
+
+const SiteRoutes& siteRoutes() {
+  static const SiteRoutes routes = [] {
+    const Site& s = site();
+    SiteRoutes r;
+    // The page: revalidated after a minute (a typical HTML policy: short max-age, validators).
+    r.index = makeFixed(200, "text/html; charset=utf-8", "Cache-Control: public, max-age=60\r\n", s.index_html, true, true);
+    r.redirect = makeFixed(301, "text/html; charset=utf-8", "Location: /site/\r\nCache-Control: public, max-age=3600\r\n",
+                           "<a href=\"/site/\">/site/</a>\n", false, false);
+    // Versioned assets: a new build gets new names, so a year and immutable.
+    for (const SiteFile& f : s.assets) {
+      r.assets.emplace(f.path, makeFixed(200, f.content_type, "Cache-Control: public, max-age=31536000, immutable\r\n",
+                                         f.body, true, true));
+    }
+    return r;
+  }();
+  return routes;
+}
+
+Route classifySite(std::string_view path, const RequestHead& h) {
+  if (!isGet(h)) return methodNotAllowed("GET, HEAD");
+  const SiteRoutes& site_routes = siteRoutes();
+  if (path == "/site") return fixedRoute(site_routes.redirect, h);
+  if (path == "/site/" || path == "/site/index.html") {
+    // The page is what an application renders: --latency delays it as it does /api/*.
+    Route route = fixedRoute(site_routes.index, h);
+    route.api = true;
+    return route;
+  }
+  auto it = site_routes.assets.find(path);
+  return fixedRoute(it == site_routes.assets.end() ? g_fixed->not_found : it->second, h);
 }
 
 Route classifyApi(std::string_view rest, const RequestHead& h) {
@@ -212,6 +289,9 @@ void initRoutes() {
       makeFixed(200, kJson, "Cache-Control: no-cache\r\n", b.etag_json, true, false),
       makeFixed(200, kJson, "", b.last_modified_json, false, true),
       makeFixed(404, kJson, "", b.not_found_json, false, false),
+      makeFixed(200, kHtml, "Cache-Control: public, max-age=60\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n",
+                b.page_html_gzip, false, false),
+      makeFixed(200, kHtml, "Cache-Control: public, max-age=60\r\nVary: Accept-Encoding\r\n", b.page_html, false, false),
   };
 }
 
@@ -224,6 +304,11 @@ Route classify(const RequestHead& h) {
   }
   if (p == "/") return isGet(h) ? fixedRoute(g_fixed->home, h) : methodNotAllowed("GET, HEAD");
   if (p == "/page") return isGet(h) ? fixedRoute(g_fixed->page, h) : methodNotAllowed("GET, HEAD");
+  if (p == "/page-gz") {
+    if (!isGet(h)) return methodNotAllowed("GET, HEAD");
+    return fixedRoute(acceptsGzip(h) ? g_fixed->page_gz_gzip : g_fixed->page_gz_identity, h);
+  }
+  if (p == "/site" || p.starts_with("/site/")) return classifySite(p, h);
   if (p == "/static/app.js") return isGet(h) ? fixedRoute(g_fixed->app_js, h) : methodNotAllowed("GET, HEAD");
   if (p.starts_with("/cache/")) return classifyCache(p.substr(7), h);
   if (p == "/echo") {

@@ -46,7 +46,7 @@ struct Route {
   RouteKind kind = RouteKind::kFixed;
   const StaticResponse* fixed = nullptr;
   bool not_modified = false;
-  bool api = false;  // under /api/: subject to --latency
+  bool api = false;  // under /api/, or the /site/ page: subject to --latency
   uint64_t a = 0;
   uint64_t b = 0;
   std::string text;

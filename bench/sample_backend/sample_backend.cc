@@ -19,7 +19,8 @@ A fast sample HTTP/1.1 backend for trying and benchmarking perfgate.
 Options:
   --listen HOST:PORT   address to listen on (default 127.0.0.1:8000; port 0 picks a free port)
   --threads N          worker threads, each with its own SO_REUSEPORT listener (default 1)
-  --latency MS         delay added to every /api/* response, in milliseconds (default 0)
+  --latency MS         delay added to every /api/* response and to the /site/ page, in
+                       milliseconds (default 0)
   --latency MIN-MAX    ... uniformly random in [MIN, MAX] ms
   --help               show this text
 
@@ -34,6 +35,12 @@ Endpoints (GET and HEAD unless noted):
   /api/login   (POST)   Set-Cookie session, Cache-Control: private
   /                     small HTML home page, max-age=30
   /page                 ~20 KB HTML, max-age=60
+  /page-gz              the same HTML sent gzip-compressed (compressed once at start) when the
+                        request accepts gzip, identity otherwise; Vary: Accept-Encoding, max-age=60
+  /site/                a sample shop page with 40 assets (bench/pageload): 5 CSS, 11 JS, 8 SVG,
+                        6 JPEG, 10 PNG under /site/assets/ (versioned names, max-age=31536000,
+                        immutable, ETag); the page (max-age=60, ETag; delayed by --latency)
+                        fetches /api/items
   /static/app.js        ~30 KB JavaScript, max-age=86400, ETag, Last-Modified
   /cache/max-age/N  /cache/no-store  /cache/private  /cache/none
   /cache/etag           ETag + no-cache, 304 on a matching If-None-Match
