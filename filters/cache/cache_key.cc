@@ -123,15 +123,10 @@ std::string normalizeAcceptEncoding(std::string_view value) {
   std::vector<Coding> codings;
   std::vector<std::string> malformed;
 
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    std::string_view element = trimOws(value.substr(0, comma));
-    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    if (element.empty()) continue;
-
+  forEachListElement(value, [&](std::string_view element) {
     size_t semi = element.find(';');
     std::string name = toLower(trimOws(element.substr(0, semi)));
-    if (name.empty()) continue;
+    if (name.empty()) return;
     if (name == "x-gzip") name = "gzip";  // RFC 9110 §8.4.1.3
     if (name == "x-compress") name = "compress";  // RFC 9110 §8.4.1.1
 
@@ -155,7 +150,7 @@ std::string normalizeAcceptEncoding(std::string_view value) {
 
     if (!well_formed) {
       malformed.push_back(toLower(collapseWhitespace(element)));
-      continue;
+      return;
     }
     auto it = std::find_if(codings.begin(), codings.end(), [&](const Coding& c) { return c.name == name; });
     if (it == codings.end()) {
@@ -163,7 +158,7 @@ std::string normalizeAcceptEncoding(std::string_view value) {
     } else {
       it->accepted = it->accepted || accepted;  // listed twice: the higher weight wins
     }
-  }
+  });
 
   std::vector<std::string> items = std::move(malformed);
   for (Coding& c : codings) items.push_back(c.accepted ? std::move(c.name) : std::move(c.name) + ";q=0");
@@ -192,11 +187,7 @@ std::string normalizeWeightedList(std::string_view value) {
   };
   std::vector<Element> elements;
   std::vector<std::string> malformed;
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    std::string_view element = trimOws(value.substr(0, comma));
-    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    if (element.empty()) continue;
+  forEachListElement(value, [&](std::string_view element) {
     size_t semi = element.find(';');
     Element out{toLower(trimOws(element.substr(0, semi))), 1000};
     bool well_formed = true;
@@ -224,7 +215,7 @@ std::string normalizeWeightedList(std::string_view value) {
     }
     if (!well_formed) {
       malformed.push_back(collapseWhitespace(element));
-      continue;
+      return;
     }
     if (out.q != 1000) {
       char weight[16];
@@ -235,7 +226,7 @@ std::string normalizeWeightedList(std::string_view value) {
       out.text += ";q=" + std::string(w);
     }
     elements.push_back(std::move(out));
-  }
+  });
   std::stable_sort(elements.begin(), elements.end(), [](const Element& a, const Element& b) { return a.q > b.q; });
   std::string joined;
   for (const Element& e : elements) {
