@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/http/content_coding.h"
 #include "gateway/http/request_parser.h"
 #include "gateway/http/response_parser.h"
 
@@ -75,10 +76,16 @@ struct ExchangeNotes {
   // keeps up to the object limit); 0: none will. Set by the cache in onRequest; read at the head
   // by compression, which then compresses such a body whole, once, rather than as a stream.
   uint64_t body_kept_up_to = 0;
-  // Set by compression in onRequest when it reduces the backend's choice of content coding to
-  // gzip or identity: whether this request takes gzip. The cache then keeps two variants of the
-  // URL and selects one by this answer alone.
-  std::optional<bool> gzip_variant;
+  // Set by compression in onRequest on a route it serves: the content coding this request is
+  // to get (negotiated from Accept-Encoding among the codings offered; the backend is asked for
+  // it alone), and changed at the response head when another one is sent (a slow level made in
+  // the background, a backend's own choice). The cache keys a URL's variants by this one coding,
+  // whatever else Accept-Encoding says.
+  std::optional<ContentCoding> coding_variant;
+  // Set by compression at the response head when the backend sent a content coding the gateway
+  // does not know ("deflate", a list of codings): no variant key describes that body, so the cache
+  // does not store it.
+  bool unknown_coding = false;
   // Set by cache headers in onRequest when the route makes strong ETags from the body: a filter
   // that changes the stored bytes (the cache decoding a gzip variant) makes one for its bytes.
   bool etag_generated = false;

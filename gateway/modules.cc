@@ -11,15 +11,16 @@
 namespace perfgate {
 
 // Responses pass the filters in this order: compressed, then given cache headers, then stored,
-// so the cache keeps what clients get (gzip once per object, not once per hit); timing after
+// so the cache keeps what clients get (compressed once per object, not once per hit); timing after
 // them, so it sees their verdicts (X-Cache) when it writes Server-Timing; the access log last.
 // Tracing first: its onRequest reads the trace context before any filter may answer.
 std::vector<std::unique_ptr<Module>> makeModules(const Clock& clock) {
   std::vector<std::unique_ptr<Module>> modules;
+  auto compression = std::make_shared<CompressionStats>();
   modules.push_back(std::make_unique<TracingModule>());
-  modules.push_back(std::make_unique<CompressionModule>());
+  modules.push_back(std::make_unique<CompressionModule>(compression));
   modules.push_back(std::make_unique<CacheHeadersModule>());
-  modules.push_back(std::make_unique<CacheModule>(clock));
+  modules.push_back(std::make_unique<CacheModule>(clock, compression));
   modules.push_back(std::make_unique<TimingModule>());
   modules.push_back(std::make_unique<AccessLogModule>());
   modules.push_back(std::make_unique<DashboardModule>());

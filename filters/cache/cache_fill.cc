@@ -111,6 +111,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
                                            request.header("authorization").has_value(), policy_fields,
                                            response_cc, policy);
   if (reason == NotStorableReason::None && request.isHead()) reason = NotStorableReason::Method;
+  if (reason == NotStorableReason::None && exchange.notes().unknown_coding) reason = NotStorableReason::Coding;
   std::optional<ContentRange> part;
   if (reason == NotStorableReason::None && head.status == 206) {
     std::optional<std::string_view> content_range = head.headers.get("content-range");
@@ -134,7 +135,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
     st->not_storable = true;
     RouteCacheCounters& counters = stats_->local(route.name);
     RouteCacheCounters::bump(counters.not_stored);
-    static_assert(static_cast<size_t>(NotStorableReason::VariantLimit) < kNotStorableReasons);
+    static_assert(static_cast<size_t>(NotStorableReason::Coding) < kNotStorableReasons);
     RouteCacheCounters::bump(counters.not_stored_by[static_cast<size_t>(reason)]);
     status.append("; detail=");
     status.append(describe(reason));
@@ -145,7 +146,7 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   head.headers.add("Cache-Status", status);
 
   std::vector<std::string> vary = varyNames(head.headers);
-  std::string variant = makeVariantKey(vary, request.headers, exchange.notes().gzip_variant);
+  std::string variant = makeVariantKey(vary, request.headers, exchange.notes().coding_variant);
   st->filling = newEntry(st->key, st->hash, std::move(vary), std::move(variant), route.name, head, policy_fields,
                          response_cc, st->request_time, clock_.now(), policy);
   if (part) {
@@ -165,14 +166,14 @@ void CacheFilter::storePostResponse(Exchange& exchange, CacheExchange& st, Respo
   const HeaderBlock& policy_fields = targeted ? *targeted : head.headers;
   CacheControl response_cc = parseCacheControl(policy_fields);
   StoragePolicy policy = policyOf(exchange.route().settings<CacheRouteSettings>());
-  if (!answersLaterGets(request, head, policy_fields, response_cc) ||
+  if (exchange.notes().unknown_coding || !answersLaterGets(request, head, policy_fields, response_cc) ||
       checkStorable("GET", head.status, st.request_cc, request.header("authorization").has_value(), policy_fields,
                     response_cc, policy) != NotStorableReason::None) {
     return;
   }
   head.headers.add("Cache-Status", "perfgate; fwd=method; stored");
   std::vector<std::string> vary = varyNames(head.headers);
-  std::string variant = makeVariantKey(vary, request.headers, exchange.notes().gzip_variant);
+  std::string variant = makeVariantKey(vary, request.headers, exchange.notes().coding_variant);
   st.filling = newEntry(st.key, st.hash, std::move(vary), std::move(variant), exchange.route().name, head,
                         policy_fields, response_cc, st.request_time, clock_.now(), policy);
 }
@@ -210,7 +211,7 @@ CacheEntryPtr CacheFilter::storeFilling(Exchange& exchange, CacheExchange& st) c
     if (entry->body.size() != st.part_last - st.part_first + 1) return nullptr;  // not the part it said
     entry->parts.push_back(CacheEntry::Part{st.part_first, std::move(entry->body)});
     entry->body.clear();
-    CacheEntryPtr stored = store_->lookup(st.key, st.hash, exchange.request().headers, exchange.notes().gzip_variant);
+    CacheEntryPtr stored = store_->lookup(st.key, st.hash, exchange.request().headers, exchange.notes().coding_variant);
     combineParts(*entry, stored.get(), settings_.max_object_bytes);
   }
   finishEntry(*entry);

@@ -1,10 +1,13 @@
 #include "filters/cache/cache_filter.h"
 
+#include <array>
+
 #include "filters/cache/cache_exchange.h"
 #include "filters/cache/cache_key.h"
 #include "filters/cache/cache_serve.h"
 #include "filters/cache/partial_content.h"
 #include "filters/cache/stored_response.h"
+#include "filters/compression/compression_filter.h"
 #include "gateway/http/accept_encoding.h"
 #include "gateway/http/error_response.h"
 #include "gateway/upstream/upstream.h"
@@ -44,14 +47,21 @@ StoragePolicy policyOf(const CacheRouteSettings& route) {
 }
 
 CacheFilter::CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills,
-                         std::shared_ptr<CacheStats> stats, std::shared_ptr<L2Cache> l2, Settings settings,
-                         const Clock& clock)
+                         std::shared_ptr<CacheStats> stats, std::shared_ptr<L2Cache> l2,
+                         std::shared_ptr<BackgroundEncoder> encoder,
+                         std::shared_ptr<CompressionStats> compression_stats, Settings settings, const Clock& clock)
     : store_(std::move(store)),
       fills_(std::move(fills)),
       stats_(std::move(stats)),
       l2_(std::move(l2)),
+      encoder_(std::move(encoder)),
+      compression_stats_(std::move(compression_stats)),
       settings_(std::move(settings)),
-      clock_(clock) {}
+      clock_(clock) {
+  for (ContentCoding coding : settings_.compression.codings) {
+    if (encoder_ == nullptr || !settings_.compression.inBackground(coding)) fast_codings_.push_back(coding);
+  }
+}
 
 bool CacheFilter::enabledOn(const RouteConfig& route) const {
   const std::vector<const std::atomic<int8_t>*>& switches = settings_.switches;
@@ -59,6 +69,61 @@ bool CacheFilter::enabledOn(const RouteConfig& route) const {
                       ? switches[route.index]->load(std::memory_order_relaxed)
                       : -1;
   return forced < 0 ? route.settings<CacheRouteSettings>().cache : forced != 0;
+}
+
+CacheEntryPtr CacheFilter::variantFromSibling(Exchange& exchange, std::string_view key, uint64_t hash,
+                                             const CacheControl& request_cc, int64_t now, bool honour_no_cache) const {
+  const RequestHead& request = exchange.request();
+  const CompressionConfig& compression = settings_.compression;
+  ContentCoding wanted = *exchange.notes().coding_variant;
+  // The variants stored fresh, by coding: what the others are made from.
+  std::array<CacheEntryPtr, kContentCodings> stored;
+  CacheEntryPtr source;
+  for (size_t i = 0; i < kContentCodings; ++i) {
+    auto coding = static_cast<ContentCoding>(i);
+    if (coding == wanted) continue;
+    CacheEntryPtr entry = store_->lookup(key, hash, request.headers, coding);
+    if (entry == nullptr || entry->partial() || storedCoding(*entry) != coding ||
+        classify(*entry, request_cc, now, honour_no_cache) != Freshness::Fresh) {
+      continue;
+    }
+    stored[i] = entry;
+    if (source == nullptr || coding == ContentCoding::Identity) source = entry;  // identity needs no decoding
+  }
+  if (source == nullptr) return nullptr;
+  HeaderBlock fields;
+  appendSerializedFields(source->fields, fields);
+  // Decoding changes the content as much as encoding does (RFC 9111 §5.2.2.6); encoding asks for
+  // what compression asks of a response (a listed type, large enough).
+  if (parseCacheControl(fields).no_transform) return nullptr;
+  const bool identity_source = source == stored[codingIndex(ContentCoding::Identity)];
+  const bool may_encode = encodable(compression, source->status, fields,
+                                    identity_source ? std::optional<uint64_t>(source->body.size()) : std::nullopt);
+  auto variantKey = [&](ContentCoding coding) { return makeVariantKey(source->vary, request.headers, coding); };
+  const bool generated_etags = exchange.notes().etag_generated;
+
+  ContentCoding made = wanted;
+  if (made != ContentCoding::Identity && !may_encode) return nullptr;
+  if (encoder_ != nullptr && compression.inBackground(wanted)) {
+    encoder_->submit({source, wanted, compression.wholeLevel(wanted), variantKey(wanted), settings_.max_object_bytes,
+                      generated_etags});
+    // Meanwhile the client's best fast coding: as stored, or made now.
+    made = chooseCoding(parseAcceptEncoding(request.headers), fast_codings_);
+    if (stored[codingIndex(made)] != nullptr) return stored[codingIndex(made)];
+  }
+  uint64_t identity_bytes = 0;
+  std::shared_ptr<CacheEntry> entry = recodedEntry(*source, made, compression.wholeLevel(made), variantKey(made),
+                                                   settings_.max_object_bytes, generated_etags, &identity_bytes);
+  if (entry == nullptr) return nullptr;
+  RouteCacheCounters::bump(stats_->local(exchange.route().name).recoded);
+  CompressionCounters& counters = compression_stats_->local();
+  if (made == ContentCoding::Identity) {
+    CompressionCounters::bump(counters.decoded[codingIndex(*storedCoding(*source))]);
+  } else {
+    counters.encoded(made, identity_bytes, entry->body.size());
+  }
+  store_->insert(entry);
+  return entry;
 }
 
 void CacheFilter::count(const RouteConfig& route, CacheOutcome outcome, uint64_t bytes) const {
@@ -122,23 +187,12 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   uint64_t hash = hashKey(key);
   CacheControl request_cc = parseCacheControl(request.headers);
   int64_t now = clock_.now();
-  // On a route with compression the variants are gzip and identity: one question selects.
-  std::optional<bool> gzip = exchange.notes().gzip_variant;
-  CacheEntryPtr entry = store_->lookup(key, hash, request.headers, gzip);
-  CacheEntryPtr stale;
-  if (entry == nullptr && gzip == false) {
-    // Only the gzip variant may be stored: decode it once for identity clients, and store that.
-    CacheEntryPtr gzipped = store_->lookup(key, hash, request.headers, true);
-    if (gzipped != nullptr && classify(*gzipped, request_cc, now, !settings.ignore_client_no_cache) == Freshness::Fresh) {
-      if (std::shared_ptr<CacheEntry> decoded = decodedEntry(
-              *gzipped, makeVariantKey(gzipped->vary, request.headers, gzip), settings_.max_object_bytes,
-              exchange.notes().etag_generated)) {
-        RouteCacheCounters::bump(stats_->local(route.name).decoded);
-        store_->insert(decoded);
-        entry = std::move(decoded);
-      }
-    }
+  // On a route with compression the variants are one per coding: the negotiated one selects.
+  CacheEntryPtr entry = store_->lookup(key, hash, request.headers, exchange.notes().coding_variant);
+  if (entry == nullptr && exchange.notes().coding_variant) {
+    entry = variantFromSibling(exchange, key, hash, request_cc, now, !settings.ignore_client_no_cache);
   }
+  CacheEntryPtr stale;
   // Stored parts that do not answer this request: a miss, and the backend is asked for the
   // span of the range that they lack (RFC 9111 §3.4 then combines the answer with them).
   CacheEntryPtr partial;
@@ -251,7 +305,7 @@ FilterAction CacheFilter::startRefresh(Exchange& exchange, CacheExchange& st, bo
   st.request_time = clock_.now();
   // The stored response of this variant, validated with its own validators: a 304 refreshes it,
   // a full answer replaces it. Never answered from the store, never waiting behind a fill.
-  st.stale = store_->lookup(st.key, st.hash, request.headers, exchange.notes().gzip_variant);
+  st.stale = store_->lookup(st.key, st.hash, request.headers, exchange.notes().coding_variant);
   if (st.stale != nullptr && st.stale->partial()) st.stale.reset();  // parts: fetch the whole instead
   st.lookup = st.stale != nullptr ? Lookup::Expired : Lookup::Miss;
   exchange.notes().body_kept_up_to = settings_.max_object_bytes;

@@ -4,10 +4,12 @@
 // Cache-Status (RFC 9211) say what happened and why. Stale entries are revalidated with their
 // validators, or refreshed in the background (background_refresh.cc).
 //
-// On a route with compression the representations of a URL are gzip and identity only (the
-// compression filter asks the backend for nothing else), so Accept-Encoding selects a variant by
-// one question: does the client take gzip? A client that does not, arriving when only the gzip
-// variant is stored, is served from that variant decoded once (and stored as the identity one).
+// On a route with compression a URL has one representation per content coding (the compression
+// filter asks the backend for the negotiated coding alone), so Accept-Encoding selects a variant
+// by one answer: ExchangeNotes::coding_variant. A client whose coding is not stored while
+// another is gets it made from the stored one, once, and stored beside it; a slow level
+// (brotli 11, zstd 19) is made by the background encoder instead, the client served its best
+// fast coding meanwhile.
 //
 // With [cache.l2], an L1 miss parks the exchange while its worker asks Redis (bounded by the L2
 // timeout); what Redis holds for the URL goes into L1 and the exchange looks again. Every stored
@@ -18,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "filters/cache/background_encoder.h"
 #include "filters/cache/cache_stats.h"
 #include "filters/cache/cache_store.h"
 #include "filters/cache/fill_registry.h"
@@ -25,6 +28,8 @@
 #include "filters/filter.h"
 #include "gateway/clock.h"
 #include "filters/cache/cache_config.h"
+#include "filters/compression/compression_config.h"
+#include "gateway/http/cache_control.h"
 
 namespace perfgate {
 
@@ -40,10 +45,12 @@ class CacheFilter final : public Filter {
     std::vector<const std::atomic<int8_t>*> switches;
     std::vector<std::string> targeted_fields;  // [cache] targeted_fields
     bool forward_targeted_fields = true;
+    CompressionConfig compression;  // levels and rules of the variants made from stored ones
   };
 
   CacheFilter(std::shared_ptr<CacheStore> store, std::shared_ptr<FillRegistry> fills, std::shared_ptr<CacheStats> stats,
-              std::shared_ptr<L2Cache> l2, Settings settings, const Clock& clock);
+              std::shared_ptr<L2Cache> l2, std::shared_ptr<BackgroundEncoder> encoder,
+              std::shared_ptr<CompressionStats> compression_stats, Settings settings, const Clock& clock);
 
   std::string_view name() const override { return "cache"; }
   FilterAction onRequest(Exchange& exchange, size_t index) const override;
@@ -67,11 +74,19 @@ class CacheFilter final : public Filter {
   // A POST's response, when it is its target's new representation (store_post_responses):
   // captured in st.filling for storing.
   void storePostResponse(Exchange& exchange, CacheExchange& st, ResponseHead& head) const;
+  // The URL's variant for this request's coding made from another stored one (null when none
+  // is stored fresh, or it cannot be made); a slow coding is submitted to the background encoder
+  // and the client's best fast coding answered meanwhile.
+  CacheEntryPtr variantFromSibling(Exchange& exchange, std::string_view key, uint64_t hash,
+                                   const CacheControl& request_cc, int64_t now, bool honour_no_cache) const;
 
   std::shared_ptr<CacheStore> store_;
   std::shared_ptr<FillRegistry> fills_;  // coalescing state, shared by every worker
   std::shared_ptr<CacheStats> stats_;
   std::shared_ptr<L2Cache> l2_;  // null: no [cache.l2]
+  std::shared_ptr<BackgroundEncoder> encoder_;  // null: slow levels are made inline
+  std::shared_ptr<CompressionStats> compression_stats_;  // what variants made here encode and decode
+  std::vector<ContentCoding> fast_codings_;     // settings_.compression's not made in the background
   Settings settings_;
   const Clock& clock_;
 };

@@ -292,16 +292,16 @@ bool splitCacheKey(std::string_view key, CacheKeyParts& out) {
 uint64_t hashKey(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
 std::string makeVariantKey(const std::vector<std::string>& vary_names, const HeaderBlock& request_fields,
-                           std::optional<bool> gzip) {
+                           std::optional<ContentCoding> coding) {
   std::string out;
   std::string combined;
   for (const std::string& name : vary_names) {
     appendPart(out, name, /*lower=*/true);
     size_t lines = 0;
     std::string_view value;  // the only line's value, or `combined` when there are several
-    if (gzip && equalsIgnoreCase(name, "accept-encoding")) {
-      lines = *gzip ? 1 : 0;
-      value = "gzip";
+    if (coding && equalsIgnoreCase(name, "accept-encoding")) {
+      lines = *coding == ContentCoding::Identity ? 0 : 1;
+      value = codingName(*coding);
     } else for (const HeaderField& field : request_fields) {
       if (!equalsIgnoreCase(field.name, name)) continue;
       if (++lines == 1) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/http/content_coding.h"
 #include "gateway/http/request_parser.h"
 
 namespace perfgate {
@@ -49,10 +50,10 @@ uint64_t hashKey(std::string_view key);
 // codings with q > 0 followed by the set explicitly refused with q=0 ("x-gzip" read as "gzip"),
 // so "gzip, deflate" and "deflate,gzip" share a variant while "gzip;q=0" and "gzip" do not.
 // An absent field encodes differently from an empty one. Returns "" for an empty Vary list, and
-// never "" otherwise. With `gzip` set, Accept-Encoding is taken to be "gzip" (true) or absent
-// (false) whatever the request says: on a route with compression the representations are gzip
-// and identity, so one question selects the variant.
+// never "" otherwise. With `coding` set, Accept-Encoding is taken to name that coding alone
+// (absent for identity) whatever the request says: on a route with compression a URL has one
+// representation per coding, and the negotiated coding selects among them.
 std::string makeVariantKey(const std::vector<std::string>& vary_names, const HeaderBlock& request_fields,
-                           std::optional<bool> gzip = std::nullopt);
+                           std::optional<ContentCoding> coding = std::nullopt);
 
 }  // namespace perfgate

@@ -14,6 +14,12 @@ const MetricFamily kBytes{"perfgate_cache_bytes", "gauge",
                           "Bytes held by the response cache (heads, bodies, keys, bookkeeping)."};
 const MetricFamily kMaxBytes{"perfgate_cache_max_bytes", "gauge", "The response cache's byte budget."};
 const MetricFamily kEntries{"perfgate_cache_entries", "gauge", "Responses held by the cache."};
+const MetricFamily kRecoded{"perfgate_cache_variants_recoded_total", "counter",
+                            "Coding variants made on a worker from another stored variant of the URL."};
+const MetricFamily kBackground{"perfgate_compression_background_total", "counter",
+                               "Slow-level variants of stored objects given to the background encoder, by result."};
+const MetricFamily kBackgroundQueued{"perfgate_compression_background_queued", "gauge",
+                                     "Objects waiting for the background encoder."};
 const MetricFamily kEvictions{"perfgate_cache_evictions_total", "counter",
                               "Entries evicted to stay within the byte budget."};
 const MetricFamily kNotStored{"perfgate_cache_not_stored_total", "counter",
@@ -117,7 +123,7 @@ void CacheModule::collectMetrics(MetricsSink& sink) const {
   sink.sample(kEvictions, {}, store.evictions, "cache:evictions");
   sink.json("cache:inserts", {}, store.inserts);
   sink.json("cache:replaced", {}, store.replaced);
-  uint64_t decoded = 0;
+  uint64_t recoded = 0;
   for (const auto& [name, t] : totals) {
     Labels route = {{"route", name}};
     sink.json("cache:routes.{route}.stored", route, t.stored);
@@ -138,10 +144,19 @@ void CacheModule::collectMetrics(MetricsSink& sink) const {
     auto evicted = store.evictions_by_route.find(name);
     sink.json("cache:routes.{route}.evictions", route, evicted == store.evictions_by_route.end() ? 0 : evicted->second);
     sink.json("cache:routes.{route}.hit_ratio", route, hitRatio(t));
-    decoded += t.decoded;
+    recoded += t.recoded;
   }
   if (totals.empty()) sink.json("cache:routes", {}, nlohmann::json::object());
-  sink.json("cache:compression.decompressed", {}, decoded);
+  sink.sample(kRecoded, {}, recoded, "cache:compression.recoded");
+  if (encoder_ != nullptr) {
+    BackgroundEncoder::Totals background = encoder_->totals();
+    sink.sample(kBackground, {{"result", "submitted"}}, background.submitted, "cache:compression.background.submitted");
+    sink.sample(kBackground, {{"result", "stored"}}, background.stored, "cache:compression.background.stored");
+    sink.sample(kBackground, {{"result", "dropped"}}, background.dropped, "cache:compression.background.dropped");
+    sink.sample(kBackground, {{"result", "superseded"}}, background.superseded, "cache:compression.background.superseded");
+    sink.sample(kBackground, {{"result", "failed"}}, background.failed, "cache:compression.background.failed");
+    sink.sample(kBackgroundQueued, {}, background.queued, "cache:compression.background.queued");
+  }
 
   // The L2 layer.
   if (l2_ == nullptr) {

@@ -6,17 +6,28 @@
 
 namespace perfgate {
 
-CacheModule::CacheModule(const Clock& clock) : clock_(clock) {}
+CacheModule::CacheModule(const Clock& clock, std::shared_ptr<CompressionStats> compression)
+    : clock_(clock), compression_stats_(std::move(compression)) {}
 
 CacheModule::~CacheModule() { stop(); }
 
 std::string CacheModule::configure(const Config& config) {
   const CacheConfig& cache = config.section<CacheConfig>();
   const L2Config& l2 = config.section<L2Config>();
+  const CompressionConfig& compression = config.section<CompressionConfig>();
   if (store_ == nullptr) {
     store_ = std::make_shared<CacheStore>(cache.max_bytes);
     if (l2.enabled()) l2_ = std::make_shared<L2Cache>(l2, config.buffers.max_object_bytes);
+    encoder_threads_ = compression.background_threads;
+    if (encoder_threads_ > 0) {
+      encoder_ = std::make_shared<BackgroundEncoder>(store_, compression_stats_, encoder_threads_,
+                                                     static_cast<size_t>(compression.background_queue));
+    }
   } else {
+    if (compression.background_threads != encoder_threads_ ||
+        (encoder_ != nullptr && encoder_->queueLimit() != static_cast<size_t>(compression.background_queue))) {
+      spdlog::warn("reload: [compression] background_threads and background_queue change only on restart");
+    }
     if (store_->maxBytes() != cache.max_bytes) spdlog::warn("reload: [cache] max_bytes changes only on restart");
     const L2Config running = l2_ != nullptr ? l2_->config() : L2Config();
     if (l2.redis != running.redis || l2.timeout != running.timeout || l2.key_prefix != running.key_prefix ||
@@ -40,7 +51,9 @@ std::shared_ptr<const Filter> CacheModule::makeFilter(const std::shared_ptr<cons
   const CacheConfig& cache = config->section<CacheConfig>();
   settings.targeted_fields = cache.targeted_fields;
   settings.forward_targeted_fields = cache.forward_targeted_fields;
-  return std::make_shared<CacheFilter>(store_, fills_, stats_, l2_, std::move(settings), clock_);
+  settings.compression = config->section<CompressionConfig>();
+  return std::make_shared<CacheFilter>(store_, fills_, stats_, l2_, encoder_, compression_stats_, std::move(settings),
+                                       clock_);
 }
 
 void CacheModule::start(ModuleHost& host) {

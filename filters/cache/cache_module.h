@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "filters/cache/background_encoder.h"
 #include "filters/cache/cache_config.h"
 #include "filters/cache/cache_purge.h"
 #include "filters/cache/cache_stats.h"
@@ -23,7 +24,8 @@ namespace perfgate {
 
 class CacheModule final : public Module {
  public:
-  explicit CacheModule(const Clock& clock);
+  // `compression` counts what the background encoder makes (shared with the compression module).
+  CacheModule(const Clock& clock, std::shared_ptr<CompressionStats> compression);
   ~CacheModule() override;
 
   static void declareConfig(ConfigSchema& schema) { declareCacheConfig(schema); }
@@ -40,6 +42,8 @@ class CacheModule final : public Module {
 
   // The L1 store (after the first configure()).
   CacheStore& store() const { return *store_; }
+  // The background encoder of slow coding levels; null when [compression] background_threads is 0.
+  BackgroundEncoder* encoder() const { return encoder_.get(); }
 
  private:
   // The runtime switch of route `name` in the running config (-1 follow the config, 0 off, 1 on);
@@ -67,6 +71,10 @@ class CacheModule final : public Module {
   std::shared_ptr<FillRegistry> fills_ = std::make_shared<FillRegistry>();
   std::shared_ptr<CacheStats> stats_ = std::make_shared<CacheStats>();
   std::shared_ptr<L2Cache> l2_;  // [cache.l2] as at start; null without
+  std::shared_ptr<CompressionStats> compression_stats_;
+  // [compression] background_threads as at start; null with none.
+  std::shared_ptr<BackgroundEncoder> encoder_;
+  int encoder_threads_ = 0;
   // Per route name, created on first sight and never removed, so a filter's pointers stay valid.
   std::unordered_map<std::string, std::unique_ptr<std::atomic<int8_t>>> switches_;
   std::shared_ptr<const Config> config_;  // the config in force (its routes)

@@ -49,7 +49,7 @@ std::map<std::string, RouteCacheTotals> CacheStats::merged() const {
       t.stored += counters->stored.load(std::memory_order_relaxed);
       t.stored_bytes += counters->stored_bytes.load(std::memory_order_relaxed);
       t.not_stored += counters->not_stored.load(std::memory_order_relaxed);
-      t.decoded += counters->decoded.load(std::memory_order_relaxed);
+      t.recoded += counters->recoded.load(std::memory_order_relaxed);
       for (size_t i = 0; i < kNotStorableReasons; ++i) {
         t.not_stored_by[i] += counters->not_stored_by[i].load(std::memory_order_relaxed);
       }

@@ -28,7 +28,7 @@ struct RouteCacheCounters {
   std::atomic<uint64_t> stored{0};
   std::atomic<uint64_t> stored_bytes{0};
   std::atomic<uint64_t> not_stored{0};
-  std::atomic<uint64_t> decoded{0};  // identity variants made once from a stored gzip one
+  std::atomic<uint64_t> recoded{0};  // coding variants made on a worker from another stored one
   std::atomic<uint64_t> not_stored_by[kNotStorableReasons] = {};  // by NotStorableReason
 
   // Single writer: the owning worker thread.
@@ -44,7 +44,7 @@ struct RouteCacheTotals {
   uint64_t stored = 0;
   uint64_t stored_bytes = 0;
   uint64_t not_stored = 0;
-  uint64_t decoded = 0;
+  uint64_t recoded = 0;
   uint64_t not_stored_by[kNotStorableReasons] = {};
 };
 

@@ -65,7 +65,7 @@ class alignas(64) CacheStore::Shard {
     return nullptr;
   }
 
-  CacheEntryPtr select(std::string_view key, uint64_t hash, const HeaderBlock& fields, std::optional<bool> gzip) {
+  CacheEntryPtr select(std::string_view key, uint64_t hash, const HeaderBlock& fields, std::optional<ContentCoding> coding) {
     std::lock_guard<std::mutex> lock(mu_);
     if (buckets_.empty()) return nullptr;
     const std::vector<std::string>* computed_for = nullptr;  // variants usually share one Vary list
@@ -77,7 +77,7 @@ class alignas(64) CacheStore::Shard {
       const Slot& s = at(i);
       if (s.hash != hash || s.entry->key != key) continue;
       if (computed_for == nullptr || *computed_for != s.entry->vary) {
-        variant = makeVariantKey(s.entry->vary, fields, gzip);
+        variant = makeVariantKey(s.entry->vary, fields, coding);
         computed_for = &s.entry->vary;
       }
       if (s.entry->variant != variant) continue;
@@ -424,8 +424,8 @@ CacheEntryPtr CacheStore::lookup(std::string_view key, uint64_t hash, std::strin
 }
 
 CacheEntryPtr CacheStore::lookup(std::string_view key, uint64_t hash, const HeaderBlock& request_fields,
-                                 std::optional<bool> gzip) {
-  return shardFor(hash).select(key, hash, request_fields, gzip);
+                                 std::optional<ContentCoding> coding) {
+  return shardFor(hash).select(key, hash, request_fields, coding);
 }
 
 bool CacheStore::insert(CacheEntryPtr entry) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "filters/cache/cache_entry.h"
+#include "gateway/http/content_coding.h"
 #include "gateway/http/request_parser.h"
 
 namespace perfgate {
@@ -58,9 +59,9 @@ class CacheStore {
   // applied to `request_fields` (makeVariantKey) gives its stored variant — the most recent by
   // Date when several do. Lets a caller look up without knowing the Vary list beforehand, and
   // copes with a backend whose Vary changed between responses. Made the most recently used.
-  // `gzip` as in makeVariantKey.
+  // `coding` as in makeVariantKey.
   CacheEntryPtr lookup(std::string_view key, uint64_t hash, const HeaderBlock& request_fields,
-                       std::optional<bool> gzip = std::nullopt);
+                       std::optional<ContentCoding> coding = std::nullopt);
 
   // Stores `entry` under (entry->key, entry->variant) in the shard of entry->hash, replacing an
   // entry with the same key and variant, then evicts the shard's least recently used entries

@@ -43,6 +43,7 @@ const char* describe(NotStorableReason reason) {
     case NotStorableReason::RouteDisabled: return "route-disabled";
     case NotStorableReason::Incomplete: return "incomplete";
     case NotStorableReason::VariantLimit: return "variant-limit";
+    case NotStorableReason::Coding: return "coding";
   }
   return "unknown";
 }

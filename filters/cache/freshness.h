@@ -30,6 +30,7 @@ enum class NotStorableReason : uint8_t {
   RouteDisabled,  // caching off for the route (set by the caller)
   Incomplete,     // body ended early or the backend failed mid-response (set by the caller)
   VariantLimit,   // too many Vary variants stored for the URL (set by the caller)
+  Coding,         // a content coding no variant key describes (ExchangeNotes::unknown_coding; set by the caller)
 };
 
 // Short token for the reason: "no-store", "private", "authorization", ...; "none" for None.

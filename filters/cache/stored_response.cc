@@ -5,7 +5,7 @@
 
 #include "gateway/http/conditional.h"
 #include "gateway/http/connection_fields.h"
-#include "gateway/http/gzip_codec.h"
+#include "gateway/http/content_codec.h"
 #include "gateway/http/tokens.h"
 
 namespace perfgate {
@@ -129,23 +129,34 @@ CacheEntryPtr refreshedEntry(const CacheEntry& stale, const ResponseHead& head, 
   return refreshed;
 }
 
-std::shared_ptr<CacheEntry> decodedEntry(const CacheEntry& gzip, std::string variant, uint64_t max_bytes,
-                                         bool generated_etags) {
+std::optional<ContentCoding> storedCoding(const CacheEntry& entry) {
   HeaderBlock fields;
-  appendSerializedFields(gzip.fields, fields);
+  appendSerializedFields(entry.fields, fields);
   std::optional<std::string_view> coding = fields.get("content-encoding");
-  if (gzip.partial() || !coding || !equalsIgnoreCase(*coding, "gzip")) return nullptr;
-  std::optional<std::string> body = gzipDecompress(gzip.body, max_bytes);
-  if (!body) return nullptr;
+  return coding ? parseCoding(trimOws(*coding)) : ContentCoding::Identity;
+}
+
+std::shared_ptr<CacheEntry> recodedEntry(const CacheEntry& source, ContentCoding coding, int level,
+                                         std::string variant, uint64_t max_bytes, bool generated_etags,
+                                         uint64_t* identity_bytes) {
+  HeaderBlock fields;
+  appendSerializedFields(source.fields, fields);
+  std::optional<ContentCoding> from = storedCoding(source);
+  if (source.partial() || !from) return nullptr;
+  std::optional<std::string> identity = decodeWhole(*from, source.body, max_bytes);
+  if (!identity) return nullptr;
+  if (identity_bytes != nullptr) *identity_bytes = identity->size();
   auto entry = std::make_shared<CacheEntry>();
-  *entry = gzip;  // key, route, status, freshness inputs
-  entry->body = std::move(*body);
+  *entry = source;  // key, route, status, freshness inputs
+  entry->body = coding == ContentCoding::Identity ? std::move(*identity) : encodeWhole(coding, *identity, level);
+  if (entry->body.empty() && !identity->empty()) return nullptr;
   entry->variant = std::move(variant);
-  // A strong tag named the gzip bytes: the route's generated tag of these bytes, or the weak form.
+  // A strong tag named the other bytes: the route's generated tag of these bytes, or the weak form.
   if (!entry->etag.empty() && entry->etag.front() == '"') {
     entry->etag = generated_etags ? strongEtagOf(entry->body) : "W/" + entry->etag;
   }
   fields.remove("content-encoding");
+  if (coding != ContentCoding::Identity) fields.add("Content-Encoding", codingName(coding));
   fields.remove("etag");
   if (!entry->etag.empty()) fields.add("ETag", entry->etag);
   entry->fields = fields.serialize();

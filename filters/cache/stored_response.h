@@ -1,16 +1,18 @@
 // Building and updating stored responses (CacheEntry) from what the backend sent: the fields a
-// hit replays, the head serialized once, the entry refreshed by a 304 (RFC 9111 §4.3.4), and the
-// identity variant decoded once from a stored gzip one.
+// hit replays, the head serialized once, the entry refreshed by a 304 (RFC 9111 §4.3.4), and one
+// coding's variant made once from another's.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "filters/cache/cache_entry.h"
 #include "filters/cache/freshness.h"
 #include "gateway/http/cache_control.h"
+#include "gateway/http/content_coding.h"
 #include "gateway/http/header_block.h"
 #include "gateway/http/response_parser.h"
 
@@ -40,12 +42,19 @@ CacheEntryPtr refreshedEntry(const CacheEntry& stale, const ResponseHead& head, 
                              const std::vector<std::string>& targeted, int64_t request_time, int64_t now,
                              const StoragePolicy& policy);
 
-// The identity variant made from a stored gzip one: the body decoded (once: the caller stores
-// it), Content-Encoding gone, the ETag made to fit the new bytes (the strong tag of the bytes
-// when the route generates tags, else the weak form). Null when `gzip` is not a gzip body that
-// decodes within `max_bytes`.
-std::shared_ptr<CacheEntry> decodedEntry(const CacheEntry& gzip, std::string variant, uint64_t max_bytes,
-                                         bool generated_etags);
+// The content coding of a stored entry's body (its Content-Encoding); nullopt for one the
+// gateway does not know.
+std::optional<ContentCoding> storedCoding(const CacheEntry& entry);
+
+// The variant in `coding` made from a stored one in another (once: the caller stores it): the
+// body decoded and encoded again at `level`, Content-Encoding set to fit, the ETag made to fit
+// the new bytes (the strong tag of the bytes when the route generates tags, else the weak form);
+// `variant` is its variant key. Null when `source` is partial, in a coding the gateway does not
+// know, or does not decode within `max_bytes`. `identity_bytes`, when given, is set to the size
+// of the decoded body.
+std::shared_ptr<CacheEntry> recodedEntry(const CacheEntry& source, ContentCoding coding, int level,
+                                         std::string variant, uint64_t max_bytes, bool generated_etags,
+                                         uint64_t* identity_bytes = nullptr);
 
 // The stored fields a 304 carries (RFC 9110 §15.4.5), into `out`.
 void addNotModifiedFields(std::string_view stored_fields, HeaderBlock& out);

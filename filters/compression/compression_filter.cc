@@ -3,21 +3,21 @@
 #include <charconv>
 #include <string>
 
-#include "gateway/http/cache_control.h"
 #include "gateway/http/accept_encoding.h"
-#include "gateway/http/gzip_codec.h"
+#include "gateway/http/cache_control.h"
+#include "gateway/http/content_codec.h"
 #include "gateway/upstream/upstream.h"
 
 namespace perfgate {
 namespace {
 
-// The body of one exchange on its way to gzip: whole (buffered, bounded by the Content-Length
-// checked at the head) or as a stream.
-class GzipTransform final : public FilterState, public BodyTransform {
+// The body of one exchange on its way into a coding: whole (buffered, bounded by the
+// Content-Length checked at the head) or as a stream.
+class EncodeTransform final : public FilterState, public BodyTransform {
  public:
-  GzipTransform(int level, bool whole, bool flush_each_write, CompressionCounters& counters)
-      : level_(level), counters_(counters) {
-    if (!whole) stream_ = std::make_unique<GzipStream>(level, flush_each_write);
+  EncodeTransform(ContentCoding coding, int level, bool whole, bool flush_each_write, CompressionCounters& counters)
+      : coding_(coding), level_(level), counters_(counters) {
+    if (!whole) stream_ = makeStreamEncoder(coding, level, flush_each_write);
   }
 
   bool transform(std::string_view in, bool end, std::string& out) override {
@@ -28,46 +28,67 @@ class GzipTransform final : public FilterState, public BodyTransform {
     } else {
       pending_.append(in);
       if (end) {
-        out.append(gzipCompress(pending_, level_));
+        std::string encoded = encodeWhole(coding_, pending_, level_);
+        if (encoded.empty()) return false;
+        out.append(encoded);
         pending_ = std::string();
       }
     }
     bytes_out_ += out.size() - before;
-    if (end) {
-      CompressionCounters::bump(counters_.compressed);
-      CompressionCounters::bump(counters_.bytes_in, bytes_in_);
-      CompressionCounters::bump(counters_.bytes_out, bytes_out_);
-    }
+    if (end) counters_.encoded(coding_, bytes_in_, bytes_out_);
     return true;
   }
 
  private:
+  ContentCoding coding_;
   int level_;
   CompressionCounters& counters_;
-  std::unique_ptr<GzipStream> stream_;
+  std::unique_ptr<StreamCodec> stream_;
   std::string pending_;  // whole mode: the body so far
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
 };
 
+// A body the backend encoded in a coding the client does not take, decoded as it passes.
+class DecodeTransform final : public FilterState, public BodyTransform {
+ public:
+  DecodeTransform(ContentCoding coding, CompressionCounters& counters)
+      : coding_(coding), decoder_(makeStreamDecoder(coding)), counters_(counters) {}
+
+  bool transform(std::string_view in, bool end, std::string& out) override {
+    if (decoder_ == nullptr || !decoder_->write(in, end, out)) return false;
+    if (end) CompressionCounters::bump(counters_.decoded[codingIndex(coding_)]);
+    return true;
+  }
+
+ private:
+  ContentCoding coding_;
+  std::unique_ptr<StreamCodec> decoder_;
+  CompressionCounters& counters_;
+};
+
 bool hasBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
-// Adds Accept-Encoding to the response's Vary (RFC 9110 §12.5.5), merging all Vary lines into
-// one; leaves "Vary: *" and a Vary that already names it alone.
-void addVaryAcceptEncoding(ResponseHead& head) {
-  std::string merged;
-  bool listed = false;
-  head.headers.forEach("vary", [&](std::string_view value) {
-    forEachListElement(value, [&](std::string_view element) {
-      listed = listed || element == "*" || equalsIgnoreCase(element, "accept-encoding");
-      if (!merged.empty()) merged.append(", ");
-      merged.append(element);
-    });
-  });
-  if (listed) return;
-  if (!merged.empty()) merged.append(", ");
-  merged.append("Accept-Encoding");
-  head.headers.set("Vary", merged);
+std::optional<uint64_t> contentLength(const HeaderBlock& fields) {
+  std::optional<std::string_view> field = fields.get("content-length");
+  if (!field) return std::nullopt;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
+  if (ec != std::errc() || end != field->data() + field->size()) return std::nullopt;
+  return value;
+}
+
+// The new body's fields: its coding named, the length gone (it goes out chunked), the tag weak.
+void markRecoded(ResponseHead& head, ContentCoding coding) {
+  if (coding == ContentCoding::Identity) {
+    head.headers.remove("content-encoding");
+  } else {
+    head.headers.set("Content-Encoding", codingName(coding));
+  }
+  head.headers.remove("content-length");
+  if (std::optional<std::string_view> etag = head.headers.get("etag"); etag && !etag->empty()) {
+    head.headers.set("ETag", recodedEtag(*etag));
+  }
 }
 
 }  // namespace
@@ -88,62 +109,108 @@ bool compressibleType(std::string_view content_type, const std::vector<std::stri
   return false;
 }
 
+bool encodable(const CompressionConfig& config, int status, const HeaderBlock& fields, std::optional<uint64_t> length) {
+  if (!hasBody(status) || status == 206 || fields.get("content-range")) return false;
+  std::optional<std::string_view> type = fields.get("content-type");
+  if (!type || !compressibleType(*type, config.types)) return false;
+  if (parseCacheControl(fields).no_transform) return false;
+  return !length || *length >= config.min_bytes;
+}
+
+void addVaryAcceptEncoding(HeaderBlock& fields) {
+  std::string merged;
+  bool listed = false;
+  fields.forEach("vary", [&](std::string_view value) {
+    forEachListElement(value, [&](std::string_view element) {
+      listed = listed || element == "*" || equalsIgnoreCase(element, "accept-encoding");
+      if (!merged.empty()) merged.append(", ");
+      merged.append(element);
+    });
+  });
+  if (listed) return;
+  if (!merged.empty()) merged.append(", ");
+  merged.append("Accept-Encoding");
+  fields.set("Vary", merged);
+}
+
+std::string recodedEtag(std::string_view etag) {
+  if (etag.empty() || etag.front() != '"') return std::string(etag);
+  return "W/" + std::string(etag);
+}
+
 CompressionFilter::CompressionFilter(const CompressionConfig& config, std::shared_ptr<CompressionStats> stats)
-    : config_(config), stats_(std::move(stats)) {}
+    : config_(config), stats_(std::move(stats)) {
+  for (ContentCoding coding : config_.codings) {
+    if (!config_.inBackground(coding)) fast_codings_.push_back(coding);
+  }
+}
 
 FilterAction CompressionFilter::onRequest(Exchange& exchange, size_t) const {
   if (exchange.route().settings<CompressionRouteSettings>().compression) {
-    exchange.notes().gzip_variant = prefersGzip(exchange.request().headers);
+    exchange.notes().coding_variant = chooseCoding(parseAcceptEncoding(exchange.request().headers), config_.codings);
   }
   return FilterAction::Continue;
 }
 
 void CompressionFilter::onUpstreamRequest(Exchange& exchange, size_t, UpstreamRequest& request) const {
-  if (!exchange.notes().gzip_variant) return;
-  // As Varnish does: the backend is asked for gzip or identity only, so whatever it sends is one
-  // of the two representations a cache keeps per URL (ExchangeNotes::gzip_variant).
+  std::optional<ContentCoding> coding = exchange.notes().coding_variant;
+  if (!coding) return;
+  // As Varnish does with gzip: the backend is asked for the one coding this client is to get
+  // (or identity), so whatever it sends is one of the representations a cache keeps per URL.
   request.headers.remove("accept-encoding");
-  if (*exchange.notes().gzip_variant) request.headers.add("Accept-Encoding", "gzip");
+  if (*coding != ContentCoding::Identity) request.headers.add("Accept-Encoding", codingName(*coding));
 }
 
 FilterAction CompressionFilter::onResponseHead(Exchange& exchange, size_t index, ResponseHead& head) const {
-  const RouteConfig& route = exchange.route();
-  if (!route.settings<CompressionRouteSettings>().compression || !hasBody(head.status) || head.status == 206) {
-    return FilterAction::Continue;
-  }
-  if (std::optional<std::string_view> coding = head.headers.get("content-encoding");
-      coding && !equalsIgnoreCase(*coding, "identity")) {
+  std::optional<ContentCoding>& variant = exchange.notes().coding_variant;
+  if (!variant || !hasBody(head.status) || head.status == 206) return FilterAction::Continue;
+  const RequestHead& request = exchange.request();
+  if (std::optional<std::string_view> field = head.headers.get("content-encoding");
+      field && !equalsIgnoreCase(*field, "identity")) {
     // Encoded by the backend, which was asked according to Accept-Encoding: a cache must key it
     // by that even when the backend forgot to say so.
-    addVaryAcceptEncoding(head);
-    return FilterAction::Continue;
+    addVaryAcceptEncoding(head.headers);
+    std::optional<ContentCoding> sent = parseCoding(trimOws(*field));
+    if (!sent) {
+      exchange.notes().unknown_coding = true;  // passed on as it is; never stored
+      return FilterAction::Continue;
+    }
+    if (*sent == *variant) return FilterAction::Continue;
+    // Not the coding asked for: keyed by what it is, and decoded for a client that does not take it.
+    variant = *sent;
+    if (request.isHead() || parseAcceptEncoding(request.headers).accepts(*sent) ||
+        parseCacheControl(head.headers).no_transform) {
+      return FilterAction::Continue;
+    }
+    variant = ContentCoding::Identity;
+    return decode(exchange, index, head, *sent);
   }
-  if (head.headers.get("content-range")) return FilterAction::Continue;
-  std::optional<std::string_view> type = head.headers.get("content-type");
-  if (!type || !compressibleType(*type, config_.types)) return FilterAction::Continue;
-  // RFC 9111 §5.2.2.6 / §5.2.1.6: no-transform forbids changing the content.
-  if (parseCacheControl(head.headers).no_transform) return FilterAction::Continue;
-  std::optional<uint64_t> length;
-  if (std::optional<std::string_view> field = head.headers.get("content-length")) {
-    uint64_t value = 0;
-    auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
-    if (ec == std::errc() && end == field->data() + field->size()) length = value;
-  }
-  if (length && *length < config_.min_bytes) return FilterAction::Continue;
+  std::optional<uint64_t> length = contentLength(head.headers);
+  if (!encodable(config_, head.status, head.headers, length)) return FilterAction::Continue;
 
   // From here the representation depends on Accept-Encoding, whatever this client sent.
-  addVaryAcceptEncoding(head);
-  const RequestHead& request = exchange.request();
-  if (request.isHead() || !prefersGzip(request.headers)) return FilterAction::Continue;
+  addVaryAcceptEncoding(head.headers);
+  if (request.isHead() || *variant == ContentCoding::Identity) return FilterAction::Continue;
 
-  head.headers.set("Content-Encoding", "gzip");
-  head.headers.remove("content-length");
-  if (std::optional<std::string_view> etag = head.headers.get("etag"); etag && !etag->empty() && etag->front() == '"') {
-    head.headers.set("ETag", "W/" + std::string(*etag));  // RFC 9110 §8.8.1: no longer byte-equal
+  const bool whole = length && *length <= exchange.notes().body_kept_up_to;
+  ContentCoding coding = *variant;
+  if (whole && config_.inBackground(coding)) {
+    // Stored in the client's best fast coding now; the cache makes the slow one in the background.
+    coding = chooseCoding(parseAcceptEncoding(request.headers), fast_codings_);
+    variant = coding;
+    if (coding == ContentCoding::Identity) return FilterAction::Continue;
   }
-  bool whole = length && *length <= exchange.notes().body_kept_up_to;
-  auto transform = std::make_unique<GzipTransform>(whole ? config_.level : config_.stream_level, whole,
-                                                   !length, stats_->local());
+  markRecoded(head, coding);
+  auto transform = std::make_unique<EncodeTransform>(
+      coding, whole ? config_.wholeLevel(coding) : config_.streamLevel(coding), whole, !length, stats_->local());
+  exchange.transformBody(index, *transform);
+  exchange.state(index) = std::move(transform);
+  return FilterAction::Continue;
+}
+
+FilterAction CompressionFilter::decode(Exchange& exchange, size_t index, ResponseHead& head, ContentCoding coding) const {
+  markRecoded(head, ContentCoding::Identity);
+  auto transform = std::make_unique<DecodeTransform>(coding, stats_->local());
   exchange.transformBody(index, *transform);
   exchange.state(index) = std::move(transform);
   return FilterAction::Continue;

@@ -1,5 +1,6 @@
-// gzip as a module: [compression] and the per-route switch, the counters (which outlive
-// reloads), and its filter, CompressionFilter.
+// Compression as a module: [compression] and the per-route switch, the counters (which outlive
+// reloads; shared with the cache, whose background encoder counts into them), and its filter,
+// CompressionFilter.
 #pragma once
 
 #include <memory>
@@ -14,12 +15,14 @@ class CompressionModule final : public Module {
  public:
   static void declareConfig(ConfigSchema& schema) { declareCompressionConfig(schema); }
 
+  explicit CompressionModule(std::shared_ptr<CompressionStats> stats) : stats_(std::move(stats)) {}
+
   std::string_view name() const override { return "compression"; }
   std::shared_ptr<const Filter> makeFilter(const std::shared_ptr<const Config>& config) override;
   void collectMetrics(MetricsSink& sink) const override;
 
  private:
-  std::shared_ptr<CompressionStats> stats_ = std::make_shared<CompressionStats>();
+  std::shared_ptr<CompressionStats> stats_;
 };
 
 }  // namespace perfgate

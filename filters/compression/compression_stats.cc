@@ -1,14 +1,16 @@
 #include "filters/compression/compression_stats.h"
 
-
 namespace perfgate {
 
 CompressionTotals CompressionStats::merged() const {
   CompressionTotals totals;
   slabs_.forEach([&](const CompressionCounters& slab) {
-    totals.compressed += slab.compressed.load(std::memory_order_relaxed);
-    totals.bytes_in += slab.bytes_in.load(std::memory_order_relaxed);
-    totals.bytes_out += slab.bytes_out.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kContentCodings; ++i) {
+      totals.compressed[i] += slab.compressed[i].load(std::memory_order_relaxed);
+      totals.bytes_in[i] += slab.bytes_in[i].load(std::memory_order_relaxed);
+      totals.bytes_out[i] += slab.bytes_out[i].load(std::memory_order_relaxed);
+      totals.decoded[i] += slab.decoded[i].load(std::memory_order_relaxed);
+    }
   });
   return totals;
 }

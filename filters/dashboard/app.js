@@ -527,15 +527,24 @@ function renderSystem(s, cpuShare) {
 }
 
 function renderCache(c) {
-  const gzip = c.compression || {};
+  const compression = c.compression || {};
+  const encoded = Object.entries(compression.codings || {}).filter(([, v]) => v.compressed > 0);
+  const background = compression.background;
   definitionList('cache', [
     ['Entries', fmtNumber(c.entries), 'entries'],
     ['Size', `${fmtBytes(c.bytes)} of ${fmtBytes(c.max_bytes)}` +
              (c.max_bytes > 0 ? ` (${((100 * c.bytes) / c.max_bytes).toFixed(1)} %)` : '')],
     ['Inserts', fmtNumber(c.inserts)],
     ['Evictions', fmtNumber(c.evictions)],
-    ['Gzip', gzip.compressed !== undefined
-      ? `${fmtNumber(gzip.compressed)} bodies, ${fmtBytes(gzip.bytes_in)} → ${fmtBytes(gzip.bytes_out)}` : '–'],
+    // Per coding: bodies encoded, identity bytes in → encoded bytes out (and the share kept).
+    ['Compression', compression.codings === undefined ? '–' : encoded.length === 0 ? 'nothing yet'
+      : encoded.map(([name, v]) => `${name}: ${fmtNumber(v.compressed)} bodies, ${fmtBytes(v.bytes_in)} → ` +
+          `${fmtBytes(v.bytes_out)}` + (v.bytes_in > 0 ? ` (${((100 * v.bytes_out) / v.bytes_in).toFixed(1)} %)` : ''))
+        .join(' · ')],
+    ['Recoded', compression.recoded === undefined ? '–' : `${fmtNumber(compression.recoded)} variants made from stored ones`],
+    ['Background', background === undefined ? 'off'
+      : `${fmtNumber(background.stored)} made, ${fmtNumber(background.queued)} queued, ` +
+        `${fmtNumber(background.dropped)} dropped`],
   ]);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+
 #include "gateway/http/tokens.h"
 
 namespace perfgate {
@@ -23,15 +24,16 @@ std::optional<int> parseWeight(std::string_view text) {
 
 }  // namespace
 
-bool prefersGzip(const HeaderBlock& request_fields) {
-  std::optional<int> gzip;      // weights in thousandths, when named
-  std::optional<int> identity;
+AcceptEncoding parseAcceptEncoding(const HeaderBlock& request_fields) {
+  std::array<std::optional<int>, kContentCodings> named;  // weights of the codings named
   std::optional<int> any;
+  AcceptEncoding accept;
   for (const HeaderField& field : request_fields) {
     if (!equalsIgnoreCase(field.name, "accept-encoding")) continue;
+    accept.present = true;
     forEachListElement(field.value, [&](std::string_view element) {
       size_t semicolon = element.find(';');
-      std::string_view coding = trimOws(element.substr(0, semicolon));
+      std::string_view token = trimOws(element.substr(0, semicolon));
       int weight = 1000;
       while (semicolon != std::string_view::npos) {
         element.remove_prefix(semicolon + 1);
@@ -43,17 +45,39 @@ bool prefersGzip(const HeaderBlock& request_fields) {
           weight = *parsed;
         }
       }
-      if (equalsIgnoreCase(coding, "gzip") || equalsIgnoreCase(coding, "x-gzip")) {
-        gzip = std::max(gzip.value_or(0), weight);
-      } else if (equalsIgnoreCase(coding, "identity")) {
-        identity = std::max(identity.value_or(0), weight);
-      } else if (coding == "*") {
-        any = std::max(any.value_or(0), weight);
+      std::optional<int>* slot = nullptr;
+      if (token == "*") {
+        slot = &any;
+      } else if (std::optional<ContentCoding> coding = parseCoding(token)) {
+        slot = &named[codingIndex(*coding)];
+      } else {
+        return;
       }
+      *slot = std::max(slot->value_or(0), weight);
     });
   }
-  int gzip_weight = gzip ? *gzip : any.value_or(0);
-  return gzip_weight > 0 && (!identity || gzip_weight >= *identity);
+  for (size_t i = 0; i < kContentCodings; ++i) accept.weight[i] = named[i] ? *named[i] : any.value_or(0);
+  size_t identity = codingIndex(ContentCoding::Identity);
+  accept.identity_named = named[identity].has_value();
+  if (!named[identity] && !any) accept.weight[identity] = 1000;
+  return accept;
+}
+
+ContentCoding chooseCoding(const AcceptEncoding& accept, std::span<const ContentCoding> offered) {
+  if (!accept.present) return ContentCoding::Identity;
+  ContentCoding best = ContentCoding::Identity;
+  int best_weight = 0;
+  for (ContentCoding coding : offered) {
+    int weight = accept.weight[codingIndex(coding)];
+    if (coding != ContentCoding::Identity && weight > best_weight) {
+      best = coding;
+      best_weight = weight;
+    }
+  }
+  if (accept.identity_named && accept.weight[codingIndex(ContentCoding::Identity)] > best_weight) {
+    return ContentCoding::Identity;
+  }
+  return best;
 }
 
 }  // namespace perfgate

@@ -355,22 +355,41 @@ void checkCacheControl(std::string_view input) {
 }
 
 void checkAcceptEncoding(std::string_view input) {
-  const bool gzip = prefersGzip({{"Accept-Encoding", input}});
+  constexpr ContentCoding kOffered[] = {ContentCoding::Zstd, ContentCoding::Br, ContentCoding::Gzip};
+  auto choose = [&](const HeaderBlock& fields) { return chooseCoding(parseAcceptEncoding(fields), kOffered); };
+  const AcceptEncoding accept = parseAcceptEncoding({{"Accept-Encoding", input}});
+  const ContentCoding chosen = chooseCoding(accept, kOffered);
   // Coding names and "q" are case-insensitive; other fields are not read.
-  FUZZ_CHECK(prefersGzip({{"accept-encoding", upper(input)}}) == gzip);
-  FUZZ_CHECK(prefersGzip({{"X-Accept-Encoding", "gzip"}, {"TE", "gzip"}, {"Accept-Encoding", input}}) == gzip);
+  FUZZ_CHECK(choose({{"accept-encoding", upper(input)}}) == chosen);
+  FUZZ_CHECK(choose({{"X-Accept-Encoding", "gzip"}, {"TE", "br"}, {"Accept-Encoding", input}}) == chosen);
   const std::vector<std::string_view> elements = commaSeparated(input);
   // The order of the elements does not matter, nor how they are split over field lines.
   HeaderBlock one_per_line;
   for (auto it = elements.rbegin(); it != elements.rend(); ++it) one_per_line.add("Accept-Encoding", *it);
-  FUZZ_CHECK(prefersGzip({{"Accept-Encoding", reversedList(elements)}}) == gzip);
-  FUZZ_CHECK(prefersGzip(one_per_line) == gzip);
-  // gzip named with full weight always wins (no weight is above 1); refused outright, never.
-  FUZZ_CHECK(prefersGzip({{"Accept-Encoding", std::string(input) + ",gzip"}}));
-  FUZZ_CHECK(!prefersGzip({{"Accept-Encoding", std::string(input) + ",gzip;q=0,x-gzip;q=0,*;q=0"}}) ||
-             gzip);
-  FUZZ_CHECK(!prefersGzip({{"Accept-Encoding", "gzip;q=0,x-gzip;q=0," + std::string(input)}}) ||
-             prefersGzip({{"Accept-Encoding", input}}));
+  FUZZ_CHECK(choose({{"Accept-Encoding", reversedList(elements)}}) == chosen);
+  FUZZ_CHECK(choose(one_per_line) == chosen);
+  // What is chosen is accepted, with the highest weight offered; identity only when no coding
+  // has a weight, or identity is named with a higher one.
+  int best = 0;
+  for (ContentCoding coding : kOffered) best = std::max(best, accept.weight[codingIndex(coding)]);
+  if (chosen == ContentCoding::Identity) {
+    FUZZ_CHECK(best == 0 || (accept.identity_named && accept.weight[codingIndex(ContentCoding::Identity)] > best));
+  } else {
+    FUZZ_CHECK(accept.accepts(chosen) && accept.weight[codingIndex(chosen)] == best);
+  }
+  // A coding named with full weight always wins (no weight is above 1), the server's first
+  // choice on a tie; refused outright, never.
+  FUZZ_CHECK(choose({{"Accept-Encoding", std::string(input) + ",zstd"}}) == ContentCoding::Zstd);
+  ContentCoding with_br = choose({{"Accept-Encoding", std::string(input) + ",br"}});
+  FUZZ_CHECK(with_br == ContentCoding::Br || (with_br == ContentCoding::Zstd && accept.weight[codingIndex(ContentCoding::Zstd)] == 1000));
+  ContentCoding refused = choose({{"Accept-Encoding", std::string(input) + ",zstd;q=0,br;q=0,gzip;q=0,x-gzip;q=0,*;q=0"}});
+  FUZZ_CHECK(refused == ContentCoding::Identity || refused == chosen);
+  // Offering gzip alone: gzip or identity, and gzip exactly when it had a weight of its own best.
+  constexpr ContentCoding kGzip[] = {ContentCoding::Gzip};
+  ContentCoding gzip_only = chooseCoding(accept, kGzip);
+  FUZZ_CHECK(gzip_only == ContentCoding::Identity || gzip_only == ContentCoding::Gzip);
+  FUZZ_CHECK((gzip_only == ContentCoding::Gzip) == (accept.accepts(ContentCoding::Gzip) &&
+             !(accept.identity_named && accept.weight[codingIndex(ContentCoding::Identity)] > accept.weight[codingIndex(ContentCoding::Gzip)])));
 }
 
 void checkCacheKey(std::string_view input) {

@@ -28,8 +28,9 @@ void checkConfig(std::string_view input);
 // Cache-Control values: parsed values in range, directive names case-insensitive, one field the
 // same as the same list given as a field vector.
 void checkCacheControl(std::string_view input);
-// Accept-Encoding negotiation (prefersGzip): case-insensitive, independent of element order and
-// of field lines, and an added full-weight gzip always wins.
+// Accept-Encoding negotiation among zstd, br and gzip (chooseCoding): case-insensitive,
+// independent of element order and of field lines, the chosen coding of the highest weight, an
+// added full-weight coding always wins.
 void checkAcceptEncoding(std::string_view input);
 // Accept-Encoding variant keys (order-independent, idempotent, field lines combine as one list)
 // and primary keys (makeCacheKey / splitCacheKey round trip).

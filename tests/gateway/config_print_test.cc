@@ -64,8 +64,15 @@ broadcast_route_toggles = false
 
 [compression]
 enabled = false
+codings = ["br", "gzip"]
 level = 9
 stream_level = 3
+br_level = 9
+br_stream_level = 2
+zstd_level = 12
+zstd_stream_level = 5
+background_threads = 2
+background_queue = 16
 min_bytes = 1000
 types = ["text/html", "application/json"]
 

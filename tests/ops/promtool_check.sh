@@ -55,8 +55,12 @@ METRICS=(
   "perfgate_access_log_lines_total counter -"
   "perfgate_access_log_dropped_total counter -"
   "perfgate_ready gauge -"
-  "perfgate_compression_responses_total counter -"
-  "perfgate_compression_bytes_total counter direction"
+  "perfgate_compression_responses_total counter coding"
+  "perfgate_compression_bytes_total counter coding,direction"
+  "perfgate_compression_decoded_total counter coding"
+  "perfgate_compression_background_total counter result"
+  "perfgate_compression_background_queued gauge -"
+  "perfgate_cache_variants_recoded_total counter -"
   "perfgate_build_info gauge version"
   "process_cpu_seconds_total counter -"
   "process_resident_memory_bytes gauge -"
@@ -70,6 +74,8 @@ LABEL_VALUES=(
   "perfgate_l2_lookups_total result hit|miss|timeout|unavailable|corrupt|error"
   "perfgate_upstream_connections state idle|busy"
   "perfgate_compression_bytes_total direction in|out"
+  "perfgate_compression_bytes_total coding gzip|br|zstd"
+  "perfgate_compression_background_total result submitted|stored|dropped|superseded|failed"
 )
 
 tmp=$(mktemp -d)

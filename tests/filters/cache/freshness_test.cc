@@ -248,6 +248,7 @@ TEST(FreshnessStorable, DescribeGivesCacheStatusTokens) {
       {NotStorableReason::RouteDisabled, "route-disabled"},
       {NotStorableReason::Incomplete, "incomplete"},
       {NotStorableReason::VariantLimit, "variant-limit"},
+      {NotStorableReason::Coding, "coding"},
   };
   for (const Case& c : cases) {
     const std::string token = describe(c.reason);

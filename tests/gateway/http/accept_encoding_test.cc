@@ -1,4 +1,4 @@
-// Unit tests for gzip negotiation (filters/compression/accept_encoding.h, RFC 9110 §12.5.3) and
+// Unit tests for content negotiation (gateway/http/accept_encoding.h, RFC 9110 §12.5.3) and
 // for the media-type test of the compression filter.
 #include "gateway/http/accept_encoding.h"
 
@@ -11,6 +11,19 @@
 
 namespace perfgate {
 namespace {
+
+constexpr ContentCoding kGzipOnly[] = {ContentCoding::Gzip};
+constexpr ContentCoding kAll[] = {ContentCoding::Zstd, ContentCoding::Br, ContentCoding::Gzip};
+
+bool prefersGzip(const HeaderBlock& fields) {
+  return chooseCoding(parseAcceptEncoding(fields), kGzipOnly) == ContentCoding::Gzip;
+}
+
+ContentCoding choose(std::vector<const char*> lines, std::span<const ContentCoding> offered = kAll) {
+  HeaderBlock fields{{"Host", "example.com"}};
+  for (const char* value : lines) fields.add("Accept-Encoding", value);
+  return chooseCoding(parseAcceptEncoding(fields), offered);
+}
 
 struct Case {
   std::vector<const char*> accept_encoding;  // field lines; none: no Accept-Encoding at all
@@ -66,6 +79,48 @@ TEST(AcceptEncoding, NegotiationTable) {
 TEST(AcceptEncoding, OtherFieldsDoNotCount) {
   EXPECT_FALSE(prefersGzip({{"TE", "gzip"}, {"Accept", "gzip"}}));
   EXPECT_TRUE(prefersGzip({{"accept-encoding", "gzip"}}));
+}
+
+// With every coding offered (server order zstd, br, gzip): the highest weight wins, the server's
+// order breaks ties, identity wins only when named with a higher weight.
+TEST(AcceptEncoding, ChoosesAmongCodings) {
+  using C = ContentCoding;
+  EXPECT_EQ(choose({}), C::Identity);
+  EXPECT_EQ(choose({"gzip, deflate, br, zstd"}), C::Zstd);       // Chrome 123+
+  EXPECT_EQ(choose({"gzip, deflate, br"}), C::Br);               // Safari, older browsers
+  EXPECT_EQ(choose({"gzip, deflate"}), C::Gzip);
+  EXPECT_EQ(choose({"br;q=0.5, gzip"}), C::Gzip);                // weights before server order
+  EXPECT_EQ(choose({"zstd;q=0.9, br;q=0.9, gzip;q=1"}), C::Gzip);
+  EXPECT_EQ(choose({"zstd;q=0.5, br;q=0.5"}), C::Zstd);          // a tie: the server's order
+  EXPECT_EQ(choose({"ZSTD, Br"}), C::Zstd);                      // case-insensitive
+  EXPECT_EQ(choose({"*"}), C::Zstd);                             // the wildcard covers all
+  EXPECT_EQ(choose({"*, zstd;q=0"}), C::Br);                     // named: the wildcard does not apply
+  EXPECT_EQ(choose({"*;q=0.5, gzip"}), C::Gzip);
+  EXPECT_EQ(choose({"br, identity"}), C::Br);                    // equal: a coding is preferred
+  EXPECT_EQ(choose({"br;q=0.5, identity"}), C::Identity);
+  EXPECT_EQ(choose({"br", "zstd;q=0"}), C::Br);                  // several lines are one list
+  EXPECT_EQ(choose({"zstd;q=2, br;q=x"}), C::Identity);          // invalid weights: ignored
+  EXPECT_EQ(choose({"deflate, compress"}), C::Identity);
+  // Only what is offered can be chosen, in the order offered.
+  constexpr ContentCoding kBrGzip[] = {ContentCoding::Gzip, ContentCoding::Br};
+  EXPECT_EQ(choose({"gzip, br, zstd"}, kBrGzip), C::Gzip);
+  EXPECT_EQ(choose({"br, zstd"}, kBrGzip), C::Br);
+  EXPECT_EQ(choose({"zstd"}, kBrGzip), C::Identity);
+}
+
+TEST(AcceptEncoding, WhatIsAccepted) {
+  AcceptEncoding none = parseAcceptEncoding({});
+  EXPECT_FALSE(none.present);
+  EXPECT_TRUE(none.accepts(ContentCoding::Identity));
+  EXPECT_FALSE(none.accepts(ContentCoding::Gzip));
+  AcceptEncoding br = parseAcceptEncoding({{"Accept-Encoding", "br"}});
+  EXPECT_TRUE(br.accepts(ContentCoding::Br));
+  EXPECT_TRUE(br.accepts(ContentCoding::Identity));  // unless excluded, identity is acceptable
+  EXPECT_FALSE(br.accepts(ContentCoding::Gzip));
+  EXPECT_FALSE(parseAcceptEncoding({{"Accept-Encoding", "br, identity;q=0"}}).accepts(ContentCoding::Identity));
+  EXPECT_FALSE(parseAcceptEncoding({{"Accept-Encoding", "br, *;q=0"}}).accepts(ContentCoding::Identity));
+  EXPECT_TRUE(parseAcceptEncoding({{"Accept-Encoding", "*;q=0, identity"}}).accepts(ContentCoding::Identity));
+  EXPECT_TRUE(parseAcceptEncoding({{"Accept-Encoding", "x-gzip"}}).accepts(ContentCoding::Gzip));
 }
 
 TEST(CompressibleType, MatchesListedTypesAndWildcards) {
