@@ -138,6 +138,7 @@ size_t CurlTransfer::onBodyData(char* data, size_t size, size_t count, void* sel
     evtimer_del(t->progress_timer_);
     return CURL_WRITEFUNC_PAUSE;
   }
+  if (t->observer_ == nullptr) return 0;  // the exchange ended while it took the data: abort
   t->armProgressTimer();
   return n;
 }

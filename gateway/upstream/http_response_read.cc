@@ -162,6 +162,9 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
     }
     evbuffer_drain(t->pending_, segment.iov_len);
   }
+  // The exchange may have ended while it took the data (a body transform that failed cancels the
+  // transfer, and closes the connection under us): nothing more to read or deliver.
+  if (t->observer_ == nullptr) return;
   if (t->body_complete_) {
     if (!t->body_sent_) t->reusable_ = false;  // the backend answered before taking the whole body
     // The response ended at its framing: anything after it, already read or waiting in the

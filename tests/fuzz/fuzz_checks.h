@@ -42,7 +42,8 @@ void checkL2Record(std::string_view input);
 
 // The whole gateway (one worker: connections, filters, cache, upstream pool) between a client
 // and a backend whose bytes, and the read boundaries of both, the input chooses
-// (gateway_fuzz.cc). Nothing crashes or leaks; no response body reaches a client or the cache for
+// (gateway_fuzz.cc): clients ask for gzip, br, zstd or none with any weights, the backend
+// sometimes encodes its bodies (sometimes corruptly) whatever it was asked. Nothing crashes or leaks; no response body reaches a client or the cache for
 // a request it does not belong to; bytes a backend sends beyond a response's framing reach no
 // one; a backend connection carries another request only after a response that ended exactly at
 // its framing and left it reusable; the gateway never pipelines requests to a backend.
