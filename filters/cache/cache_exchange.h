@@ -24,6 +24,7 @@ struct CacheExchange final : FilterState {
   Lookup lookup = Lookup::Miss;
   std::string key;
   uint64_t hash = 0;
+  std::optional<ContentCoding> asked_coding;  // the coding looked up (ExchangeNotes::coding_variant then)
   CacheControl request_cc;
   int64_t request_time = 0;
   CacheEntryPtr stale;        // a stored response being revalidated with the backend

@@ -219,6 +219,13 @@ CacheEntryPtr CacheFilter::storeFilling(Exchange& exchange, CacheExchange& st) c
   RouteCacheCounters::bump(counters.stored);
   RouteCacheCounters::bump(counters.stored_bytes, entry->body.size());
   if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, clock_.now());  // write-behind
+  // Stored in another coding than the one looked up (a slow coding's fast stand-in, or what the
+  // backend chose to send): the looked-up variant, now older than this response, must not shadow
+  // it. It goes, and the next request for it has it made again from this one.
+  std::optional<ContentCoding> stored_coding = exchange.notes().coding_variant;
+  if (st.asked_coding && stored_coding && *st.asked_coding != *stored_coding && !entry->partial()) {
+    store_->erase(st.key, st.hash, makeVariantKey(entry->vary, exchange.request().headers, *st.asked_coding));
+  }
   return entry;
 }
 

@@ -122,7 +122,7 @@ CacheEntryPtr CacheFilter::variantFromSibling(Exchange& exchange, std::string_vi
   } else {
     counters.encoded(made, identity_bytes, entry->body.size());
   }
-  store_->insert(entry);
+  if (store_->insert(entry) && l2_ != nullptr) l2_->store(*entry, now);  // write-behind, as fills
   return entry;
 }
 
@@ -258,6 +258,7 @@ FilterAction CacheFilter::onRequest(Exchange& exchange, size_t index) const {
   CacheExchange& st = state();
   st.key = key;
   st.hash = hash;
+  st.asked_coding = exchange.notes().coding_variant;
   st.request_cc = std::move(request_cc);
   st.request_time = now;
   st.lookup = entry != nullptr ? Lookup::Expired : Lookup::Miss;
@@ -298,6 +299,7 @@ FilterAction CacheFilter::startRefresh(Exchange& exchange, CacheExchange& st, bo
   st.refresh = true;
   st.key = makeCacheKey("http", request.host, request.path, request.query);
   st.hash = hashKey(st.key);
+  st.asked_coding = exchange.notes().coding_variant;
   if (!enabled) {  // switched off since the refresh was asked for: nothing to store
     st.lookup = Lookup::Bypass;
     return FilterAction::Continue;

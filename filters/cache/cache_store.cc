@@ -150,7 +150,7 @@ class alignas(64) CacheStore::Shard {
     return true;
   }
 
-  size_t erase(std::string_view key, uint64_t hash, Graveyard& graveyard) {
+  size_t erase(std::string_view key, uint64_t hash, const std::string_view* variant, Graveyard& graveyard) {
     std::lock_guard<std::mutex> lock(mu_);
     if (buckets_.empty()) return 0;
     size_t erased = 0;
@@ -158,7 +158,7 @@ class alignas(64) CacheStore::Shard {
     uint32_t i = bucket(hash);
     while (i != kNil) {
       uint32_t next = at(i).chain;
-      if (at(i).hash == hash && at(i).entry->key == key) {
+      if (at(i).hash == hash && at(i).entry->key == key && (variant == nullptr || at(i).entry->variant == *variant)) {
         remove(i, prev, graveyard);
         ++erased;
       } else {
@@ -439,7 +439,12 @@ bool CacheStore::insert(CacheEntryPtr entry) {
 
 size_t CacheStore::erase(std::string_view key, uint64_t hash) {
   Graveyard graveyard;
-  return shardFor(hash).erase(key, hash, graveyard);
+  return shardFor(hash).erase(key, hash, nullptr, graveyard);
+}
+
+size_t CacheStore::erase(std::string_view key, uint64_t hash, std::string_view variant) {
+  Graveyard graveyard;
+  return shardFor(hash).erase(key, hash, &variant, graveyard);
 }
 
 size_t CacheStore::eraseIf(const std::function<bool(const CacheEntry&)>& pred) {

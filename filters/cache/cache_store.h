@@ -72,6 +72,8 @@ class CacheStore {
 
   // Removes every variant stored for `key`; returns how many entries went.
   size_t erase(std::string_view key, uint64_t hash);
+  // Removes the entry stored for exactly this key and variant, if any.
+  size_t erase(std::string_view key, uint64_t hash, std::string_view variant);
 
   // Removes every entry for which `pred` is true (clear by route or path prefix); returns how
   // many went. `pred` runs under a shard's lock: it must be quick and must not call the store.

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <strings.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
@@ -285,6 +288,80 @@ TEST_F(CompressionTest, IdentityFirstThenGzipIsMadeFromItOnce) {
   EXPECT_EQ(backend_.requestsFor(target), 1u);
   EXPECT_EQ(compressionStats()["compressed"], 1);
   EXPECT_EQ(compressionStats()["recoded"], 1);
+}
+
+// What curl (built with brotli and zstd) makes of a response for `accept`: the Content-Encoding
+// it was sent and the body it decoded. A real client, with decoders of its own.
+struct CurlResult {
+  std::string encoding;
+  std::string body;
+  int exit_code = -1;
+};
+
+CurlResult curlGet(int port, const std::string& target, const std::string& accept) {
+  TempDir dir;
+  std::string headers = dir.path() + "/headers";
+  std::string command = "curl -s --max-time 10 --compressed -H 'Accept-Encoding: " + accept + "' -D " + headers +
+                        " 'http://127.0.0.1:" + std::to_string(port) + target + "'";
+  CurlResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char chunk[16384];
+  while (size_t n = std::fread(chunk, 1, sizeof chunk, pipe)) result.body.append(chunk, n);
+  result.exit_code = ::pclose(pipe);
+  std::ifstream in(headers);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > 17 && strncasecmp(line.c_str(), "content-encoding:", 17) == 0) {
+      result.encoding = line.substr(17);
+      result.encoding.erase(0, result.encoding.find_first_not_of(' '));
+      result.encoding.erase(result.encoding.find_last_not_of("\r ") + 1);
+    }
+  }
+  return result;
+}
+
+TEST_F(CompressionTest, CurlDecodesEveryCodingStoredOnce) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl not installed (scripts/deps.sh test)";
+  ASSERT_TRUE(start("cache = true"));
+  const std::string target =
+      cacheTarget("codings", {{"size", "60000"}, {"header", "Content-Type:" + kHtml}, {"cc", "public, max-age=60"}});
+  // Chrome's list: zstd 19 is made in the background; gzip is sent until it is.
+  CurlResult first = curlGet(port(), target, "gzip, deflate, br, zstd");
+  EXPECT_EQ(first.exit_code, 0);
+  EXPECT_EQ(first.encoding, "gzip");
+  EXPECT_TRUE(first.body == pattern(60000));
+  // Poll (bounded) until the background encoder has stored zstd, then brotli.
+  for (const auto& [accept, coding] : {std::pair{"gzip, deflate, br, zstd", "zstd"}, std::pair{"gzip, deflate, br", "br"}}) {
+    CurlResult got;
+    for (int i = 0; i < 200 && got.encoding != coding; ++i) {
+      got = curlGet(port(), target, accept);
+      ASSERT_EQ(got.exit_code, 0);
+      ASSERT_TRUE(got.body == pattern(60000)) << accept << ": curl decoded " << got.body.size() << " bytes of " << got.encoding;
+      if (got.encoding != coding) ::usleep(50 * 1000);
+    }
+    EXPECT_EQ(got.encoding, coding) << accept;
+  }
+  EXPECT_EQ(backend_.requestsFor(target), 1u) << "every coding made from the one stored object";
+  nlohmann::json stats = compressionStats();
+  EXPECT_EQ(stats["background"]["stored"], 2) << stats;
+  EXPECT_EQ(stats["codings"]["zstd"]["compressed"], 1) << stats;
+  EXPECT_EQ(stats["codings"]["br"]["compressed"], 1) << stats;
+  // /metrics has them per coding.
+  std::string metrics = request(gateway_->adminPort(), "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("perfgate_compression_responses_total{coding=\"zstd\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("perfgate_compression_background_total{result=\"stored\"} 2"), std::string::npos);
+}
+
+TEST_F(CompressionTest, CurlDecodesStreamedBrotliAndZstd) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl not installed (scripts/deps.sh test)";
+  ASSERT_TRUE(start());
+  const std::string target = cacheTarget("streamed", {{"size", "300000"}, {"chunked", "1"}, {"header", "Content-Type:" + kHtml}});
+  for (const char* coding : {"zstd", "br", "gzip"}) {
+    CurlResult got = curlGet(port(), target, coding);
+    EXPECT_EQ(got.exit_code, 0) << coding;
+    EXPECT_EQ(got.encoding, coding);
+    EXPECT_TRUE(got.body == pattern(300000)) << coding << ": " << got.body.size() << " bytes";
+  }
 }
 
 TEST_F(CompressionTest, LevelsAndTypesComeFromTheConfig) {

@@ -156,6 +156,36 @@ TEST(ContentCodingFilter, SlowLevelsAreMadeInTheBackgroundWhileGzipIsServed) {
   EXPECT_EQ(encoded(driver, "zstd"), 1u);
 }
 
+// The slow variant expires with the object; its refresh is stored in the fast coding (as a fill
+// is), and the stale slow variant goes rather than shadow it: the next request has it made anew.
+TEST(ContentCodingFilter, AnExpiredSlowVariantIsMadeAgainFromItsRefresh) {
+  FilterDriver driver(config());
+  const std::string body = page(30000);
+  int version = 0;
+  driver.backend = [&](const UpstreamRequest&) {
+    BackendResponse response;
+    response.fields = {{"Content-Type", "text/html"}, {"Cache-Control", "public, max-age=60"}};
+    response.body = body + std::to_string(++version);
+    return response;
+  };
+  BackgroundEncoder* encoder = driver.gateway().module<CacheModule>()->encoder();
+  ASSERT_TRUE(isCodingOf(driver.get("/r", kSafari), ContentCoding::Gzip, body + "1"));
+  ASSERT_TRUE(isCodingOf(driver.get("/r", kSafari), ContentCoding::Gzip, body + "1"));
+  encoder->drain();
+  ASSERT_TRUE(isCodingOf(driver.get("/r", kSafari), ContentCoding::Br, body + "1"));
+
+  driver.clock().advance(61);
+  ClientResponse refreshed = driver.get("/r", kSafari);
+  EXPECT_EQ(refreshed.header("X-Cache"), "EXPIRED");
+  EXPECT_TRUE(isCodingOf(refreshed, ContentCoding::Gzip, body + "2"));
+  ClientResponse next = driver.get("/r", kSafari);
+  EXPECT_EQ(next.header("X-Cache"), "HIT");
+  EXPECT_TRUE(isCodingOf(next, ContentCoding::Gzip, body + "2")) << "never the old brotli copy";
+  encoder->drain();
+  EXPECT_TRUE(isCodingOf(driver.get("/r", kSafari), ContentCoding::Br, body + "2"));
+  EXPECT_EQ(version, 2);
+}
+
 TEST(ContentCodingFilter, ABackgroundResultWhoseSourceWentIsThrownAway) {
   FilterDriver driver(config());
   const std::string body = page(50000);
