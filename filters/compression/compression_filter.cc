@@ -167,10 +167,10 @@ FilterAction CompressionFilter::onResponseHead(Exchange& exchange, size_t index,
   const RequestHead& request = exchange.request();
   if (std::optional<std::string_view> field = head.headers.get("content-encoding");
       field && !equalsIgnoreCase(*field, "identity")) {
+    std::optional<ContentCoding> sent = parseCoding(trimOws(*field));  // before `field` goes with a change
     // Encoded by the backend, which was asked according to Accept-Encoding: a cache must key it
     // by that even when the backend forgot to say so.
     addVaryAcceptEncoding(head.headers);
-    std::optional<ContentCoding> sent = parseCoding(trimOws(*field));
     if (!sent) {
       exchange.notes().unknown_coding = true;  // passed on as it is; never stored
       return FilterAction::Continue;
