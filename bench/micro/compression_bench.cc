@@ -1,16 +1,25 @@
-// Micro-benchmarks of gzip for response bodies (filters/compression/): whole-buffer compression of
-// the sample backend's 20 KB HTML page with zlib and with libdeflate at the levels that matter
-// (1: streams; 6 and 9: cache fills, paid once per object), the streaming path the gateway uses
-// for uncached bodies, and decoding (an identity hit made from a stored gzip variant). Each
-// reports MB/s of identity bytes and the compressed size ("gz_bytes").
+// Micro-benchmarks of compression for response bodies (filters/compression/):
+//   - gzip: whole-buffer compression of the sample backend's 20 KB HTML page with zlib and with
+//     libdeflate at the levels that matter (1: streams; 6 and 9: cache fills, paid once per
+//     object), the streaming path the gateway uses for uncached bodies, and decoding (an identity
+//     hit made from a stored gzip variant). Each reports MB/s of identity bytes and the
+//     compressed size ("gz_bytes").
+//   - Fill/BODY/CODING/LEVEL: the fill cost per content coding and level, encodeWhole() as the
+//     cache runs it once per stored object (on the worker, or on the background encoder for the
+//     slow levels: gzip 10+, br 10+, zstd 17+), on the 20 KB HTML page (page_html) and on the
+//     ~200 KB minified JavaScript bundle (bundle_js, /assets/bundle.js). CPU time per object in
+//     ms; counters out_bytes (the encoded size) and ratio_vs_gzip6 (out_bytes / the gzip level 6
+//     size of the same body: below 1 is smaller than gzip 6).
 //
-//   build/bench/micro/perfgate-micro-bench --benchmark_filter=Gzip
+//   build-release/bench/micro/perfgate-micro-bench --benchmark_filter=Gzip
+//   build-release/bench/micro/perfgate-micro-bench --benchmark_filter=Fill
 #include <benchmark/benchmark.h>
 #include <libdeflate.h>
 #include <zlib.h>
 
 #include <string>
 
+#include "gateway/http/content_codec.h"
 #include "gateway/http/gzip_codec.h"
 #include "sample_backend/content.h"
 
@@ -95,6 +104,46 @@ void BM_GunzipZlib(benchmark::State& state) {
   report(state, gz.size());
 }
 BENCHMARK(BM_GunzipZlib);
+
+// One fill: `body` encoded whole in `coding` at `level`.
+void BM_Fill(benchmark::State& state, const std::string* body, ContentCoding coding, int level) {
+  const double gzip6 = static_cast<double>(encodeWhole(ContentCoding::Gzip, *body, 6).size());
+  std::string out;
+  for (auto _ : state) {
+    out = encodeWhole(coding, *body, level);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body->size()));
+  state.counters["in_bytes"] = static_cast<double>(body->size());
+  state.counters["out_bytes"] = static_cast<double>(out.size());
+  state.counters["ratio_vs_gzip6"] = static_cast<double>(out.size()) / gzip6;
+}
+
+// The levels around the [compression] defaults: gzip 1 (stream_level), 6 (level), 9; br 4
+// (br_stream_level), 5, 9, 11 (br_level, made in the background); zstd 3 (zstd_stream_level), 9,
+// 19 (zstd_level, made in the background).
+[[maybe_unused]] const bool kFillRegistered = [] {
+  const struct {
+    const char* name;
+    const std::string* body;
+  } kBodies[] = {{"page_html", &sample_backend::bodies().page_html},
+                 {"bundle_js", &sample_backend::bodies().bundle_js}};
+  const struct {
+    ContentCoding coding;
+    int level;
+  } kLevels[] = {{ContentCoding::Gzip, 1}, {ContentCoding::Gzip, 6}, {ContentCoding::Gzip, 9},
+                 {ContentCoding::Br, 4},   {ContentCoding::Br, 5},   {ContentCoding::Br, 9},
+                 {ContentCoding::Br, 11},  {ContentCoding::Zstd, 3}, {ContentCoding::Zstd, 9},
+                 {ContentCoding::Zstd, 19}};
+  for (const auto& b : kBodies) {
+    for (const auto& l : kLevels) {
+      const std::string name = std::string("Fill/") + b.name + "/" + std::string(codingName(l.coding)) + "/" +
+                               std::to_string(l.level);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Fill, b.body, l.coding, l.level)->Unit(benchmark::kMillisecond);
+    }
+  }
+  return true;
+}();
 
 }  // namespace
 }  // namespace perfgate

@@ -15,6 +15,8 @@ namespace sample_backend {
 inline constexpr time_t kLastModified = 1704067200;
 inline constexpr size_t kSmallJsonBytes = 789;
 inline constexpr int kMaxItemId = 10000;
+// /assets/bundle.js is about this long (it ends after the module that passes it).
+inline constexpr size_t kBundleJsBytes = 200000;
 
 struct Bodies {
   std::string pass_json;   // kSmallJsonBytes, the pass-through benchmark body
@@ -24,6 +26,7 @@ struct Bodies {
   std::string page_html;   // ~20 KB, compressible markup
   std::string page_html_gzip;  // page_html gzip-compressed once (deflate.h), for /page-gz
   std::string app_js;      // ~30 KB
+  std::string bundle_js;   // ~kBundleJsBytes: minified front-end bundle (/assets/bundle.js)
   std::string etag_json;   // /cache/etag
   std::string last_modified_json;  // /cache/last-modified
   std::string not_found_json;

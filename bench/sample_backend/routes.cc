@@ -23,6 +23,8 @@ struct FixedSet {
   StaticResponse pass, small, items, home, page, app_js, cache_etag, cache_last_modified, not_found;
   // /page-gz: page's body as the origin sends it compressed (gzip) or not (identity).
   StaticResponse page_gz_gzip, page_gz_identity;
+  // /assets/bundle.js: a ~200 KB minified script, cached as /page is (bench/encodings.sh).
+  StaticResponse bundle_js;
 };
 FixedSet* g_fixed = nullptr;
 
@@ -292,6 +294,7 @@ void initRoutes() {
       makeFixed(200, kHtml, "Cache-Control: public, max-age=60\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n",
                 b.page_html_gzip, false, false),
       makeFixed(200, kHtml, "Cache-Control: public, max-age=60\r\nVary: Accept-Encoding\r\n", b.page_html, false, false),
+      makeFixed(200, "application/javascript", "Cache-Control: public, max-age=60\r\n", b.bundle_js, false, false),
   };
 }
 
@@ -310,6 +313,7 @@ Route classify(const RequestHead& h) {
   }
   if (p == "/site" || p.starts_with("/site/")) return classifySite(p, h);
   if (p == "/static/app.js") return isGet(h) ? fixedRoute(g_fixed->app_js, h) : methodNotAllowed("GET, HEAD");
+  if (p == "/assets/bundle.js") return isGet(h) ? fixedRoute(g_fixed->bundle_js, h) : methodNotAllowed("GET, HEAD");
   if (p.starts_with("/cache/")) return classifyCache(p.substr(7), h);
   if (p == "/echo") {
     Route route;

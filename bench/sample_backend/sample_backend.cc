@@ -42,6 +42,7 @@ Endpoints (GET and HEAD unless noted):
                         immutable, ETag); the page (max-age=60, ETag; delayed by --latency)
                         fetches /api/items
   /static/app.js        ~30 KB JavaScript, max-age=86400, ETag, Last-Modified
+  /assets/bundle.js     ~200 KB minified JavaScript (a generated bundle), max-age=60
   /cache/max-age/N  /cache/no-store  /cache/private  /cache/none
   /cache/etag           ETag + no-cache, 304 on a matching If-None-Match
   /cache/last-modified  Last-Modified only, 304 on If-Modified-Since
