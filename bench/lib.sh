@@ -1,8 +1,8 @@
 # Shared scaffolding of the bench/ scripts (sourced, not run): logging, the run directory and the
 # cleanup of everything started, CPU placement, ports, starting and waiting for the sample
 # backend, perfgate and the peers (nginx, HAProxy, Varnish, Traffic Server) from the configs in
-# bench/conf and bench/peers, building the Release binaries, running wrk, and reading how busy
-# the machine is.
+# bench/conf and bench/peers, building the Release binaries, running wrk, fetching one response
+# in a given content coding, and reading how busy the machine is.
 #
 # Usage from a script in bench/:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -386,6 +386,41 @@ sample_backend_requests() {
   local out
   out="$(curl -sS --max-time 5 "http://127.0.0.1:$1/__stats" 2>&1)" || die "sample backend /__stats failed: $out"
   sed -n 's/.*"requests": *\([0-9][0-9]*\).*/\1/p' <<<"$out" | grep . || die "sample backend /__stats answered '$out'"
+}
+
+# ---------------------------------------------------------------- content codings
+# http_fetch URL [ACCEPT_ENCODING]: one GET with that Accept-Encoding (none when empty); prints
+# "status encoding wire_bytes identity_bytes cache": the Content-Encoding answered ("identity"
+# when none), the body's bytes as sent, its length decoded (curl --compressed sends the field as
+# given and decodes gzip, br and zstd) and the X-Cache or X-Cache-Status value ('-' when absent).
+http_fetch() {
+  local url="$1" accept="${2:-}" head="$run_dir/http_fetch.head" body="$run_dir/http_fetch.body"
+  local out status wire encoding cache
+  local args=(-sS --max-time 5 -D "$head" -o "$body" -w '%{http_code} %{size_download}')
+  [ -n "$accept" ] && args+=(--compressed -H "Accept-Encoding: $accept")
+  out="$(curl "${args[@]}" "$url" 2>&1)" || die "request to $url failed: $out"
+  read -r status wire <<<"$out"
+  encoding="$(awk -F': *' 'tolower($1) == "content-encoding" {gsub("\r", "", $2); print tolower($2)}' "$head")"
+  cache="$(awk -F': *' 'tolower($1) == "x-cache" || tolower($1) == "x-cache-status" {gsub("\r", "", $2); print $2; exit}' "$head")"
+  echo "$status ${encoding:-identity} $wire $(wc -c <"$body") ${cache:--}"
+}
+
+# await_coding URL ACCEPT_ENCODING CODING SECONDS: repeats http_fetch (every 0.2 s) until the
+# answer is in CODING, for at most SECONDS; prints the last answer (http_fetch's fields) and
+# returns 1 when it never was (2 when a request failed). perfgate makes the slow levels of a stored object (br 10-11, zstd
+# 17+: the defaults) on its background encoder, which a request for that coding sets off; until
+# it is done the object goes out in the client's best fast coding (gzip), or identity.
+await_coding() {
+  local url="$1" accept="$2" coding="$3" seconds="$4" out encoding deadline
+  deadline=$(( SECONDS + seconds ))
+  while :; do
+    out="$(http_fetch "$url" "$accept")" || return 2
+    read -r _ encoding _ <<<"$out"
+    if [ "$encoding" = "$coding" ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
+    sleep 0.2
+  done
+  echo "$out"
+  [ "$encoding" = "$coding" ]
 }
 
 # median: the median of the numbers on stdin, one per line (empty when none).
