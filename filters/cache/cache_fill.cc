@@ -224,7 +224,15 @@ CacheEntryPtr CacheFilter::storeFilling(Exchange& exchange, CacheExchange& st) c
   // it. It goes, and the next request for it has it made again from this one.
   std::optional<ContentCoding> stored_coding = exchange.notes().coding_variant;
   if (st.asked_coding && stored_coding && *st.asked_coding != *stored_coding && !entry->partial()) {
-    store_->erase(st.key, st.hash, makeVariantKey(entry->vary, exchange.request().headers, *st.asked_coding));
+    std::string asked = makeVariantKey(entry->vary, exchange.request().headers, *st.asked_coding);
+    store_->erase(st.key, st.hash, asked);
+    // A slow coding's stand-in: the slow one is made from it now, not on the next request.
+    const CompressionConfig& compression = settings_.compression;
+    if (encoder_ != nullptr && compression.inBackground(*st.asked_coding) && asked != entry->variant &&
+        storedCoding(*entry) == stored_coding && recodable(*entry, *st.asked_coding)) {
+      encoder_->submit({entry, *st.asked_coding, compression.wholeLevel(*st.asked_coding), std::move(asked),
+                        settings_.max_object_bytes, exchange.notes().etag_generated});
+    }
   }
   return entry;
 }

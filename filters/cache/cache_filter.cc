@@ -71,6 +71,18 @@ bool CacheFilter::enabledOn(const RouteConfig& route) const {
   return forced < 0 ? route.settings<CacheRouteSettings>().cache : forced != 0;
 }
 
+bool CacheFilter::recodable(const CacheEntry& source, ContentCoding coding) const {
+  HeaderBlock fields;
+  appendSerializedFields(source.fields, fields);
+  // Decoding changes the content as much as encoding does (RFC 9111 §5.2.2.6); encoding asks for
+  // what compression asks of a response (a listed type, large enough).
+  if (parseCacheControl(fields).no_transform) return false;
+  if (coding == ContentCoding::Identity) return true;
+  std::optional<uint64_t> length;
+  if (storedCoding(source) == ContentCoding::Identity) length = source.body.size();
+  return encodable(settings_.compression, source.status, fields, length);
+}
+
 CacheEntryPtr CacheFilter::variantFromSibling(Exchange& exchange, std::string_view key, uint64_t hash,
                                              const CacheControl& request_cc, int64_t now, bool honour_no_cache) const {
   const RequestHead& request = exchange.request();
@@ -90,20 +102,11 @@ CacheEntryPtr CacheFilter::variantFromSibling(Exchange& exchange, std::string_vi
     stored[i] = entry;
     if (source == nullptr || coding == ContentCoding::Identity) source = entry;  // identity needs no decoding
   }
-  if (source == nullptr) return nullptr;
-  HeaderBlock fields;
-  appendSerializedFields(source->fields, fields);
-  // Decoding changes the content as much as encoding does (RFC 9111 §5.2.2.6); encoding asks for
-  // what compression asks of a response (a listed type, large enough).
-  if (parseCacheControl(fields).no_transform) return nullptr;
-  const bool identity_source = source == stored[codingIndex(ContentCoding::Identity)];
-  const bool may_encode = encodable(compression, source->status, fields,
-                                    identity_source ? std::optional<uint64_t>(source->body.size()) : std::nullopt);
+  if (source == nullptr || !recodable(*source, wanted)) return nullptr;
   auto variantKey = [&](ContentCoding coding) { return makeVariantKey(source->vary, request.headers, coding); };
   const bool generated_etags = exchange.notes().etag_generated;
 
   ContentCoding made = wanted;
-  if (made != ContentCoding::Identity && !may_encode) return nullptr;
   if (encoder_ != nullptr && compression.inBackground(wanted)) {
     encoder_->submit({source, wanted, compression.wholeLevel(wanted), variantKey(wanted), settings_.max_object_bytes,
                       generated_etags});

@@ -77,6 +77,8 @@ class CacheFilter final : public Filter {
   // The URL's variant for this request's coding made from another stored one (null when none
   // is stored fresh, or it cannot be made); a slow coding is submitted to the background encoder
   // and the client's best fast coding answered meanwhile.
+  // May `source` (a stored variant) be made into `coding`?
+  bool recodable(const CacheEntry& source, ContentCoding coding) const;
   CacheEntryPtr variantFromSibling(Exchange& exchange, std::string_view key, uint64_t hash,
                                    const CacheControl& request_cc, int64_t now, bool honour_no_cache) const;
 
