@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <cerrno>
+
 #include "gateway/event_util.h"
 #include "gateway/http/error_response.h"
 #include "gateway/worker.h"
@@ -26,29 +28,32 @@ void releaseOwner(const void*, size_t, void* owner) { delete static_cast<std::sh
 ClientConnection::ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip)
     : worker_(worker),
       bev_(bev),
+      fd_(bufferevent_getfd(bev)),
       client_ip_(std::move(client_ip)),
       parser_(worker->snapshot()->config->server.parseLimits()),
       parser_snapshot_(worker->snapshot().get()) {
   timer_ = evtimer_new(worker_->base(), &ClientConnection::onTimer, this);
   resume_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onResume, this);
+  out_ = evbuffer_new();
+  write_event_ = event_new(worker_->base(), fd_, EV_WRITE, &ClientConnection::onSocketWritable, this);
+  flush_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onFlush, this);
 }
 
 ClientConnection::~ClientConnection() {
   exchange_.reset();  // before the bufferevent: it may still cancel an upstream transfer
   if (timer_ != nullptr) event_free(timer_);
   if (resume_event_ != nullptr) event_free(resume_event_);
+  if (write_event_ != nullptr) event_free(write_event_);
+  if (flush_event_ != nullptr) event_free(flush_event_);
+  if (out_ != nullptr) evbuffer_free(out_);  // releases the owners of bodies queued by reference
   if (bev_ != nullptr) bufferevent_free(bev_);
 }
 
 void ClientConnection::start() {
   const ServerConfig& server = worker_->snapshot()->config->server;
-  bufferevent_setcb(bev_, &ClientConnection::onReadable, &ClientConnection::onWritable,
-                    &ClientConnection::onEvent, this);
+  bufferevent_setcb(bev_, &ClientConnection::onReadable, nullptr, &ClientConnection::onEvent, this);
   bufferevent_setwatermark(bev_, EV_READ, 0, server.max_header_bytes + kBodyReadAhead);
-  bufferevent_setwatermark(bev_, EV_WRITE, kOutputLowWater, 0);
-  timeval send_timeout = toTimeval(server.send_timeout);
-  bufferevent_set_timeouts(bev_, nullptr, &send_timeout);
-  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  bufferevent_enable(bev_, EV_READ);
   armTimer(Timer::Idle, server.idle_timeout);
 }
 
@@ -76,13 +81,55 @@ void ClientConnection::onReadable(bufferevent*, void* self) noexcept {
   c->processInput();
 }
 
-void ClientConnection::onWritable(bufferevent*, void* self) noexcept {
+void ClientConnection::onSocketWritable(evutil_socket_t, short what, void* self) noexcept {
   auto* c = static_cast<ClientConnection*>(self);
-  if (c->closing_) {
-    if (evbuffer_get_length(bufferevent_get_output(c->bev_)) == 0) c->linger();
+  c->write_armed_ = false;
+  if (what & EV_TIMEOUT) {  // the send timeout: the client took nothing for that long
+    c->close();
     return;
   }
-  if (c->inExchange()) c->exchange_->onWritable();
+  c->writeOut();
+}
+
+void ClientConnection::onFlush(evutil_socket_t, short, void* self) noexcept {
+  auto* c = static_cast<ClientConnection*>(self);
+  c->flush_pending_ = false;
+  c->writeOut();
+}
+
+void ClientConnection::queued() {
+  if (write_armed_ || flush_pending_ || closed_) return;
+  flush_pending_ = true;
+  event_active(flush_event_, EV_WRITE, 0);
+}
+
+void ClientConnection::writeOut() {
+  if (closed_) return;
+  while (evbuffer_get_length(out_) > 0) {
+    int n = evbuffer_write(out_, fd_);
+    if (n > 0) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      close();  // the client is gone (reset, broken pipe)
+      return;
+    }
+    break;  // the socket is full
+  }
+  size_t left = evbuffer_get_length(out_);
+  if (left > 0) {
+    // Re-armed after every write that made progress: the send timeout measures the client's
+    // silence, not the time a large body takes.
+    timeval send_timeout = toTimeval(worker_->snapshot()->config->server.send_timeout);
+    event_add(write_event_, &send_timeout);
+    write_armed_ = true;
+  } else if (write_armed_) {
+    event_del(write_event_);
+    write_armed_ = false;
+  }
+  if (closing_) {
+    if (left == 0) linger();
+    return;
+  }
+  if (left <= kOutputLowWater && inExchange()) exchange_->onWritable();
 }
 
 void ClientConnection::onEvent(bufferevent*, short events, void* self) noexcept {
@@ -128,7 +175,7 @@ void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
     case Timer::Idle:
       // Still sending the last response (a slow reader of a large body): not idle. A send that
       // makes no progress is cut by the send timeout instead.
-      if (evbuffer_get_length(bufferevent_get_output(c->bev_)) > 0) {
+      if (evbuffer_get_length(c->out_) > 0) {
         c->armTimer(Timer::Idle, c->worker_->snapshot()->config->server.idle_timeout);
         break;
       }
@@ -271,41 +318,46 @@ bool ClientConnection::pumpBody() {
 
 bool ClientConnection::sendHead(const ResponseHead& head, const RequestHead& request, bool& keep_alive) {
   framing_ = writeClientResponseHead(head, request, keep_alive, head_scratch_);
-  bufferevent_write(bev_, head_scratch_.data(), head_scratch_.size());
+  evbuffer_add(out_, head_scratch_.data(), head_scratch_.size());
+  queued();
   return framing_ != BodyFramingOut::None;
 }
 
 void ClientConnection::sendBody(std::string_view data) {
   if (data.empty()) return;
-  evbuffer* out = bufferevent_get_output(bev_);
   switch (framing_) {
     case BodyFramingOut::None:
       return;
     case BodyFramingOut::Chunked:
-      appendChunk(out, data.data(), data.size());
+      appendChunk(out_, data.data(), data.size());
       break;
     case BodyFramingOut::Length:
     case BodyFramingOut::UntilClose:
-      evbuffer_add(out, data.data(), data.size());
+      evbuffer_add(out_, data.data(), data.size());
       break;
   }
+  queued();
 }
 
 void ClientConnection::endBody() {
-  if (framing_ == BodyFramingOut::Chunked) bufferevent_write(bev_, "0\r\n\r\n", 5);
+  if (framing_ != BodyFramingOut::Chunked) return;
+  evbuffer_add(out_, "0\r\n\r\n", 5);
+  queued();
 }
 
-void ClientConnection::sendContinue() { bufferevent_write(bev_, "HTTP/1.1 100 Continue\r\n\r\n", 25); }
+void ClientConnection::sendContinue() {
+  evbuffer_add(out_, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  queued();
+}
 
 void ClientConnection::sendInterim(const ResponseHead& head) {
   head_scratch_.clear();
   writeInterimHead(head, head_scratch_);
-  bufferevent_write(bev_, head_scratch_.data(), head_scratch_.size());
+  evbuffer_add(out_, head_scratch_.data(), head_scratch_.size());
+  queued();
 }
 
-bool ClientConnection::outputFull() const {
-  return evbuffer_get_length(bufferevent_get_output(bev_)) >= kOutputHighWater;
-}
+bool ClientConnection::outputFull() const { return evbuffer_get_length(out_) >= kOutputHighWater; }
 
 size_t ClientConnection::sendWhole(const ResponseHead& head, std::string_view prefix, std::string_view body,
                                    const std::shared_ptr<const void>& owner, const RequestHead& request,
@@ -344,7 +396,7 @@ void ClientConnection::flushWhole() {
   // With nothing queued before it, the response goes to the socket at once, in one call; only
   // what the socket does not take is queued (the body by reference). Saves the write event's
   // add and remove, two epoll_ctl calls, per response.
-  evbuffer* out = bufferevent_get_output(bev_);
+  evbuffer* out = out_;
   std::string_view parts[] = {whole.prefix, head_scratch_, whole.body};
   size_t sent = evbuffer_get_length(out) == 0 ? sendNow(parts) : 0;
   for (std::string_view& part : parts) {
@@ -362,6 +414,7 @@ void ClientConnection::flushWhole() {
                            new std::shared_ptr<const void>(std::move(whole.owner)));
   }
   whole_.reset();
+  if (evbuffer_get_length(out) > 0) queued();
 }
 
 size_t ClientConnection::sendNow(std::span<const std::string_view> parts) {
@@ -374,7 +427,7 @@ size_t ClientConnection::sendNow(std::span<const std::string_view> parts) {
   msghdr message{};
   message.msg_iov = iov;
   message.msg_iovlen = count;
-  ssize_t n = ::sendmsg(bufferevent_getfd(bev_), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
   return n > 0 ? static_cast<size_t>(n) : 0;  // on an error the queued write meets it again
 }
 
@@ -408,7 +461,8 @@ void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refuse
 void ClientConnection::refuse(int status, std::string_view message) {
   error_reply_ = true;  // the client may still be sending what we refused: linger
   std::string response = gatewayErrorResponse(status, message, true, false, true);
-  bufferevent_write(bev_, response.data(), response.size());
+  evbuffer_add(out_, response.data(), response.size());
+  queued();
   const FilterChain& filters = worker_->snapshot()->filters;
   if (!filters.empty()) {
     ExchangeFacts facts;
@@ -425,11 +479,7 @@ void ClientConnection::closeAfterFlush() {
   if (closing_ || closed_) return;
   closing_ = true;
   armTimer(Timer::None, Millis(0));
-  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
-    linger();
-    return;
-  }
-  bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);  // onWritable once everything is sent
+  if (evbuffer_get_length(out_) == 0) linger();  // else writeOut() lingers once all is sent
 }
 
 void ClientConnection::linger() {
@@ -443,8 +493,7 @@ void ClientConnection::linger() {
     return;
   }
   lingering_ = true;
-  evutil_socket_t fd = bufferevent_getfd(bev_);
-  if (fd < 0 || ::shutdown(fd, SHUT_WR) != 0) {
+  if (fd_ < 0 || ::shutdown(fd_, SHUT_WR) != 0) {
     close();
     return;
   }
@@ -465,6 +514,9 @@ void ClientConnection::close() {
   if (exchange_ != nullptr) exchange_->abort();
   evtimer_del(timer_);
   event_del(resume_event_);
+  event_del(write_event_);
+  event_del(flush_event_);
+  write_armed_ = flush_pending_ = false;
   bufferevent_disable(bev_, EV_READ | EV_WRITE);
   bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);
   worker_->release(this);

@@ -1,7 +1,14 @@
-// One client connection speaking HTTP/1.1 over a bufferevent: it parses request heads, decodes
-// request bodies, frames responses, and owns the timers of the client's side (head, body, idle,
-// send, linger). Each request is a ProxyExchange, one at a time: pipelined requests wait in the
-// input buffer and are answered in order.
+// One client connection speaking HTTP/1.1: it parses request heads, decodes request bodies,
+// frames responses, and owns the timers of the client's side (head, body, idle, send, linger).
+// Each request is a ProxyExchange, one at a time: pipelined requests wait in the input buffer and
+// are answered in order.
+//
+// Input arrives through a bufferevent. Output has a queue of its own, written to the socket
+// directly: a whole response (a cache hit) in one sendmsg from where it is stored, when nothing
+// is queued before it; a streamed one (pass-through) queued as the exchange produces it and
+// written at the end of the loop turn in one writev, head and body together. The write event is
+// armed only while the socket does not take everything (the send timeout with it), so a response
+// the socket takes at once costs no epoll_ctl.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -57,8 +64,9 @@ class ClientConnection final : public Downstream, private BodySink {
 
   // libevent callbacks (noexcept trampolines).
   static void onReadable(bufferevent*, void* self) noexcept;
-  static void onWritable(bufferevent*, void* self) noexcept;
   static void onEvent(bufferevent*, short events, void* self) noexcept;
+  static void onSocketWritable(evutil_socket_t, short what, void* self) noexcept;
+  static void onFlush(evutil_socket_t, short, void* self) noexcept;
   static void onTimer(evutil_socket_t, short, void* self) noexcept;
   static void onResume(evutil_socket_t, short, void* self) noexcept;
 
@@ -72,6 +80,12 @@ class ClientConnection final : public Downstream, private BodySink {
   // A refusal before any exchange began (malformed head, head timeout): counted, then closed.
   void refuse(int status, std::string_view message);
   void closeAfterFlush();
+  // Bytes were added to out_: they are written at the end of this loop turn (or when the socket
+  // takes more, if it is full).
+  void queued();
+  // Writes out_ until the socket would block; arms or disarms the write event to match, then
+  // does what a drained queue allows (the exchange reads on, a closing connection lingers).
+  void writeOut();
   // Writes `parts` straight to the socket, without blocking; returns the bytes it took.
   size_t sendNow(std::span<const std::string_view> parts);
   // Writes the response sendWhole() set aside (head_scratch_ and whole_), if any.
@@ -80,8 +94,14 @@ class ClientConnection final : public Downstream, private BodySink {
   void armTimer(Timer kind, Millis timeout);
 
   Worker* worker_;
-  bufferevent* bev_;
+  bufferevent* bev_;    // the input side
+  evutil_socket_t fd_;
   std::string client_ip_;
+  evbuffer* out_ = nullptr;          // response bytes the socket has not taken yet
+  event* write_event_ = nullptr;     // EV_WRITE while out_ holds bytes the socket refused
+  event* flush_event_ = nullptr;     // made active to write out_ at the end of the loop turn
+  bool write_armed_ = false;
+  bool flush_pending_ = false;
   event* timer_ = nullptr;
   event* resume_event_ = nullptr;  // processes pipelined input on the next loop turn
   Timer timer_kind_ = Timer::None;
