@@ -252,7 +252,15 @@ void HttpUpstreamPool::attach(HttpTransfer* t, HttpConnection* c) {
 
 void HttpUpstreamPool::sendRequest(HttpConnection* c) {
   HttpTransfer* t = c->transfer;
-  bufferevent_write(c->bev, t->request_head_.data(), t->request_head_.size());
+  std::string_view head = t->request_head_;
+  // Nothing queued before it (the connection is between requests): straight to the socket, and
+  // only what it does not take is queued. Saves the write event's add and remove (two epoll_ctl
+  // calls) and a loop turn per request; an error is met again by the queued write, or by the read.
+  if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    ssize_t n = ::send(bufferevent_getfd(c->bev), head.data(), head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) head.remove_prefix(static_cast<size_t>(n));
+  }
+  if (!head.empty()) bufferevent_write(c->bev, head.data(), head.size());
   t->body_sent_ = !t->has_body_;
   if (t->has_body_) pumpRequestBody(c);
 }
