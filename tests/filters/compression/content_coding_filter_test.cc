@@ -44,7 +44,7 @@ FilterDriver::Backend htmlPage(std::string body, HeaderBlock fields = {}) {
 
 // The response is `body` in `coding` (identity: as it is), varying by Accept-Encoding.
 ::testing::AssertionResult isCodingOf(const ClientResponse& resp, ContentCoding coding, const std::string& body) {
-  std::string_view sent = resp.header("Content-Encoding");
+  std::string sent = resp.header("Content-Encoding");
   std::string_view want = coding == ContentCoding::Identity ? "" : codingName(coding);
   if (sent != want) return ::testing::AssertionFailure() << "Content-Encoding '" << sent << "', want '" << want << "'";
   if (resp.header("Vary").find("Accept-Encoding") == std::string_view::npos) {
