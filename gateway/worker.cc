@@ -1,7 +1,6 @@
 #include "gateway/worker.h"
 
 #include <arpa/inet.h>
-#include <event2/bufferevent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
@@ -193,14 +192,7 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, in
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  bufferevent* bev = bufferevent_socket_new(w->base_, fd, BEV_OPT_CLOSE_ON_FREE);
-  if (bev == nullptr) {
-    spdlog::error("worker {}: bufferevent_socket_new failed", w->index_);
-    w->open_connections_->fetch_sub(1);
-    ::close(fd);
-    return;
-  }
-  auto* connection = new ClientConnection(w, bev, peerAddress(address));
+  auto* connection = new ClientConnection(w, fd, peerAddress(address));
   w->connections_.insert(connection);
   connection->start();
 }

@@ -20,40 +20,43 @@ constexpr size_t kBodyReadAhead = 256 * 1024;    // request body read beyond the
 constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
 constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
 constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
+constexpr size_t kReadChunk = 64 * 1024;         // the most one recv takes
 
 void releaseOwner(const void*, size_t, void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 
 }  // namespace
 
-ClientConnection::ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip)
+ClientConnection::ClientConnection(Worker* worker, evutil_socket_t fd, std::string client_ip)
     : worker_(worker),
-      bev_(bev),
-      fd_(bufferevent_getfd(bev)),
+      fd_(fd),
       client_ip_(std::move(client_ip)),
       parser_(worker->snapshot()->config->server.parseLimits()),
       parser_snapshot_(worker->snapshot().get()) {
   timer_ = evtimer_new(worker_->base(), &ClientConnection::onTimer, this);
   resume_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onResume, this);
+  in_ = evbuffer_new();
   out_ = evbuffer_new();
+  read_event_ = event_new(worker_->base(), fd_, EV_READ | EV_PERSIST, &ClientConnection::onSocketReadable, this);
   write_event_ = event_new(worker_->base(), fd_, EV_WRITE, &ClientConnection::onSocketWritable, this);
   flush_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onFlush, this);
 }
 
 ClientConnection::~ClientConnection() {
-  exchange_.reset();  // before the bufferevent: it may still cancel an upstream transfer
+  exchange_.reset();  // before the socket: it may still cancel an upstream transfer
   if (timer_ != nullptr) event_free(timer_);
+  if (read_event_ != nullptr) event_free(read_event_);
   if (resume_event_ != nullptr) event_free(resume_event_);
   if (write_event_ != nullptr) event_free(write_event_);
   if (flush_event_ != nullptr) event_free(flush_event_);
   if (out_ != nullptr) evbuffer_free(out_);  // releases the owners of bodies queued by reference
-  if (bev_ != nullptr) bufferevent_free(bev_);
+  if (in_ != nullptr) evbuffer_free(in_);
+  if (fd_ >= 0) evutil_closesocket(fd_);
 }
 
 void ClientConnection::start() {
   const ServerConfig& server = worker_->snapshot()->config->server;
-  bufferevent_setcb(bev_, &ClientConnection::onReadable, nullptr, &ClientConnection::onEvent, this);
-  bufferevent_setwatermark(bev_, EV_READ, 0, server.max_header_bytes + kBodyReadAhead);
-  bufferevent_enable(bev_, EV_READ);
+  event_add(read_event_, nullptr);
+  reading_ = true;
   armTimer(Timer::Idle, server.idle_timeout);
 }
 
@@ -71,14 +74,65 @@ void ClientConnection::armTimer(Timer kind, Millis timeout) {
   timer_at_ = deadline_;
 }
 
-void ClientConnection::onReadable(bufferevent*, void* self) noexcept {
+void ClientConnection::onSocketReadable(evutil_socket_t, short, void* self) noexcept {
   auto* c = static_cast<ClientConnection*>(self);
+  if (!c->readIn()) return;
   if (c->lingering_) {
-    evbuffer* in = bufferevent_get_input(c->bev_);
-    evbuffer_drain(in, evbuffer_get_length(in));
+    evbuffer_drain(c->in_, evbuffer_get_length(c->in_));
     return;
   }
   c->processInput();
+}
+
+bool ClientConnection::readIn() {
+  const size_t limit = worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
+  size_t have = evbuffer_get_length(in_);
+  if (have >= limit && !lingering_) {  // the exchange has not taken what is here yet
+    event_del(read_event_);
+    reading_ = false;
+    return true;
+  }
+  size_t want = lingering_ ? kReadChunk : std::min(kReadChunk, limit - have);
+  evbuffer_iovec space;
+  if (evbuffer_reserve_space(in_, static_cast<ev_ssize_t>(want), &space, 1) < 1) {
+    close();
+    return false;
+  }
+  ssize_t n = ::recv(fd_, space.iov_base, std::min(space.iov_len, want), 0);
+  if (n > 0) {
+    space.iov_len = static_cast<size_t>(n);
+    evbuffer_commit_space(in_, &space, 1);
+    return true;
+  }
+  evbuffer_commit_space(in_, &space, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  if (n == 0 && !closing_ && !lingering_) {
+    onPeerEof();
+    return false;
+  }
+  close();  // an error, or the end of the stream while closing
+  return false;
+}
+
+void ClientConnection::onPeerEof() {
+  // A half-close (RFC 9112 §9.6): the client sent all it will send. Requests already received
+  // whole are still answered; then the connection closes.
+  peer_eof_ = true;
+  event_del(read_event_);  // the end of the stream stays readable: stop watching it
+  reading_ = false;
+  if (inExchange()) {
+    if (!exchange_->bodyDone()) close();  // the body will never complete
+    return;
+  }
+  processInput();
+}
+
+void ClientConnection::resumeReading() {
+  if (reading_ || peer_eof_ || closed_) return;
+  const size_t limit = worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
+  if (evbuffer_get_length(in_) >= limit) return;
+  event_add(read_event_, nullptr);
+  reading_ = true;
 }
 
 void ClientConnection::onSocketWritable(evutil_socket_t, short what, void* self) noexcept {
@@ -130,22 +184,6 @@ void ClientConnection::writeOut() {
     return;
   }
   if (left <= kOutputLowWater && inExchange()) exchange_->onWritable();
-}
-
-void ClientConnection::onEvent(bufferevent*, short events, void* self) noexcept {
-  auto* c = static_cast<ClientConnection*>(self);
-  if ((events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) && !c->closing_ && !c->lingering_) {
-    // A half-close (RFC 9112 §9.6): the client sent all it will send. Requests already
-    // received whole are still answered; then the connection closes.
-    c->peer_eof_ = true;
-    if (c->inExchange()) {
-      if (!c->exchange_->bodyDone()) c->close();  // the body will never complete
-      return;
-    }
-    c->processInput();
-    return;
-  }
-  if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) c->close();
 }
 
 void ClientConnection::onTimer(evutil_socket_t, short, void* self) noexcept {
@@ -217,10 +255,11 @@ void ClientConnection::processInput() {
     break;  // a request is in flight: pipelined bytes wait in the input buffer
   }
   processing_ = false;
+  resumeReading();
 }
 
 bool ClientConnection::parseHead() {
-  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer* in = in_;
   size_t length = evbuffer_get_length(in);
   const ServerConfig& server = worker_->snapshot()->config->server;
   if (length == 0) {
@@ -284,7 +323,7 @@ void ClientConnection::beginExchange() {
 
 bool ClientConnection::pumpBody() {
   ProxyExchange& exchange = *exchange_;
-  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer* in = in_;
   while (!exchange.bodyDone() && !exchange.bodyBufferFull()) {
     size_t available = evbuffer_get_length(in);
     if (available == 0) break;
@@ -313,6 +352,7 @@ bool ClientConnection::pumpBody() {
   } else {
     armTimer(Timer::Body, worker_->snapshot()->config->server.request_timeout);
   }
+  resumeReading();
   return true;
 }
 
@@ -449,7 +489,7 @@ void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refuse
   // where starting the next transfer is not allowed. With no input, the idle timer is armed (or
   // a half-closed connection closes), which is safe anywhere.
   if (processing_) return;
-  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+  if (evbuffer_get_length(in_) > 0) {
     event_active(resume_event_, 0, 0);
   } else if (peer_eof_) {
     closeAfterFlush();
@@ -487,7 +527,7 @@ void ClientConnection::linger() {
   // closing with unread input makes the kernel send RST, which can destroy the response
   // before the client reads it (RFC 9112 §9.6).
   if (lingering_ || closed_) return;
-  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer* in = in_;
   if (!error_reply_ && evbuffer_get_length(in) == 0) {  // the client is not sending: nothing to wait for
     close();
     return;
@@ -498,8 +538,10 @@ void ClientConnection::linger() {
     return;
   }
   evbuffer_drain(in, evbuffer_get_length(in));
-  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
-  bufferevent_enable(bev_, EV_READ);
+  if (!reading_ && !peer_eof_) {
+    event_add(read_event_, nullptr);
+    reading_ = true;
+  }
   armTimer(Timer::Linger, kLingerTimeout);
 }
 
@@ -514,11 +556,10 @@ void ClientConnection::close() {
   if (exchange_ != nullptr) exchange_->abort();
   evtimer_del(timer_);
   event_del(resume_event_);
+  event_del(read_event_);
   event_del(write_event_);
   event_del(flush_event_);
-  write_armed_ = flush_pending_ = false;
-  bufferevent_disable(bev_, EV_READ | EV_WRITE);
-  bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);
+  reading_ = write_armed_ = flush_pending_ = false;
   worker_->release(this);
 }
 

@@ -3,15 +3,18 @@
 // Each request is a ProxyExchange, one at a time: pipelined requests wait in the input buffer and
 // are answered in order.
 //
-// Input arrives through a bufferevent. Output has a queue of its own, written to the socket
-// directly: a whole response (a cache hit) in one sendmsg from where it is stored, when nothing
-// is queued before it; a streamed one (pass-through) queued as the exchange produces it and
-// written at the end of the loop turn in one writev, head and body together. The write event is
-// armed only while the socket does not take everything (the send timeout with it), so a response
-// the socket takes at once costs no epoll_ctl.
+// The socket is driven with plain events, one system call per direction per request where the
+// kernel allows. Input: one recv into the input buffer per readable event (no FIONREAD first),
+// the head parsed in place, pipelined requests left in the buffer; reading pauses while the
+// buffer holds a head's limit plus the body read-ahead. Output has a queue of its own, written
+// to the socket directly: a whole response (a cache hit) in one sendmsg from where it is stored,
+// when nothing is queued before it; a streamed one (pass-through) queued as the exchange produces
+// it and written at the end of the loop turn in one writev, head and body together. The write
+// event is armed only while the socket does not take everything (the send timeout with it), so
+// a response the socket takes at once costs no epoll_ctl.
 #pragma once
 
-#include <event2/bufferevent.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include <chrono>
@@ -32,7 +35,8 @@ class Worker;
 
 class ClientConnection final : public Downstream, private BodySink {
  public:
-  ClientConnection(Worker* worker, bufferevent* bev, std::string client_ip);
+  // Takes `fd` (a connected, non-blocking socket) and closes it when freed.
+  ClientConnection(Worker* worker, evutil_socket_t fd, std::string client_ip);
   ~ClientConnection() override;
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -63,8 +67,7 @@ class ClientConnection final : public Downstream, private BodySink {
   enum class Timer : uint8_t { None, Idle, Header, Body, Linger };
 
   // libevent callbacks (noexcept trampolines).
-  static void onReadable(bufferevent*, void* self) noexcept;
-  static void onEvent(bufferevent*, short events, void* self) noexcept;
+  static void onSocketReadable(evutil_socket_t, short, void* self) noexcept;
   static void onSocketWritable(evutil_socket_t, short what, void* self) noexcept;
   static void onFlush(evutil_socket_t, short, void* self) noexcept;
   static void onTimer(evutil_socket_t, short, void* self) noexcept;
@@ -80,6 +83,13 @@ class ClientConnection final : public Downstream, private BodySink {
   // A refusal before any exchange began (malformed head, head timeout): counted, then closed.
   void refuse(int status, std::string_view message);
   void closeAfterFlush();
+  // What the socket holds, into in_ (one recv); false when the connection closed or stopped
+  // reading (end of stream, error).
+  bool readIn();
+  // The client sent all it will send (RFC 9112 §9.6 half-close).
+  void onPeerEof();
+  // Reading resumes once in_ is below its limit again (after the exchange took input).
+  void resumeReading();
   // Bytes were added to out_: they are written at the end of this loop turn (or when the socket
   // takes more, if it is full).
   void queued();
@@ -94,9 +104,11 @@ class ClientConnection final : public Downstream, private BodySink {
   void armTimer(Timer kind, Millis timeout);
 
   Worker* worker_;
-  bufferevent* bev_;    // the input side
   evutil_socket_t fd_;
   std::string client_ip_;
+  evbuffer* in_ = nullptr;           // request bytes read and not yet taken
+  event* read_event_ = nullptr;      // EV_READ, persistent, while reading
+  bool reading_ = false;
   evbuffer* out_ = nullptr;          // response bytes the socket has not taken yet
   event* write_event_ = nullptr;     // EV_WRITE while out_ holds bytes the socket refused
   event* flush_event_ = nullptr;     // made active to write out_ at the end of the loop turn
