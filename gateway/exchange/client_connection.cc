@@ -20,7 +20,9 @@ constexpr size_t kBodyReadAhead = 256 * 1024;    // request body read beyond the
 constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
 constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
 constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
-constexpr size_t kReadChunk = 64 * 1024;         // the most one recv takes
+constexpr size_t kReadChunk = 16 * 1024;         // the most one recv takes (as bufferevent read: larger
+                                                 // reads let the kernel grow the receive buffer, and
+                                                 // read further ahead of a slow consumer)
 
 void releaseOwner(const void*, size_t, void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 

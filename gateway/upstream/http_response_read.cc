@@ -2,9 +2,12 @@
 // framing (length, chunked, until close) into the transfer's pending buffer under backpressure,
 // and the end of the response, where a connection is kept only when provably clean.
 #include <event2/buffer.h>
+#include <event2/event.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "gateway/http/response_parser.h"
 #include "gateway/upstream/http_upstream.h"
@@ -14,11 +17,53 @@ namespace {
 
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 constexpr size_t kPendingHighWater = 64 * 1024;  // decoded body waiting for the client
+constexpr size_t kInputHighWater = 256 * 1024;   // raw bytes read and not yet taken
+constexpr size_t kReadChunk = 16 * 1024;         // the most one recv takes (as bufferevent read: larger
+                                                 // reads let the kernel grow the receive buffer, and
+                                                 // read further ahead of a slow client)
 
 }  // namespace
 
-void HttpUpstreamPool::onRead(bufferevent*, void* connection) noexcept {
+void HttpUpstreamPool::startReading(HttpConnection* c) {
+  if (c->reading || c->read_event == nullptr || c->eof) return;
+  event_add(c->read_event, nullptr);
+  c->reading = true;
+}
+
+void HttpUpstreamPool::stopReading(HttpConnection* c) {
+  if (!c->reading) return;
+  event_del(c->read_event);
+  c->reading = false;
+}
+
+// One recv into the input buffer (no FIONREAD first, as evbuffer_read does), then the bytes are
+// taken as bufferevent's read callback took them. A read that returns less than it asked for
+// found the socket empty.
+void HttpUpstreamPool::onReadable(evutil_socket_t fd, short, void* connection) noexcept {
   auto* c = static_cast<HttpConnection*>(connection);
+  evbuffer* in = bufferevent_get_input(c->bev);
+  size_t have = evbuffer_get_length(in);
+  if (have < kInputHighWater) {
+    size_t want = std::min(kReadChunk, kInputHighWater - have);
+    evbuffer_iovec space;
+    if (evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), &space, 1) < 1) {
+      c->pool->onConnectionLost(c, true);
+      return;
+    }
+    ssize_t n = ::recv(fd, space.iov_base, std::min(space.iov_len, want), 0);
+    if (n > 0) {
+      space.iov_len = static_cast<size_t>(n);
+      evbuffer_commit_space(in, &space, 1);
+    } else {
+      evbuffer_commit_space(in, &space, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+      stopReading(c);  // the end of the stream stays readable
+      c->pool->onConnectionLost(c, n < 0);
+      return;
+    }
+  } else {
+    stopReading(c);  // full: resumed once the transfer took what is here
+  }
   if (c->transfer == nullptr) {
     // Bytes on an idle connection: the backend is out of step with us. Drop the connection.
     HttpUpstreamPool* pool = c->pool;
@@ -27,7 +72,12 @@ void HttpUpstreamPool::onRead(bufferevent*, void* connection) noexcept {
     pool->closeConnection(c);
     return;
   }
+  HttpTransfer* t = c->transfer;
   c->pool->readResponse(c);
+  // Reading goes on while the transfer takes what is read and its client keeps up.
+  if (c->transfer == t && !c->reading && !t->receive_paused_ && evbuffer_get_length(in) < kInputHighWater) {
+    startReading(c);
+  }
 }
 
 bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
@@ -157,7 +207,7 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
     if (!t->observer_->onUpstreamData(std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len))) {
       t->receive_paused_ = true;
       evtimer_del(t->timer_);
-      bufferevent_disable(c->bev, EV_READ);
+      stopReading(c);
       return;
     }
     evbuffer_drain(t->pending_, segment.iov_len);

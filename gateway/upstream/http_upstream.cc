@@ -16,7 +16,6 @@
 namespace perfgate {
 namespace {
 
-constexpr size_t kInputHighWater = 256 * 1024;   // raw bytes read from the backend
 constexpr size_t kOutputHighWater = 64 * 1024;   // request bytes waiting for the backend
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxFreeTransfers = 1024;
@@ -76,7 +75,7 @@ void HttpTransfer::resumeReceive() {
   if (!receive_paused_ || cancelled_ || connection_ == nullptr) return;
   receive_paused_ = false;
   armTimer(pool_->config_.response_timeout);
-  bufferevent_enable(connection_->bev, EV_READ);
+  HttpUpstreamPool::startReading(connection_);
   pool_->deliver(connection_);
 }
 
@@ -215,8 +214,7 @@ HttpConnection* HttpUpstreamPool::connect() {
   c->pool = this;
   c->bev = bev;
   c->generation = generation_;
-  bufferevent_setcb(bev, &HttpUpstreamPool::onRead, &HttpUpstreamPool::onWrite, &HttpUpstreamPool::onEvent, c);
-  bufferevent_setwatermark(bev, EV_READ, 0, kInputHighWater);
+  bufferevent_setcb(bev, nullptr, &HttpUpstreamPool::onWrite, &HttpUpstreamPool::onEvent, c);
   bufferevent_setwatermark(bev, EV_WRITE, kOutputHighWater / 2, 0);
   ++open_;
   backendConnections().fetch_add(1, std::memory_order_relaxed);
@@ -232,11 +230,12 @@ HttpConnection* HttpUpstreamPool::connect() {
     }
   }
   evutil_socket_t fd = bufferevent_getfd(bev);
-  if (fd >= 0) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // The bufferevent writes (and reports the connect); reading is the connection's own event,
+  // started once connected (onEvent).
+  c->read_event = event_new(base_, fd, EV_READ | EV_PERSIST, &HttpUpstreamPool::onReadable, c);
+  bufferevent_enable(bev, EV_WRITE);
   return c;
 }
 
@@ -308,6 +307,7 @@ void HttpUpstreamPool::onEvent(bufferevent*, short events, void* connection) noe
   HttpUpstreamPool* pool = c->pool;
   if (events & BEV_EVENT_CONNECTED) {
     c->connected = true;
+    startReading(c);
     if (c->transfer != nullptr) {
       c->transfer->armTimer(pool->config_.response_timeout);
       pool->sendRequest(c);
@@ -381,7 +381,7 @@ void HttpUpstreamPool::release(HttpConnection* c) {
     closeConnection(c);
     return;
   }
-  bufferevent_enable(c->bev, EV_READ);  // notice the backend closing it, or talking out of turn
+  startReading(c);  // notice the backend closing it, or talking out of turn
   // Idle first, even with transfers queued: they get it from the pool's event, never from
   // inside this connection's own read callback (takeIdle() checks it once more then).
   idle_.push_back(c);
@@ -397,6 +397,11 @@ void HttpUpstreamPool::publishGauges() {
 }
 
 void HttpUpstreamPool::closeConnection(HttpConnection* c) {
+  if (c->read_event != nullptr) {
+    event_free(c->read_event);
+    c->read_event = nullptr;
+    c->reading = false;
+  }
   if (c->bev != nullptr) {
     bufferevent_free(c->bev);
     c->bev = nullptr;

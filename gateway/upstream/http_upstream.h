@@ -65,7 +65,9 @@ class HttpTransfer final : public UpstreamTransfer, private BodySink {
 // One connection to the backend; carries at most one transfer at a time.
 struct HttpConnection {
   HttpUpstreamPool* pool = nullptr;
-  bufferevent* bev = nullptr;
+  bufferevent* bev = nullptr;     // connects and writes; its input buffer holds what was read
+  event* read_event = nullptr;    // reads: one recv per readable event (HttpUpstreamPool::onReadable)
+  bool reading = false;
   HttpTransfer* transfer = nullptr;
   bool connected = false;
   unsigned generation = 0;  // the pool's address generation when it connected
@@ -86,7 +88,7 @@ class HttpUpstreamPool final : public UpstreamPool {
 
  private:
   friend class HttpTransfer;
-  static void onRead(bufferevent* bev, void* connection) noexcept;
+  static void onReadable(evutil_socket_t, short, void* connection) noexcept;
   static void onWrite(bufferevent* bev, void* connection) noexcept;
   static void onEvent(bufferevent* bev, short events, void* connection) noexcept;
   static void onReap(evutil_socket_t, short, void* self) noexcept;
@@ -102,6 +104,9 @@ class HttpUpstreamPool final : public UpstreamPool {
   bool parseHead(HttpTransfer* transfer, evbuffer* in, bool& failed);
   void deliver(HttpConnection* connection);
   void onConnectionLost(HttpConnection* connection, bool error);
+  // The connection's read event on or off (reading pauses under backpressure).
+  static void startReading(HttpConnection* connection);
+  static void stopReading(HttpConnection* connection);
   // What waits in a backend socket that our buffer has not taken yet: one non-blocking peek.
   enum class SocketRest : uint8_t { Nothing, Bytes, Closed };
   static SocketRest peekSocket(evutil_socket_t fd);

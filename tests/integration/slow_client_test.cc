@@ -117,7 +117,12 @@ TEST_F(GatewayTest, ManySlowReadersDoNotGrowTheGatewaysMemory) {
                                     << kReaders << " readers leaving " << kReaders * kBody / (1024 * 1024)
                                     << " MiB unread";
   }
-  EXPECT_LT(backend_.bytesBodySent(), kReaders * kBody / 2) << "the backend was read ahead of the clients";
+  // What the backend could send is the gateway's buffers (a few hundred KiB per connection) plus
+  // the kernel's: the backend's send buffer and the gateway's receive buffer, which Linux grows
+  // by itself up to tcp_rmem's maximum (32 MiB on some machines) while the gateway still reads,
+  // about 8 MiB per connection here. Without backpressure all of it would come (the RSS bound
+  // above is the gateway's own share); three quarters leaves the kernel its part.
+  EXPECT_LT(backend_.bytesBodySent(), kReaders * kBody * 3 / 4) << "the backend was read ahead of the clients";
 
   // Then each reads its body, every byte of it.
   ReadOptions read;
