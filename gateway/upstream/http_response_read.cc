@@ -54,6 +54,7 @@ void HttpUpstreamPool::onReadable(evutil_socket_t fd, short, void* connection) n
     if (n > 0) {
       space.iov_len = static_cast<size_t>(n);
       evbuffer_commit_space(in, &space, 1);
+      c->drained = static_cast<size_t>(n) < want;
     } else {
       evbuffer_commit_space(in, &space, 0);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
@@ -221,7 +222,9 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
     // socket, means the backend and we disagree about where responses end. This response may
     // itself be the wrong one: it is kept out of the cache and the connection is closed.
     bool overrun = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
-    if (!overrun && !c->eof) {
+    // A read that found the socket empty saw what a peek now would (bytes arriving later are
+    // found before the connection is used again: takeIdle()); else the socket is asked.
+    if (!overrun && !c->eof && !c->drained) {
       SocketRest rest = peekSocket(bufferevent_getfd(c->bev));
       overrun = rest == SocketRest::Bytes;
       if (rest == SocketRest::Closed) t->reusable_ = false;

@@ -68,6 +68,7 @@ struct HttpConnection {
   bufferevent* bev = nullptr;     // connects and writes; its input buffer holds what was read
   event* read_event = nullptr;    // reads: one recv per readable event (HttpUpstreamPool::onReadable)
   bool reading = false;
+  bool drained = false;           // the latest recv found the socket empty (it took less than it asked)
   HttpTransfer* transfer = nullptr;
   bool connected = false;
   unsigned generation = 0;  // the pool's address generation when it connected
