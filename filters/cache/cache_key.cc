@@ -294,6 +294,13 @@ uint64_t hashKey(std::string_view key) { return XXH3_64bits(key.data(), key.size
 std::string makeVariantKey(const std::vector<std::string>& vary_names, const HeaderBlock& request_fields,
                            std::optional<ContentCoding> coding) {
   std::string out;
+  makeVariantKey(out, vary_names, request_fields, coding);
+  return out;
+}
+
+void makeVariantKey(std::string& out, const std::vector<std::string>& vary_names, const HeaderBlock& request_fields,
+                    std::optional<ContentCoding> coding) {
+  out.clear();
   std::string combined;
   for (const std::string& name : vary_names) {
     appendPart(out, name, /*lower=*/true);
@@ -322,7 +329,6 @@ std::string makeVariantKey(const std::vector<std::string>& vary_names, const Hea
                     : weightedListField(name)                 ? normalizeWeightedList(value)
                                                               : collapseWhitespace(value));
   }
-  return out;
 }
 
 }  // namespace perfgate

@@ -55,5 +55,8 @@ uint64_t hashKey(std::string_view key);
 // representation per coding, and the negotiated coding selects among them.
 std::string makeVariantKey(const std::vector<std::string>& vary_names, const HeaderBlock& request_fields,
                            std::optional<ContentCoding> coding = std::nullopt);
+// The same into `out` (replacing what it held, keeping its capacity): for a lookup per request.
+void makeVariantKey(std::string& out, const std::vector<std::string>& vary_names, const HeaderBlock& request_fields,
+                    std::optional<ContentCoding> coding = std::nullopt);
 
 }  // namespace perfgate

@@ -69,7 +69,7 @@ class alignas(64) CacheStore::Shard {
     std::lock_guard<std::mutex> lock(mu_);
     if (buckets_.empty()) return nullptr;
     const std::vector<std::string>* computed_for = nullptr;  // variants usually share one Vary list
-    std::string variant;
+    thread_local std::string variant;  // its capacity kept: no allocation per lookup
     uint32_t best = kNil;
     uint32_t best_prev = kNil;
     uint32_t prev = kNil;
@@ -77,7 +77,7 @@ class alignas(64) CacheStore::Shard {
       const Slot& s = at(i);
       if (s.hash != hash || s.entry->key != key) continue;
       if (computed_for == nullptr || *computed_for != s.entry->vary) {
-        variant = makeVariantKey(s.entry->vary, fields, coding);
+        makeVariantKey(variant, s.entry->vary, fields, coding);
         computed_for = &s.entry->vary;
       }
       if (s.entry->variant != variant) continue;

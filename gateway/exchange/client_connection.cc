@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "gateway/event_util.h"
@@ -36,7 +37,6 @@ ClientConnection::ClientConnection(Worker* worker, evutil_socket_t fd, std::stri
       parser_snapshot_(worker->snapshot().get()) {
   timer_ = evtimer_new(worker_->base(), &ClientConnection::onTimer, this);
   resume_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onResume, this);
-  in_ = evbuffer_new();
   out_ = evbuffer_new();
   read_event_ = event_new(worker_->base(), fd_, EV_READ | EV_PERSIST, &ClientConnection::onSocketReadable, this);
   write_event_ = event_new(worker_->base(), fd_, EV_WRITE, &ClientConnection::onSocketWritable, this);
@@ -51,7 +51,6 @@ ClientConnection::~ClientConnection() {
   if (write_event_ != nullptr) event_free(write_event_);
   if (flush_event_ != nullptr) event_free(flush_event_);
   if (out_ != nullptr) evbuffer_free(out_);  // releases the owners of bodies queued by reference
-  if (in_ != nullptr) evbuffer_free(in_);
   if (fd_ >= 0) evutil_closesocket(fd_);
 }
 
@@ -77,43 +76,71 @@ void ClientConnection::armTimer(Timer kind, Millis timeout) {
 }
 
 void ClientConnection::onSocketReadable(evutil_socket_t, short, void* self) noexcept {
-  auto* c = static_cast<ClientConnection*>(self);
-  if (!c->readIn()) return;
-  if (c->lingering_) {
-    evbuffer_drain(c->in_, evbuffer_get_length(c->in_));
-    return;
-  }
-  c->processInput();
+  static_cast<ClientConnection*>(self)->readAndProcess();
 }
 
-bool ClientConnection::readIn() {
+std::string_view ClientConnection::input() const {
+  return reading_direct_ ? direct_ : std::string_view(in_).substr(in_pos_);
+}
+
+void ClientConnection::consume(size_t n) {
+  if (reading_direct_) {
+    direct_.remove_prefix(n);
+    return;
+  }
+  in_pos_ += n;
+  if (in_pos_ < in_.size()) return;
+  in_pos_ = 0;
+  in_.clear();
+  if (in_.capacity() > kReadChunk) in_.shrink_to_fit();  // a large body passed: give it back
+}
+
+void ClientConnection::readAndProcess() {
   const size_t limit = worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
-  size_t have = evbuffer_get_length(in_);
+  const size_t have = in_.size() - in_pos_;
   if (have >= limit && !lingering_) {  // the exchange has not taken what is here yet
     event_del(read_event_);
     reading_ = false;
-    return true;
+    processInput();
+    return;
   }
-  size_t want = lingering_ ? kReadChunk : std::min(kReadChunk, limit - have);
-  evbuffer_iovec space;
-  if (evbuffer_reserve_space(in_, static_cast<ev_ssize_t>(want), &space, 1) < 1) {
-    close();
-    return false;
+  const size_t want = lingering_ ? kReadChunk : std::min(kReadChunk, limit - have);
+  thread_local std::string worker_buffer(kReadChunk, '\0');
+  const bool direct = have == 0;
+  char* at = worker_buffer.data();
+  if (!direct) {
+    if (in_pos_ > 0) {  // what was taken goes before more is read behind the rest
+      in_.erase(0, in_pos_);
+      in_pos_ = 0;
+    }
+    in_.resize(in_.size() + want);
+    at = in_.data() + in_.size() - want;
   }
-  ssize_t n = ::recv(fd_, space.iov_base, std::min(space.iov_len, want), 0);
-  if (n > 0) {
-    space.iov_len = static_cast<size_t>(n);
-    evbuffer_commit_space(in_, &space, 1);
-    return true;
+  ssize_t n = ::recv(fd_, at, want, 0);
+  if (!direct) in_.resize(in_.size() - want + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  if (n <= 0) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n == 0 && !closing_ && !lingering_) {
+      onPeerEof();
+    } else {
+      close();  // an error, or the end of the stream while closing
+    }
+    return;
   }
-  evbuffer_commit_space(in_, &space, 0);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
-  if (n == 0 && !closing_ && !lingering_) {
-    onPeerEof();
-    return false;
+  if (lingering_) {  // read only to be discarded
+    consume(input().size());
+    return;
   }
-  close();  // an error, or the end of the stream while closing
-  return false;
+  if (!direct) {
+    processInput();
+    return;
+  }
+  direct_ = std::string_view(at, static_cast<size_t>(n));
+  reading_direct_ = true;
+  processInput();
+  reading_direct_ = false;
+  if (!closed_ && !direct_.empty()) in_.assign(direct_);  // left over: the connection keeps it
+  direct_ = {};
 }
 
 void ClientConnection::onPeerEof() {
@@ -132,7 +159,7 @@ void ClientConnection::onPeerEof() {
 void ClientConnection::resumeReading() {
   if (reading_ || peer_eof_ || closed_) return;
   const size_t limit = worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
-  if (evbuffer_get_length(in_) >= limit) return;
+  if (in_.size() - in_pos_ >= limit) return;
   event_add(read_event_, nullptr);
   reading_ = true;
 }
@@ -261,8 +288,8 @@ void ClientConnection::processInput() {
 }
 
 bool ClientConnection::parseHead() {
-  evbuffer* in = in_;
-  size_t length = evbuffer_get_length(in);
+  std::string_view in = input();
+  size_t length = in.size();
   const ServerConfig& server = worker_->snapshot()->config->server;
   if (length == 0) {
     if (peer_eof_) {
@@ -282,9 +309,8 @@ bool ClientConnection::parseHead() {
   // The parser rejects a head longer than max_header_bytes, so that many bytes (plus a few
   // leading empty lines) are all it ever needs to see.
   size_t window = std::min<size_t>(length, server.max_header_bytes + 64);
-  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(window)));
   size_t consumed = 0;
-  switch (parser_.parse(std::string_view(data, window), exchange_->head(), consumed)) {
+  switch (parser_.parse(in.substr(0, window), exchange_->head(), consumed)) {
     case ParseStatus::Incomplete:
       if (peer_eof_) {
         close();  // a partial head that can never complete
@@ -299,7 +325,7 @@ bool ClientConnection::parseHead() {
     case ParseStatus::Complete:
       break;
   }
-  evbuffer_drain(in, consumed);
+  consume(consumed);
   parser_.reset();
   beginExchange();
   return true;
@@ -325,23 +351,20 @@ void ClientConnection::beginExchange() {
 
 bool ClientConnection::pumpBody() {
   ProxyExchange& exchange = *exchange_;
-  evbuffer* in = in_;
   while (!exchange.bodyDone() && !exchange.bodyBufferFull()) {
-    size_t available = evbuffer_get_length(in);
-    if (available == 0) break;
+    std::string_view in = input();
+    if (in.empty()) break;
     if (!chunked_) {
-      size_t take = static_cast<size_t>(std::min<uint64_t>(available, body_remaining_));
-      exchange.acceptBody(in, take);
+      size_t take = static_cast<size_t>(std::min<uint64_t>(in.size(), body_remaining_));
+      exchange.acceptBody(in.substr(0, take));
+      consume(take);
       body_remaining_ -= take;
       if (body_remaining_ == 0) exchange.bodyComplete();
       continue;
     }
-    evbuffer_iovec segment;
-    if (evbuffer_peek(in, -1, nullptr, &segment, 1) < 1) break;
     size_t consumed = 0;
-    ParseStatus status = chunked_->decode(
-        std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len), consumed, *this);
-    evbuffer_drain(in, consumed);
+    ParseStatus status = chunked_->decode(in, consumed, *this);
+    consume(consumed);
     if (status == ParseStatus::Error) {
       exchange.bodyFailed(chunked_->error());
       return false;
@@ -491,7 +514,7 @@ void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refuse
   // where starting the next transfer is not allowed. With no input, the idle timer is armed (or
   // a half-closed connection closes), which is safe anywhere.
   if (processing_) return;
-  if (evbuffer_get_length(in_) > 0) {
+  if (!input().empty()) {
     event_active(resume_event_, 0, 0);
   } else if (peer_eof_) {
     closeAfterFlush();
@@ -529,8 +552,7 @@ void ClientConnection::linger() {
   // closing with unread input makes the kernel send RST, which can destroy the response
   // before the client reads it (RFC 9112 §9.6).
   if (lingering_ || closed_) return;
-  evbuffer* in = in_;
-  if (!error_reply_ && evbuffer_get_length(in) == 0) {  // the client is not sending: nothing to wait for
+  if (!error_reply_ && input().empty()) {  // the client is not sending: nothing to wait for
     close();
     return;
   }
@@ -539,7 +561,7 @@ void ClientConnection::linger() {
     close();
     return;
   }
-  evbuffer_drain(in, evbuffer_get_length(in));
+  consume(input().size());
   if (!reading_ && !peer_eof_) {
     event_add(read_event_, nullptr);
     reading_ = true;

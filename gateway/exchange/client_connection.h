@@ -4,9 +4,12 @@
 // are answered in order.
 //
 // The socket is driven with plain events, one system call per direction per request where the
-// kernel allows. Input: one recv into the input buffer per readable event (no FIONREAD first),
-// the head parsed in place, pipelined requests left in the buffer; reading pauses while the
-// buffer holds a head's limit plus the body read-ahead. Output has a queue of its own, written
+// kernel allows. Input: one recv per readable event (no FIONREAD first). With nothing left over
+// from before, it reads into the worker's buffer and the request is parsed there, in place; only
+// bytes left over (a partial head, pipelined requests, body the exchange cannot take yet) are
+// kept by the connection, so an idle keep-alive connection holds no input memory and a request
+// read whole costs no allocation. Reading pauses while the connection holds a head's limit plus
+// the body read-ahead. Output has a queue of its own, written
 // to the socket directly: a whole response (a cache hit) in one sendmsg from where it is stored,
 // when nothing is queued before it; a streamed one (pass-through) queued as the exchange produces
 // it and written at the end of the loop turn in one writev, head and body together. The write
@@ -16,6 +19,8 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+
+#include <string_view>
 
 #include <chrono>
 #include <memory>
@@ -83,9 +88,11 @@ class ClientConnection final : public Downstream, private BodySink {
   // A refusal before any exchange began (malformed head, head timeout): counted, then closed.
   void refuse(int status, std::string_view message);
   void closeAfterFlush();
-  // What the socket holds, into in_ (one recv); false when the connection closed or stopped
-  // reading (end of stream, error).
-  bool readIn();
+  // One recv, then the requests it completes (see the class comment).
+  void readAndProcess();
+  // The request bytes read and not yet taken, and taking them.
+  std::string_view input() const;
+  void consume(size_t n);
   // The client sent all it will send (RFC 9112 §9.6 half-close).
   void onPeerEof();
   // Reading resumes once in_ is below its limit again (after the exchange took input).
@@ -106,7 +113,10 @@ class ClientConnection final : public Downstream, private BodySink {
   Worker* worker_;
   evutil_socket_t fd_;
   std::string client_ip_;
-  evbuffer* in_ = nullptr;           // request bytes read and not yet taken
+  std::string in_;                   // request bytes left over between events
+  size_t in_pos_ = 0;                // of in_, taken
+  std::string_view direct_;          // while readAndProcess parses in the worker's buffer: its rest
+  bool reading_direct_ = false;
   event* read_event_ = nullptr;      // EV_READ, persistent, while reading
   bool reading_ = false;
   evbuffer* out_ = nullptr;          // response bytes the socket has not taken yet

@@ -200,11 +200,6 @@ void ProxyExchange::acceptBody(std::string_view data) {
   body_bytes_ += data.size();
 }
 
-void ProxyExchange::acceptBody(evbuffer* from, size_t length) {
-  evbuffer_remove_buffer(from, body_, length);
-  body_bytes_ += length;
-}
-
 void ProxyExchange::bodyFailed(const ParseError& error) { body_error_ = error; }
 
 bool ProxyExchange::bodyBufferFull() const { return evbuffer_get_length(body_) >= kBodyHighWater; }

@@ -51,7 +51,6 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
 
   // Request body from the wire (decoded): the connection pushes it as it arrives.
   void acceptBody(std::string_view data);
-  void acceptBody(evbuffer* from, size_t length);  // moved, not copied
   void bodyComplete() { body_done_ = true; }
   void bodyFailed(const ParseError& error);
   bool bodyDone() const { return body_done_; }
