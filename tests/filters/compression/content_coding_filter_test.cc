@@ -42,6 +42,16 @@ FilterDriver::Backend htmlPage(std::string body, HeaderBlock fields = {}) {
   };
 }
 
+// Answers `body` followed by the number of the fetch (counted in `version`), cacheable for a minute.
+FilterDriver::Backend versionedPage(const std::string& body, int& version) {
+  return [&body, &version](const UpstreamRequest&) {
+    BackendResponse response;
+    response.fields = {{"Content-Type", "text/html"}, {"Cache-Control", "public, max-age=60"}};
+    response.body = body + std::to_string(++version);
+    return response;
+  };
+}
+
 // The response is `body` in `coding` (identity: as it is), varying by Accept-Encoding.
 ::testing::AssertionResult isCodingOf(const ClientResponse& resp, ContentCoding coding, const std::string& body) {
   std::string sent = resp.header("Content-Encoding");
@@ -160,12 +170,7 @@ TEST(ContentCodingFilter, AnExpiredSlowVariantIsMadeAgainFromItsRefresh) {
   FilterDriver driver(config());
   const std::string body = page(30000);
   int version = 0;
-  driver.backend = [&](const UpstreamRequest&) {
-    BackendResponse response;
-    response.fields = {{"Content-Type", "text/html"}, {"Cache-Control", "public, max-age=60"}};
-    response.body = body + std::to_string(++version);
-    return response;
-  };
+  driver.backend = versionedPage(body, version);
   BackgroundEncoder* encoder = driver.gateway().module<CacheModule>()->encoder();
   ASSERT_TRUE(isCodingOf(driver.get("/r", kSafari), ContentCoding::Gzip, body + "1"));
   encoder->drain();
@@ -189,12 +194,7 @@ TEST(ContentCodingFilter, ABackgroundResultWhoseSourceWentIsThrownAway) {
   FilterDriver driver(config());
   const std::string body = page(50000);
   int version = 0;
-  driver.backend = [&](const UpstreamRequest&) {
-    BackendResponse response;
-    response.fields = {{"Content-Type", "text/html"}, {"Cache-Control", "public, max-age=60"}};
-    response.body = body + std::to_string(++version);
-    return response;
-  };
+  driver.backend = versionedPage(body, version);
   BackgroundEncoder* encoder = driver.gateway().module<CacheModule>()->encoder();
   ASSERT_TRUE(isCodingOf(driver.get("/gone", kSafari), ContentCoding::Gzip, body + "1"));
   encoder->drain();  // the fill's own brotli job
