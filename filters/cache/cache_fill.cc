@@ -227,11 +227,9 @@ CacheEntryPtr CacheFilter::storeFilling(Exchange& exchange, CacheExchange& st) c
     std::string asked = makeVariantKey(entry->vary, exchange.request().headers, *st.asked_coding);
     store_->erase(st.key, st.hash, asked);
     // A slow coding's stand-in: the slow one is made from it now, not on the next request.
-    const CompressionConfig& compression = settings_.compression;
-    if (encoder_ != nullptr && compression.inBackground(*st.asked_coding) && asked != entry->variant &&
+    if (encoder_ != nullptr && settings_.compression.inBackground(*st.asked_coding) && asked != entry->variant &&
         storedCoding(*entry) == stored_coding && recodable(*entry, *st.asked_coding)) {
-      encoder_->submit({entry, *st.asked_coding, compression.wholeLevel(*st.asked_coding), std::move(asked),
-                        settings_.max_object_bytes, exchange.notes().etag_generated});
+      makeInBackground(entry, *st.asked_coding, std::move(asked), exchange.notes().etag_generated);
     }
   }
   return entry;

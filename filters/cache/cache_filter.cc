@@ -71,6 +71,12 @@ bool CacheFilter::enabledOn(const RouteConfig& route) const {
   return forced < 0 ? route.settings<CacheRouteSettings>().cache : forced != 0;
 }
 
+void CacheFilter::makeInBackground(CacheEntryPtr source, ContentCoding coding, std::string variant,
+                                   bool generated_etags) const {
+  encoder_->submit({std::move(source), coding, settings_.compression.wholeLevel(coding), std::move(variant),
+                    settings_.max_object_bytes, generated_etags});
+}
+
 bool CacheFilter::recodable(const CacheEntry& source, ContentCoding coding) const {
   HeaderBlock fields;
   appendSerializedFields(source.fields, fields);
@@ -108,8 +114,7 @@ CacheEntryPtr CacheFilter::variantFromSibling(Exchange& exchange, std::string_vi
 
   ContentCoding made = wanted;
   if (encoder_ != nullptr && compression.inBackground(wanted)) {
-    encoder_->submit({source, wanted, compression.wholeLevel(wanted), variantKey(wanted), settings_.max_object_bytes,
-                      generated_etags});
+    makeInBackground(source, wanted, variantKey(wanted), generated_etags);
     // Meanwhile the client's best fast coding: as stored, or made now.
     made = chooseCoding(parseAcceptEncoding(request.headers), fast_codings_);
     if (stored[codingIndex(made)] != nullptr) return stored[codingIndex(made)];

@@ -77,6 +77,8 @@ class CacheFilter final : public Filter {
   // The URL's variant for this request's coding made from another stored one (null when none
   // is stored fresh, or it cannot be made); a slow coding is submitted to the background encoder
   // and the client's best fast coding answered meanwhile.
+  // Hands `source` to the background encoder to be made into `coding` (variant key `variant`).
+  void makeInBackground(CacheEntryPtr source, ContentCoding coding, std::string variant, bool generated_etags) const;
   // May `source` (a stored variant) be made into `coding`?
   bool recodable(const CacheEntry& source, ContentCoding coding) const;
   CacheEntryPtr variantFromSibling(Exchange& exchange, std::string_view key, uint64_t hash,

@@ -83,6 +83,10 @@ std::string_view ClientConnection::input() const {
   return reading_direct_ ? direct_ : std::string_view(in_).substr(in_pos_);
 }
 
+size_t ClientConnection::inputLimit() const {
+  return worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
+}
+
 void ClientConnection::consume(size_t n) {
   if (reading_direct_) {
     direct_.remove_prefix(n);
@@ -96,7 +100,7 @@ void ClientConnection::consume(size_t n) {
 }
 
 void ClientConnection::readAndProcess() {
-  const size_t limit = worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
+  const size_t limit = inputLimit();
   const size_t have = in_.size() - in_pos_;
   if (have >= limit && !lingering_) {  // the exchange has not taken what is here yet
     event_del(read_event_);
@@ -158,7 +162,7 @@ void ClientConnection::onPeerEof() {
 
 void ClientConnection::resumeReading() {
   if (reading_ || peer_eof_ || closed_) return;
-  const size_t limit = worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
+  const size_t limit = inputLimit();
   if (in_.size() - in_pos_ >= limit) return;
   event_add(read_event_, nullptr);
   reading_ = true;

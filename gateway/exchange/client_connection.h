@@ -93,6 +93,8 @@ class ClientConnection final : public Downstream, private BodySink {
   // The request bytes read and not yet taken, and taking them.
   std::string_view input() const;
   void consume(size_t n);
+  // Input held before reading pauses: a head's limit plus the body read-ahead.
+  size_t inputLimit() const;
   // The client sent all it will send (RFC 9112 §9.6 half-close).
   void onPeerEof();
   // Reading resumes once in_ is below its limit again (after the exchange took input).

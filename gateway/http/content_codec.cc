@@ -126,6 +126,12 @@ class BoundedDecoder : public StreamCodec {
   // exactly is told apart from passing it (over()).
   uint64_t room() const { return limit() - produced_ + 1; }
   bool over() const { return produced_ > limit(); }
+  // A decoder that failed stays failed: every later write is refused.
+  bool fail() {
+    failed_ = true;
+    return false;
+  }
+  bool failed_ = false;
   uint64_t consumed_ = 0;
   uint64_t produced_ = 0;
 
@@ -177,14 +183,9 @@ class GzipDecoder final : public BoundedDecoder {
   }
 
  private:
-  bool fail() {
-    failed_ = true;
-    return false;
-  }
   z_stream zs_{};
   bool ready_ = false;
   bool finished_ = false;
-  bool failed_ = false;
 };
 
 class BrotliDecoder final : public BoundedDecoder {
@@ -225,13 +226,8 @@ class BrotliDecoder final : public BoundedDecoder {
   }
 
  private:
-  bool fail() {
-    failed_ = true;
-    return false;
-  }
   BrotliDecoderState* state_ = nullptr;
   bool done_ = false;
-  bool failed_ = false;
 };
 
 class ZstdDecoder final : public BoundedDecoder {
@@ -265,13 +261,8 @@ class ZstdDecoder final : public BoundedDecoder {
   }
 
  private:
-  bool fail() {
-    failed_ = true;
-    return false;
-  }
   ZSTD_DCtx* ctx_ = nullptr;
   bool frame_done_ = true;
-  bool failed_ = false;
 };
 
 struct ZstdCCtxDeleter {
