@@ -248,6 +248,10 @@ void readRequests(BackendConn& c) {
       if (!c.clean) broken("a connection was reused after a response not framed exactly, or not reusable");
       c.plan.clear();  // late bytes of the last response: never sent now
     }
+    if (std::getenv("PERFGATE_FUZZ_TRACE") != nullptr) {
+      std::fprintf(stderr, "  backend %d receives %s %s (host %s)\n", c.fd, request.method.c_str(), request.path.c_str(),
+                   request.host.c_str());
+    }
     c.waiting.push_back(std::move(request));
     ++c.requests;
   }
@@ -344,7 +348,7 @@ Planned planResponse(Input& in, const BackendRequest& request) {
     case 8:  // an interim response first
       p.bytes = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n" + fields + "Content-Length: " +
                 std::to_string(body.size()) + "\r\n\r\n" + (head ? "" : body);
-      p.clean = !head;
+      p.clean = !head || body.empty();  // as for case 0
       break;
     case 9: {  // a malformed head
       const char* bad[] = {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -600,6 +604,10 @@ class Run {
           b->clean = b->clean && p.clean;
           b->close_after = p.close_after;
           b->whole = p.whole;
+          if (trace_) {
+            std::fprintf(stderr, "  backend %d plans (clean %d, close %d): %.300s\n", b->fd, p.clean, p.close_after,
+                         b->plan.c_str());
+          }
         }
         break;
       case 7:
@@ -607,6 +615,7 @@ class Run {
         if (BackendConn* b = backend(in); b != nullptr && !b->plan.empty()) {
           size_t n = (in.byte() & 1) || b->whole ? b->plan.size() : 1 + in.below(300);
           size_t sent = sendSome(b->fd, std::string_view(b->plan).substr(0, std::min(n, b->plan.size())));
+          if (trace_) std::fprintf(stderr, "  backend %d sends %zu byte(s)\n", b->fd, sent);
           b->plan.erase(0, sent);
           if (sent > b->frame_left) b->clean = false;  // bytes beyond the framing went out
           b->frame_left -= std::min(sent, b->frame_left);
