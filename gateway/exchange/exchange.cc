@@ -141,12 +141,12 @@ void ProxyExchange::dispatch() {
   pool_ = downstream_.worker().pool(upstream);
   if (request_.expect_continue) downstream_.sendContinue();
 
-  UpstreamRequest forwarded = buildUpstreamRequest(request_, upstream, downstream_.clientAddress(),
-                                                   snapshot_->config->server.forward_original_path);
-  if (!request_id_.empty()) forwarded.headers.set(snapshot_->config->server.request_id_header, request_id_);
-  if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded);
+  buildUpstreamRequest(request_, upstream, downstream_.clientAddress(), snapshot_->config->server.forward_original_path,
+                       forwarded_);
+  if (!request_id_.empty()) forwarded_.headers.set(snapshot_->config->server.request_id_header, request_id_);
+  if (!filters.empty()) filters.onUpstreamRequest(*this, forwarded_);
   upstream_started_ = Steady::now();
-  transfer_ = pool_->start(std::move(forwarded), this);
+  transfer_ = pool_->start(forwarded_, this);
   if (transfer_ == nullptr) {
     gateway_error_ = GatewayError::UpstreamOther;
     sendError(502, "the upstream request could not be started", !body_done_);

@@ -106,6 +106,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   const RouteConfig* route_ = nullptr;
   uint64_t id_ = 0;
   std::string request_id_;  // the client's acceptable id, or one made for it (ServerConfig::request_id_header)
+  UpstreamRequest forwarded_;  // what goes to the backend; its buffers serve the connection's next requests
   std::vector<std::unique_ptr<FilterState>> filter_states_;
   bool suspended_ = false;
   bool ended_ = false;

@@ -43,14 +43,12 @@ bool isUnderscoreLookalike(std::string_view name) {
 
 }  // namespace
 
-UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream,
-                                     std::string_view client_ip, bool original_path) {
-  UpstreamRequest out;
+void buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream, std::string_view client_ip,
+                          bool original_path, UpstreamRequest& out) {
   out.method.assign(request.method);
   out.head = request.isHead();
   std::string_view target = request.target == "*" ? std::string_view("/") : request.target;
-  out.target.reserve(upstream.base_path.size() + target.size());
-  out.target.append(upstream.base_path);
+  out.target.assign(upstream.base_path);
   if (request.path_changed && !original_path) {
     out.target.append(request.path);
     if (!request.query.empty() || target.find('?') != std::string_view::npos) {
@@ -70,6 +68,7 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
   std::string_view forwarded_host;
   std::string_view forwarded_proto;
   HeaderBlock& h = out.headers;
+  h.clear();
   for (HeaderField field : request.headers) {
     std::string_view name = field.name;
     if (isHopByHop(name) || options.namesField(name)) continue;
@@ -111,7 +110,6 @@ UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamC
     h.add("X-Forwarded-Host", request.host);
   }
   h.add("Via", request.version == HttpVersion::Http10 ? "1.0 perfgate" : "1.1 perfgate");
-  return out;
 }
 
 namespace {

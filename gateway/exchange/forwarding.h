@@ -19,8 +19,15 @@ namespace perfgate {
 // names and, unless the upstream has trust_forwarded, the client's forwarding fields (Forwarded,
 // X-Forwarded-*, X-Real-IP, X-Host, ...); Host per `host_header`; X-Forwarded-For (appended to),
 // X-Forwarded-Proto, X-Forwarded-Host and Via added. `client_ip` is the peer's address.
-UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream,
-                                     std::string_view client_ip, bool original_path = false);
+// Fills `out`, reusing its buffers (an exchange keeps one across the requests of a connection).
+void buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream, std::string_view client_ip,
+                          bool original_path, UpstreamRequest& out);
+inline UpstreamRequest buildUpstreamRequest(const RequestHead& request, const UpstreamConfig& upstream,
+                                            std::string_view client_ip, bool original_path = false) {
+  UpstreamRequest out;
+  buildUpstreamRequest(request, upstream, client_ip, original_path, out);
+  return out;
+}
 
 // How the response body is delimited toward the client.
 enum class BodyFramingOut : uint8_t { None, Length, Chunked, UntilClose };

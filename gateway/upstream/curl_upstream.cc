@@ -202,7 +202,7 @@ void CurlUpstreamPool::configure(const UpstreamConfig& config, unsigned workers)
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_idle);
 }
 
-UpstreamTransfer* CurlUpstreamPool::start(UpstreamRequest request, UpstreamObserver* observer) {
+UpstreamTransfer* CurlUpstreamPool::start(const UpstreamRequest& request, UpstreamObserver* observer) {
   CurlTransfer* t = nullptr;
   if (!idle_.empty()) {
     t = idle_.back();

@@ -59,7 +59,7 @@ class CurlUpstreamPool final : public UpstreamPool {
 
   void configure(const UpstreamConfig& config, unsigned workers) override;
   bool tls() const override { return true; }
-  UpstreamTransfer* start(UpstreamRequest request, UpstreamObserver* observer) override;
+  UpstreamTransfer* start(const UpstreamRequest& request, UpstreamObserver* observer) override;
   void cancel(UpstreamTransfer* transfer) override;
 
  private:

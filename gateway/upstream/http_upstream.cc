@@ -128,7 +128,7 @@ void HttpUpstreamPool::configure(const UpstreamConfig& config, unsigned workers)
                                                : perWorkerShare(config.max_idle_connections, workers);
 }
 
-UpstreamTransfer* HttpUpstreamPool::start(UpstreamRequest request, UpstreamObserver* observer) {
+UpstreamTransfer* HttpUpstreamPool::start(const UpstreamRequest& request, UpstreamObserver* observer) {
   HttpTransfer* t;
   if (!free_transfers_.empty()) {
     t = free_transfers_.back();
@@ -175,7 +175,11 @@ HttpConnection* HttpUpstreamPool::takeIdle() {
     idle_.pop_back();
     // Provably clean before reuse: bytes the backend sent while the connection sat idle (read
     // or still in the socket) belong to no request; they would be taken for the next response.
+    // From the pool's event the loop has already run every read event its poll reported this
+    // turn (an idle connection the backend wrote to or closed was dropped then), and one made
+    // idle since found its socket empty after that poll: no need to ask the socket again.
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+      if (polled_this_turn_) return c;
       SocketRest rest = peekSocket(bufferevent_getfd(c->bev));
       if (rest == SocketRest::Nothing) return c;
       if (rest == SocketRest::Bytes) countClose(UpstreamClose::Unsolicited);
@@ -460,11 +464,14 @@ void HttpUpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
   std::vector<HttpTransfer*> transfers;
   transfers.swap(pool->reap_transfers_);
   for (HttpTransfer* t : transfers) pool->recycle(t);
+  // This event is activated from callbacks, so it runs after the read events of the same turn.
+  pool->polled_this_turn_ = true;
   while (!pool->queue_.empty() && (!pool->idle_.empty() || pool->open_ < pool->max_connections_)) {
     HttpTransfer* next = pool->queue_.front();
     pool->queue_.pop_front();
     pool->dispatch(next);
   }
+  pool->polled_this_turn_ = false;
   pool->publishGauges();
 }
 

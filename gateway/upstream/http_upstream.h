@@ -84,7 +84,7 @@ class HttpUpstreamPool final : public UpstreamPool {
 
   void configure(const UpstreamConfig& config, unsigned workers) override;
   bool tls() const override { return false; }
-  UpstreamTransfer* start(UpstreamRequest request, UpstreamObserver* observer) override;
+  UpstreamTransfer* start(const UpstreamRequest& request, UpstreamObserver* observer) override;
   void cancel(UpstreamTransfer* transfer) override;
 
  private:
@@ -126,6 +126,7 @@ class HttpUpstreamPool final : public UpstreamPool {
   unsigned generation_ = 0;  // bumped when a reload changes the backend's address
   event* reap_event_;
   std::vector<HttpConnection*> idle_;
+  bool polled_this_turn_ = false;  // inside onReap: idle connections' readiness is already known
   std::deque<HttpTransfer*> queue_;  // waiting for a connection
   std::vector<HttpTransfer*> free_transfers_;
   std::vector<HttpTransfer*> reap_transfers_;

@@ -88,7 +88,7 @@ class UpstreamPool {
   virtual void configure(const UpstreamConfig& config, unsigned workers) = 0;
   virtual bool tls() const = 0;
   // Starts a transfer. Returns nullptr (and logs) when it cannot be started.
-  virtual UpstreamTransfer* start(UpstreamRequest request, UpstreamObserver* observer) = 0;
+  virtual UpstreamTransfer* start(const UpstreamRequest& request, UpstreamObserver* observer) = 0;
   // Detaches the observer and aborts the transfer at a safe point (never inside a callback).
   virtual void cancel(UpstreamTransfer* transfer) = 0;
   // This worker's counters of the upstream (worker thread only).
