@@ -112,18 +112,6 @@ nginx_pid="$spawned_pid"
 
 declare -A port_of=([ceiling]=$ceiling_port [nginx]=$nginx_port [perfgate]=$perfgate_port)
 declare -A pid_of=([ceiling]=$ceiling_pid [nginx]=$nginx_pid [perfgate]=$perfgate_pid)
-# CPU time (clock ticks, user + system) of a server: the process and its children (nginx's worker).
-# With one wrk thread the client may be what limits req/s; CPU per request says what each server
-# spends on a request whatever the client manages.
-cpu_ticks() {
-  local pid total=0 p
-  for p in "$1" $(pgrep -P "$1" || true); do
-    [ -r "/proc/$p/stat" ] || continue
-    total=$(( total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat") ))
-  done
-  echo "$total"
-}
-ticks_per_s="$(getconf CLK_TCK)"
 targets=(ceiling nginx perfgate)
 csv="$build_dir/bench/ceiling-$(date -u +%Y%m%dT%H%M%SZ).csv"
 echo "round,target,requests,req_per_s,p50_ms,p90_ms,p99_ms,non2xx,socket_errors,load1,cpu_us_per_request" >"$csv"
@@ -136,7 +124,7 @@ for r in $(seq 1 "$rounds"); do
     read -r requests rps p50 p90 p99 non2xx errors <<<"$(wrk_run "$duration" "$connections" "http://127.0.0.1:${port_of[$t]}/api/small")"
     after="$(cpu_ticks "${pid_of[$t]}")"
     [ "$non2xx" = 0 ] && [ "$errors" = 0 ] || die "$t answered $non2xx non-2xx responses and $errors socket errors in round $r"
-    cpu_us="$(awk -v t=$(( after - before )) -v hz="$ticks_per_s" -v n="$requests" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
+    cpu_us="$(cpu_us_per_request $(( after - before )) "$requests")"
     echo "$r,$t,$requests,$rps,$p50,$p90,$p99,$non2xx,$errors,$load1,$cpu_us" >>"$csv"
     log "round $r $t: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu_us us CPU per request (load $load1)"
   done

@@ -27,9 +27,12 @@ Each cache is warmed and checked before the rounds: one request stores the objec
 say HIT (perfgate: X-Cache, peers: X-Cache-Status set by bench/peers/*), and the warm-up run must
 not add a single request to the backend's /__stats counter. Rounds are interleaved (direct
 perfgate haproxy nginx varnish direct ... per scenario); the table shows per-target medians of
-req/s, p50 and p99 (wrk --latency) and the backend requests during the measured runs, then the
-perfgate/peer ratios. Every run goes to build-release/bench/hits-<timestamp>.csv. It builds
-perfgate and the sample backend (Release) first.
+req/s, p50 and p99 (wrk --latency), the server's CPU per request (user + system time of its
+processes over the run, from /proc, divided by the requests: with one wrk thread the client can
+limit req/s, and CPU per request still tells the servers apart) and the backend requests during
+the measured runs, then the perfgate/peer ratios (req/s, and peer CPU / perfgate CPU per
+request). Every run goes to build-release/bench/hits-<timestamp>.csv. It builds perfgate and the
+sample backend (Release) first.
 
 Options:
   --rounds N         interleaved rounds (default 3)
@@ -177,30 +180,36 @@ wants baseline && ports+=("$baseline_port" "$baseline_admin_port")
 check_ports "${ports[@]}"
 
 # ---------------------------------------------------------------- start the servers
-declare -A base
+declare -A base pid_of
 
 start_sample_backend "$backend_bin" "$backend_port"
 base[direct]="http://127.0.0.1:$backend_port"
+pid_of[direct]="$spawned_pid"
 backend="127.0.0.1:$backend_port"
 if wants perfgate; then
   start_perfgate "$perfgate_bin" "$root/bench/conf/hits.toml" "$perfgate_port" "$admin_port" "$backend"
   base[perfgate]="http://127.0.0.1:$perfgate_port"
+  pid_of[perfgate]="$spawned_pid"
 fi
 if wants baseline; then
   start_perfgate "$baseline_bin" "$root/bench/conf/hits.toml" "$baseline_port" "$baseline_admin_port" "$backend"
   base[baseline]="http://127.0.0.1:$baseline_port"
+  pid_of[baseline]="$spawned_pid"
 fi
 if wants haproxy; then
   start_haproxy "$haproxy_bin" "$haproxy_port" "$backend"
   base[haproxy]="http://127.0.0.1:$haproxy_port"
+  pid_of[haproxy]="$spawned_pid"
 fi
 if wants nginx; then
   start_nginx "$nginx_bin" "$root/bench/peers/nginx-cache.conf" "$nginx_port" "$backend"
   base[nginx]="http://127.0.0.1:$nginx_port"
+  pid_of[nginx]="$spawned_pid"
 fi
 if wants varnish; then
   start_varnish "$varnish_bin" "$varnish_port" "$backend" "$connections"
   base[varnish]="http://127.0.0.1:$varnish_port"
+  pid_of[varnish]="$spawned_pid"
 fi
 
 # ---------------------------------------------------------------- load
@@ -268,7 +277,7 @@ warm_and_check() {
 mkdir -p "$root/$build_dir/bench"
 stamp="$(date +%Y%m%d-%H%M%S)"
 csv="$root/$build_dir/bench/hits-$stamp.csv"
-echo "timestamp,round,scenario,target,url,connections,duration_s,encoding,response_bytes,requests,requests_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors,backend_requests" >"$csv"
+echo "timestamp,round,scenario,target,url,connections,duration_s,encoding,response_bytes,requests,requests_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors,backend_requests,cpu_us_per_request" >"$csv"
 
 for s in "${scenarios[@]}"; do
   for t in "${targets[@]}"; do warm_and_check "$s" "$t"; done
@@ -293,10 +302,13 @@ for r in $(seq 1 "$rounds"); do
       url="${base[$t]}${scenario_path[$s]}"
       log "round $r/$rounds: $s $t"
       before="$(backend_stats)"
+      cpu_before="$(cpu_ticks "${pid_of[$t]}")"
       result="$(run_wrk "$s" "$url" "$duration")"
+      cpu_after="$(cpu_ticks "${pid_of[$t]}")"
       after="$(backend_stats)"
       read -r requests rps p50 p99 non2xx errors <<<"$result"
-      echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$r,$s,$t,$url,$connections,$duration,${encoding_of[$s,$t]},${bytes_of[$s,$t]},$requests,$rps,$p50,$p99,$non2xx,$errors,$(( after - before ))" >>"$csv"
+      cpu_us="$(cpu_us_per_request $(( cpu_after - cpu_before )) "$requests")"
+      echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$r,$s,$t,$url,$connections,$duration,${encoding_of[$s,$t]},${bytes_of[$s,$t]},$requests,$rps,$p50,$p99,$non2xx,$errors,$(( after - before )),$cpu_us" >>"$csv"
     done
   done
 done
@@ -308,17 +320,18 @@ column_median() {
 }
 column_sum() { awk -F, -v s="$1" -v t="$2" -v c="$3" 'NR > 1 && $3 == s && $4 == t {n += $c} END {print n + 0}' "$csv"; }
 
-declare -A target_rps target_p99
+declare -A target_rps target_p99 target_cpu
 declare -A scenario_title=([small]="small: GET /api/small, 789-byte JSON"
                            [gzip]="gzip: GET /page, 20 KB HTML, Accept-Encoding: gzip"
                            [br]="br: GET /page, 20 KB HTML, Accept-Encoding: br"
                            [zstd]="zstd: GET /page, 20 KB HTML, Accept-Encoding: zstd")
 for s in "${scenarios[@]}"; do
   echo "${scenario_title[$s]}"
-  printf '  %-9s %12s %10s %10s %10s %9s %14s   %s\n' target "req/s" "p50 ms" "p99 ms" encoding "bytes" "backend reqs" "req/s per round"
+  printf '  %-9s %12s %10s %10s %11s %10s %9s %14s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" encoding "bytes" "backend reqs" "req/s per round"
   for t in "${targets[@]}"; do
     target_rps[$s,$t]="$(column_median "$s" "$t" 11)"
     target_p99[$s,$t]="$(column_median "$s" "$t" 13)"
+    target_cpu[$s,$t]="$(column_median "$s" "$t" 17)"
     per_round="$(awk -F, -v s="$s" -v t="$t" 'NR > 1 && $3 == s && $4 == t {printf "%s%.0f", sep, $11; sep = " "}' "$csv")"
     bad=$(( $(column_sum "$s" "$t" 14) + $(column_sum "$s" "$t" 15) ))
     note=""
@@ -328,8 +341,8 @@ for s in "${scenarios[@]}"; do
       note="$note  ($backend of $(column_sum "$s" "$t" 10) requests reached the backend: expiry refreshes, max-age=60)"
     fi
     [ "$t" = direct ] && backend="(all)"
-    printf '  %-9s %12.0f %10.3f %10.3f %10s %9s %14s   %s%s\n' "$t" "${target_rps[$s,$t]}" "$(column_median "$s" "$t" 12)" \
-      "${target_p99[$s,$t]}" "${encoding_of[$s,$t]}" "${bytes_of[$s,$t]}" "$backend" "$per_round" "$note"
+    printf '  %-9s %12.0f %10.3f %10.3f %11.2f %10s %9s %14s   %s%s\n' "$t" "${target_rps[$s,$t]}" "$(column_median "$s" "$t" 12)" \
+      "${target_p99[$s,$t]}" "${target_cpu[$s,$t]}" "${encoding_of[$s,$t]}" "${bytes_of[$s,$t]}" "$backend" "$per_round" "$note"
   done
   echo
 done
@@ -352,6 +365,9 @@ ratio() {
   else
     line="$line; p99 ${target_p99[$s,perfgate]} vs ${target_p99[$s,$peer]} ms"
   fi
+  # What one request costs each server, whatever rate the client reached: peer CPU / perfgate CPU.
+  line="$line; server CPU per request $(awk -v p="${target_cpu[$s,perfgate]}" -v n="${target_cpu[$s,$peer]}" \
+    'BEGIN {printf "%.2f vs %.2f us: %.2fx", p, n, (p > 0 ? n / p : 0)}')"
   printf '  perfgate / %-8s %s%s\n' "$peer" "$line" "$like"
 }
 

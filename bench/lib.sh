@@ -126,6 +126,24 @@ bench_spawn() {
   wait_ready "$name" "$spawned_pid" "$logfile" "$pattern" "$port"
 }
 
+# cpu_ticks PID: CPU time (clock ticks, user + system) of a server process, all its threads, and
+# its children (nginx's worker, Varnish's child). With one wrk thread the client may be what
+# limits req/s; CPU per request says what each server spends on a request whatever the client
+# manages.
+cpu_ticks() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$(( total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat") ))
+  done
+  echo "$total"
+}
+
+# cpu_us_per_request TICKS REQUESTS: microseconds of CPU per request.
+cpu_us_per_request() {
+  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0)}'
+}
+
 find_bin() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true; }
 
 # build_release BUILD_DIR TARGET...: configures (Release) and builds the targets.

@@ -12,7 +12,9 @@ Measures the uncached pass-through cost of perfgate against the backend alone an
 (upstream keepalive 512), all in front of the same perfgate-sample-backend, with wrk on
 GET /api/pass (789-byte JSON, Cache-Control: no-store). Rounds are interleaved
 (direct perfgate nginx direct perfgate nginx ...); the table shows per-target medians of req/s,
-p50 and p99 (wrk --latency), then the perfgate/nginx ratio. Every round goes to
+p50 and p99 (wrk --latency) and of the server's CPU per request (the proxy's own user + system
+time from /proc over the run divided by its requests; for direct, the backend's), then the
+perfgate/nginx ratios. Every round goes to
 build-release/bench/passthrough-<timestamp>.csv. It builds perfgate and the sample backend (Release) first.
 
 Options:
@@ -126,25 +128,28 @@ check_ports "${ports[@]}"
 
 # ---------------------------------------------------------------- start the servers
 start_sample_backend "$backend_bin" "$backend_port"
+declare -A url pid_of
+pid_of[direct]="$spawned_pid"
 check_target "sample backend" "http://127.0.0.1:$backend_port/api/pass"
-
-declare -A url
 url[direct]="http://127.0.0.1:$backend_port/api/pass"
 
 if wants perfgate; then
   start_perfgate "$perfgate_bin" "$root/bench/conf/pass.toml" "$perfgate_port" "$admin_port" "127.0.0.1:$backend_port"
+  pid_of[perfgate]="$spawned_pid"
   url[perfgate]="http://127.0.0.1:$perfgate_port/api/pass"
   check_target perfgate "${url[perfgate]}"
 fi
 
 if wants baseline; then
   start_perfgate "$baseline_bin" "$root/bench/conf/pass.toml" "$baseline_port" "$baseline_admin_port" "127.0.0.1:$backend_port"
+  pid_of[baseline]="$spawned_pid"
   url[baseline]="http://127.0.0.1:$baseline_port/api/pass"
   check_target baseline "${url[baseline]}"
 fi
 
 if wants nginx; then
   start_nginx "$nginx_bin" "$root/bench/peers/nginx-pass.conf" "$nginx_port" "127.0.0.1:$backend_port"
+  pid_of[nginx]="$spawned_pid"
   url[nginx]="http://127.0.0.1:$nginx_port/api/pass"
   check_target nginx "${url[nginx]}"
 fi
@@ -155,20 +160,20 @@ run_wrk() {
   local out requests rps p50 p90 p99 non2xx errors
   out="$(wrk_run "$2" "$connections" "$1")" || exit 1
   read -r requests rps p50 p90 p99 non2xx errors <<<"$out"
-  echo "$rps $p50 $p99 $non2xx $errors"
+  echo "$requests $rps $p50 $p99 $non2xx $errors"
 }
 
 mkdir -p "$root/$build_dir/bench"
 stamp="$(date +%Y%m%d-%H%M%S)"
 csv="$root/$build_dir/bench/passthrough-$stamp.csv"
-echo "timestamp,round,target,url,connections,duration_s,requests_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors" >"$csv"
+echo "timestamp,round,target,url,connections,duration_s,requests_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors,cpu_us_per_request" >"$csv"
 
 echo
 echo "perfgate pass-through benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"
 echo "load: wrk -t1 -c$connections, $rounds round(s) x ${duration}s interleaved (${targets[*]}), ${warmup}s warm-up each"
 echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (perfgate-sample-backend --threads 1)"
 echo "CPU placement: $placement"
-wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 64)"
+wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 512, cache = false on the route)"
 wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
 wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 512 (bench/peers/nginx-pass.conf)"
 echo
@@ -183,9 +188,12 @@ fi
 for r in $(seq 1 "$rounds"); do
   for t in "${targets[@]}"; do
     log "round $r/$rounds: $t"
+    cpu_before="$(cpu_ticks "${pid_of[$t]}")"
     result="$(run_wrk "${url[$t]}" "$duration")"
-    read -r rps p50 p99 non2xx errors <<<"$result"
-    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$r,$t,${url[$t]},$connections,$duration,$rps,$p50,$p99,$non2xx,$errors" >>"$csv"
+    cpu_after="$(cpu_ticks "${pid_of[$t]}")"
+    read -r requests rps p50 p99 non2xx errors <<<"$result"
+    cpu_us="$(cpu_us_per_request $(( cpu_after - cpu_before )) "$requests")"
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$r,$t,${url[$t]},$connections,$duration,$rps,$p50,$p99,$non2xx,$errors,$cpu_us" >>"$csv"
   done
 done
 
@@ -194,20 +202,24 @@ done
 column_median() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {print $c}' "$csv" | median; }
 column_sum() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {s += $c} END {print s + 0}' "$csv"; }
 
-printf '%-10s %12s %10s %10s   %s\n' target "req/s" "p50 ms" "p99 ms" "req/s per round"
-declare -A median_rps
+printf '%-10s %12s %10s %10s %11s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "req/s per round"
+declare -A median_rps median_cpu
 for t in "${targets[@]}"; do
   median_rps[$t]="$(column_median "$t" 7)"
   per_round="$(awk -F, -v t="$t" 'NR > 1 && $3 == t {printf "%s%.0f", sep, $7; sep = " "}' "$csv")"
   bad=$(( $(column_sum "$t" 10) + $(column_sum "$t" 11) ))
   note=""
   [ "$bad" -gt 0 ] && note="  (!) $bad non-2xx/3xx responses or socket errors"
-  printf '%-10s %12.0f %10.3f %10.3f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" "$per_round" "$note"
+  median_cpu[$t]="$(column_median "$t" 12)"
+  printf '%-10s %12.0f %10.3f %10.3f %11.2f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" \
+    "${median_cpu[$t]}" "$per_round" "$note"
 done
 echo
 if wants perfgate && wants nginx; then
   awk -v p="${median_rps[perfgate]}" -v n="${median_rps[nginx]}" \
-    'BEGIN {printf "perfgate / nginx (median req/s): %.2fx   (target >= 1.00x)\n", p / n}'
+    'BEGIN {printf "perfgate / nginx (median req/s): %.2fx   (target >= 1.10x: %s)\n", p / n, (p / n >= 1.1 ? "met" : "NOT met")}'
+  awk -v p="${median_cpu[perfgate]}" -v n="${median_cpu[nginx]}" \
+    'BEGIN {printf "server CPU per request (the proxy alone, not the backend): perfgate %.2f us, nginx %.2f us: nginx / perfgate %.2fx\n", p, n, (p > 0 ? n / p : 0)}'
 fi
 if wants perfgate && wants baseline; then
   awk -v p="${median_rps[perfgate]}" -v b="${median_rps[baseline]}" \
