@@ -5,8 +5,10 @@
 // them under ASan and UBSan).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/gateway_fixture.h"
@@ -170,6 +172,32 @@ TEST(Security, BytesPastContentLengthBeyondAReadBoundaryAreNeitherServedNorStore
   EXPECT_NE(a.header("X-Cache"), "HIT") << a.summary();
   EXPECT_EQ(backend.requests(), before + 1);
   EXPECT_GE(closedFor(*gateway, "overrun"), 1u);
+}
+
+TEST(Security, BytesABackendWritesOnAnIdleConnectionAreNeverTakenForAResponse) {
+  ScriptedBackend backend([](int, int, const std::string& head) {
+    if (head.rfind("GET /victim", 0) == 0) return Reply{victimResponse(head)};
+    // A complete answer, then, while the connection sits idle in the pool, a response of its own
+    // that nobody asked for.
+    return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok", false, kPoison};
+  });
+  auto gateway = gatewayFor(backend);  // one backend connection: the victim would get the same one
+  for (int round = 0; round < 3; ++round) {
+    uint64_t dropped = closedFor(*gateway, "unsolicited_bytes");
+    HttpResponse first = request(gateway->listenPort(), "GET", "/a" + std::to_string(round), {{"Host", "x"}});
+    ASSERT_EQ(first.body, "ok") << first.summary();
+    // The stray bytes arrive a little later; the gateway sees them on the idle connection and
+    // drops it. Whatever comes after must not be answered with them.
+    for (int i = 0; i < 200 && closedFor(*gateway, "unsolicited_bytes") == dropped; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(closedFor(*gateway, "unsolicited_bytes"), dropped + 1) << "the idle connection's stray bytes went unnoticed";
+    std::string victim = "/victim" + std::to_string(round);
+    HttpResponse answer = request(gateway->listenPort(), "GET", victim, {{"Host", "x"}});
+    EXPECT_EQ(answer.body, "victim GET " + victim) << answer.summary();
+  }
+  // /a0 | /victim0 /a1 | /victim1 /a2 | /victim2: a connection that carried stray bytes is not used again.
+  EXPECT_EQ(backend.connections(), 4);
 }
 
 TEST(Security, ATrustedBackendKeepsItsConnectionAfterAHead) {
