@@ -19,6 +19,9 @@ using Steady = std::chrono::steady_clock;
 
 constexpr size_t kBodyHighWater = 256 * 1024;  // decoded request body waiting for upstream
 constexpr Millis kMaxSuspension{5000};         // nginx's proxy_cache_lock_timeout is 5 s too
+// The forwarded request's buffers are kept for the connection's next request up to this size; a
+// larger request's are let go, so that an idle connection holds little whatever came before.
+constexpr size_t kKeptForwardedBytes = 4096;
 constexpr std::string_view kAllowWithoutTrace = "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n";
 
 GatewayError upstreamErrorKind(UpstreamResult result) {
@@ -72,6 +75,9 @@ void ProxyExchange::reset() {
   held_by_ = kNotHeld;
   held_head_.reset();
   held_body_ = std::string();
+  if (forwarded_.headers.serializedSize() + forwarded_.target.size() > kKeptForwardedBytes) {
+    forwarded_ = UpstreamRequest();
+  }
   status_ = 0;
   bytes_out_ = 0;
   response_started_ = response_complete_ = receive_paused_ = false;
