@@ -175,11 +175,9 @@ HttpConnection* HttpUpstreamPool::takeIdle() {
     idle_.pop_back();
     // Provably clean before reuse: bytes the backend sent while the connection sat idle (read
     // or still in the socket) belong to no request; they would be taken for the next response.
-    // From the pool's event the loop has already run every read event its poll reported this
-    // turn (an idle connection the backend wrote to or closed was dropped then), and one made
-    // idle since found its socket empty after that poll: no need to ask the socket again.
+    // Asked even when the loop's poll reported nothing for it: a response whose last read found
+    // no more data may still be followed by the backend's FIN, or by bytes sent after that poll.
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-      if (polled_this_turn_) return c;
       SocketRest rest = peekSocket(bufferevent_getfd(c->bev));
       if (rest == SocketRest::Nothing) return c;
       if (rest == SocketRest::Bytes) countClose(UpstreamClose::Unsolicited);
@@ -464,14 +462,11 @@ void HttpUpstreamPool::onReap(evutil_socket_t, short, void* self) noexcept {
   std::vector<HttpTransfer*> transfers;
   transfers.swap(pool->reap_transfers_);
   for (HttpTransfer* t : transfers) pool->recycle(t);
-  // This event is activated from callbacks, so it runs after the read events of the same turn.
-  pool->polled_this_turn_ = true;
   while (!pool->queue_.empty() && (!pool->idle_.empty() || pool->open_ < pool->max_connections_)) {
     HttpTransfer* next = pool->queue_.front();
     pool->queue_.pop_front();
     pool->dispatch(next);
   }
-  pool->polled_this_turn_ = false;
   pool->publishGauges();
 }
 

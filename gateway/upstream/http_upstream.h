@@ -126,7 +126,6 @@ class HttpUpstreamPool final : public UpstreamPool {
   unsigned generation_ = 0;  // bumped when a reload changes the backend's address
   event* reap_event_;
   std::vector<HttpConnection*> idle_;
-  bool polled_this_turn_ = false;  // inside onReap: idle connections' readiness is already known
   std::deque<HttpTransfer*> queue_;  // waiting for a connection
   std::vector<HttpTransfer*> free_transfers_;
   std::vector<HttpTransfer*> reap_transfers_;
