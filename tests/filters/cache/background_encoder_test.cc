@@ -6,24 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <random>
 #include <string>
 
 #include "filters/cache/cache_key.h"
 #include "filters/cache/stored_response.h"
 #include "gateway/http/content_codec.h"
+#include "support/sample_text.h"
 
 namespace perfgate {
 namespace {
-
-std::string text(size_t n, unsigned seed) {
-  static const char* kWords[] = {"<li class=\"row\">", "perfgate ", "brotli ", "</li>\n", "0123 ", "zstd "};
-  std::mt19937 rng(seed);
-  std::string out;
-  while (out.size() < n) out += kWords[rng() % 6];
-  out.resize(n);
-  return out;
-}
 
 // A stored identity response for `path`, in the store.
 CacheEntryPtr stored(CacheStore& store, const std::string& path, std::string body) {
@@ -48,7 +39,7 @@ TEST(BackgroundEncoder, TheMadeVariantJoinsTheStoreBesideItsSource) {
   auto store = std::make_shared<CacheStore>(256 << 20);
   auto stats = std::make_shared<CompressionStats>();
   BackgroundEncoder encoder(store, stats, 1, 4);
-  const std::string body = text(30000, 1);
+  const std::string body = test::sampleText(30000, 1);
   CacheEntryPtr source = stored(*store, "/a", body);
   ASSERT_TRUE(encoder.submit(brotliOf(source)));
   ASSERT_TRUE(encoder.submit(brotliOf(source)));  // the same variant again: made once
@@ -69,9 +60,9 @@ TEST(BackgroundEncoder, AFullQueueDropsAndCountsWhatItRefuses) {
   auto store = std::make_shared<CacheStore>(256 << 20);
   BackgroundEncoder encoder(store, std::make_shared<CompressionStats>(), 1, 1);
   // Brotli 11 of 1 MB takes the thread for most of a second: the queue (one place) fills behind it.
-  CacheEntryPtr slow = stored(*store, "/slow", text(1 << 20, 2));
-  CacheEntryPtr b = stored(*store, "/b", text(20000, 3));
-  CacheEntryPtr c = stored(*store, "/c", text(20000, 4));
+  CacheEntryPtr slow = stored(*store, "/slow", test::sampleText(1 << 20, 2));
+  CacheEntryPtr b = stored(*store, "/b", test::sampleText(20000, 3));
+  CacheEntryPtr c = stored(*store, "/c", test::sampleText(20000, 4));
   ASSERT_TRUE(encoder.submit(brotliOf(slow)));
   bool b_queued = encoder.submit(brotliOf(b));
   bool c_queued = encoder.submit(brotliOf(c));

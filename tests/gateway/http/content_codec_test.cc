@@ -10,22 +10,14 @@
 #include <zstd.h>
 
 #include <optional>
-#include <random>
 #include <string>
+
+#include "support/sample_text.h"
 
 namespace perfgate {
 namespace {
 
 constexpr ContentCoding kCodings[] = {ContentCoding::Gzip, ContentCoding::Br, ContentCoding::Zstd};
-
-std::string sampleText(size_t n, unsigned seed) {
-  static const char* kWords[] = {"<div class=\"item\">", "perfgate ", "cache ", "</div>\n", "brotli ", "0123 "};
-  std::mt19937 rng(seed);
-  std::string out;
-  while (out.size() < n) out += kWords[rng() % 6];
-  out.resize(n);
-  return out;
-}
 
 // Decoded by the coding's library directly, not through the codec under test.
 std::optional<std::string> reference(ContentCoding coding, const std::string& in) {
@@ -100,7 +92,7 @@ TEST(ContentCoding, NamesRoundTrip) {
 }
 
 TEST(ContentCodec, WholeOutputDecodesWithTheCodingsOwnLibrary) {
-  const std::string text = sampleText(200000, 1);
+  const std::string text = test::sampleText(200000, 1);
   for (ContentCoding coding : kCodings) {
     for (int level : {minLevel(coding), 5, maxLevel(coding)}) {
       std::string encoded = encodeWhole(coding, text, level);
@@ -114,7 +106,7 @@ TEST(ContentCodec, WholeOutputDecodesWithTheCodingsOwnLibrary) {
 }
 
 TEST(ContentCodec, SlowLevelsCompressSmallerThanGzip) {
-  const std::string text = sampleText(200000, 2);
+  const std::string text = test::sampleText(200000, 2);
   size_t gzip = encodeWhole(ContentCoding::Gzip, text, 6).size();
   EXPECT_LT(encodeWhole(ContentCoding::Br, text, 11).size(), gzip);
   EXPECT_LT(encodeWhole(ContentCoding::Zstd, text, 19).size(), gzip);
@@ -126,7 +118,7 @@ TEST(ContentCodec, SlowLevelsCompressSmallerThanGzip) {
 }
 
 TEST(ContentCodec, StreamsDecodeHoweverTheInputIsSplit) {
-  const std::string text = sampleText(300000, 3);
+  const std::string text = test::sampleText(300000, 3);
   for (ContentCoding coding : kCodings) {
     for (size_t piece : {size_t{1000}, size_t{65536}, text.size()}) {
       for (bool flush : {false, true}) {
@@ -158,7 +150,7 @@ TEST(ContentCodec, AFlushedStreamDecodesPieceByPiece) {
 }
 
 TEST(ContentCodec, DecodersRefuseTruncatedTrailingAndCorruptInput) {
-  const std::string text = sampleText(50000, 4);
+  const std::string text = test::sampleText(50000, 4);
   for (ContentCoding coding : kCodings) {
     std::string encoded = encodeWhole(coding, text, 5);
     EXPECT_EQ(decodeWhole(coding, encoded.substr(0, encoded.size() - 5), 1 << 20), std::nullopt) << codingName(coding);
@@ -199,7 +191,7 @@ TEST(ContentCodec, DecodersStopAtTheirBound) {
 
 TEST(ContentCodec, ZstdFramesStayWithinTheWindowEveryClientDecodes) {
   // RFC 9659 §3: 8 MiB at most, even at level 22 whose default window is larger.
-  const std::string text = sampleText(1 << 20, 5);
+  const std::string text = test::sampleText(1 << 20, 5);
   std::string encoded = encodeWhole(ContentCoding::Zstd, text, 22);
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
   ZSTD_DCtx_setParameter(ctx, ZSTD_d_windowLogMax, 23);  // what a client that keeps to 8 MiB allows

@@ -7,8 +7,9 @@
 #include <zlib.h>
 
 #include <optional>
-#include <random>
 #include <string>
+
+#include "support/sample_text.h"
 
 namespace perfgate {
 namespace {
@@ -32,15 +33,6 @@ std::optional<std::string> zlibGunzip(const std::string& in) {
   return out;
 }
 
-std::string sampleText(size_t n, unsigned seed) {
-  static const char* kWords[] = {"<div class=\"item\">", "perfgate ", "cache ", "</div>\n", "gzip ", "0123 "};
-  std::mt19937 rng(seed);
-  std::string out;
-  while (out.size() < n) out += kWords[rng() % 6];
-  out.resize(n);
-  return out;
-}
-
 std::string streamed(const std::string& in, size_t piece, int level, bool flush) {
   GzipStream stream(level, flush);
   std::string out;
@@ -52,7 +44,7 @@ std::string streamed(const std::string& in, size_t piece, int level, bool flush)
 }
 
 TEST(GzipCodec, StreamRoundTripsAtEveryLevel) {
-  const std::string text = sampleText(300000, 1);
+  const std::string text = test::sampleText(300000, 1);
   for (int level = 1; level <= 9; level += 4) {
     for (bool flush : {false, true}) {
       std::string gz = streamed(text, 7000, level, flush);
@@ -63,7 +55,7 @@ TEST(GzipCodec, StreamRoundTripsAtEveryLevel) {
 }
 
 TEST(GzipCodec, UnflushedStreamDoesNotDependOnHowInputIsSplit) {
-  const std::string text = sampleText(200000, 2);
+  const std::string text = test::sampleText(200000, 2);
   const std::string whole = streamed(text, text.size(), 1, false);
   for (size_t piece : {1u, 100u, 4096u, 16384u, 65537u}) {
     EXPECT_EQ(streamed(text, piece, 1, false), whole) << piece;
@@ -93,7 +85,7 @@ TEST(GzipCodec, EmptyBodyIsAValidMember) {
 }
 
 TEST(GzipCodec, WholeBufferRoundTripsAndDecompressIsBounded) {
-  const std::string text = sampleText(20000, 3);
+  const std::string text = test::sampleText(20000, 3);
   for (int level : {1, 6, 9, 12}) {
     std::string gz = gzipCompress(text, level);
     EXPECT_EQ(zlibGunzip(gz), text) << level;
