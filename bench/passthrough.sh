@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Pass-through benchmark: the sample backend hit directly, through perfgate's uncached route, and
-# through nginx with upstream keep-alive; wrk on GET /api/pass (789-byte JSON, no-store).
+# Pass-through benchmark: the sample backend hit directly, through perfgate's uncached route,
+# through nginx with upstream keep-alive, and through the minimal relays that give the machine's
+# limit for the load (epoll and io_uring); wrk on GET /api/pass (789-byte JSON, no-store).
 # Run with --help for the options.
 set -euo pipefail
 
@@ -8,10 +9,17 @@ usage() {
   cat <<'EOF'
 Usage: bench/passthrough.sh [options]
 
-Measures the uncached pass-through cost of perfgate against the backend alone and against nginx
-(upstream keepalive 512), all in front of the same perfgate-sample-backend, with wrk on
-GET /api/pass (789-byte JSON, Cache-Control: no-store). Rounds are interleaved
-(direct perfgate nginx direct perfgate nginx ...); the table shows per-target medians of req/s,
+Measures the uncached pass-through cost of perfgate against the backend alone, against nginx
+(upstream keepalive 512) and against the machine's own limit for the load, all in front of the
+same perfgate-sample-backend, with wrk on GET /api/pass (789-byte JSON, Cache-Control: no-store).
+The limit is two minimal relays of ours, each one thread with one keep-alive backend connection
+per client connection, relaying bytes as they come without parsing them (one receive and one send
+per direction and request, what any proxy must at least do):
+  ceiling        bench/ceiling/ceiling_proxy.c, epoll, one system call per receive and send
+  ceiling-uring  bench/ceiling/ceiling_proxy_uring.c, the same on io_uring, the operations of
+                 every connection ready at once submitted together in one io_uring_enter
+Rounds are interleaved (direct perfgate nginx ceiling ceiling-uring direct ...); the table shows
+per-target medians of req/s,
 p50 and p99 (wrk --latency) and of the server's CPU per request (the proxy's own user + system
 time from /proc over the run divided by its requests; for direct, the backend's), then the
 perfgate/nginx ratios. Every round goes to
@@ -23,7 +31,8 @@ Options:
   --connections C    wrk connections, -t1 (default 64)
   --warmup S         seconds of unmeasured load per target before the rounds (default 2)
   --quick            1 round of 3 s, 1 s warm-up
-  --targets LIST     comma-separated subset of direct,perfgate,nginx (default: all three)
+  --targets LIST     comma-separated subset of direct,perfgate,nginx,ceiling,ceiling-uring
+                     (default: all five)
   --no-build         use the binaries already in build/ instead of (re)building
   --baseline REV     also run perfgate as built from git revision REV (target "baseline", same
                      config and placement), interleaved with the others: a change measured
@@ -31,15 +40,15 @@ Options:
   -h, --help         this text
 
 CPU placement (2-core machine): the server under test and the sample backend (--threads 1) run
-on CPU 0, wrk -t1 on CPU 1 (taskset). perfgate runs with --workers 1 and nginx with
-worker_processes 1. Everything listens on 127.0.0.1 only and is stopped when the script exits.
+on CPU 0, wrk -t1 on CPU 1 (taskset). perfgate runs with --workers 1, nginx with
+worker_processes 1; the relays are single-threaded. Everything listens on 127.0.0.1 only and is stopped when the script exits.
 
 Environment: BENCH_BACKEND_PORT (18000), BENCH_PERFGATE_PORT (18080), BENCH_ADMIN_PORT (19901),
 BENCH_NGINX_PORT (18081), BENCH_BASELINE_PORT (18084), BENCH_BASELINE_ADMIN_PORT (19902);
 BENCH_BUILD_DIR (build-release) for the binaries and the CSV.
 
-Needs: cmake and a C++ toolchain, wrk, nginx, taskset; scripts/deps.sh bench installs what is
-missing.
+Needs: cmake and a C++ toolchain, wrk, nginx, taskset, liburing (ceiling-uring); scripts/deps.sh
+bench installs what is missing.
 EOF
 }
 
@@ -50,7 +59,7 @@ rounds=3
 duration=10
 connections=64
 warmup=2
-targets_csv="direct,perfgate,nginx"
+targets_csv="direct,perfgate,nginx,ceiling,ceiling-uring"
 build=1
 baseline_rev=""
 
@@ -78,7 +87,8 @@ done
 IFS=',' read -r -a targets <<< "$targets_csv"
 [ ${#targets[@]} -gt 0 ] || die "--targets is empty"
 for t in "${targets[@]}"; do
-  case "$t" in direct|perfgate|nginx|baseline) ;; *) die "unknown target '$t' (direct, perfgate, nginx)" ;; esac
+  case "$t" in direct|perfgate|nginx|ceiling|ceiling-uring|baseline) ;;
+    *) die "unknown target '$t' (direct, perfgate, nginx, ceiling, ceiling-uring)" ;; esac
 done
 wants() { [[ ",$targets_csv," == *",$1,"* ]]; }
 
@@ -88,6 +98,8 @@ admin_port="${BENCH_ADMIN_PORT:-19901}"
 nginx_port="${BENCH_NGINX_PORT:-18081}"
 baseline_port="${BENCH_BASELINE_PORT:-18084}"
 baseline_admin_port="${BENCH_BASELINE_ADMIN_PORT:-19902}"
+ceiling_port="${BENCH_CEILING_PORT:-18085}"
+ceiling_uring_port="${BENCH_CEILING_URING_PORT:-18086}"
 
 bench_init passthrough.sh
 build_dir="${BENCH_BUILD_DIR:-build-release}"
@@ -121,9 +133,20 @@ if wants perfgate && [ ! -x "$perfgate_bin" ]; then
   die "$perfgate_bin is missing; build perfgate first, or run without it: --targets direct,nginx"
 fi
 [ -n "$baseline_rev" ] && build_baseline "$baseline_rev" "$root/$build_dir"
+mkdir -p "$root/$build_dir/bench"
+if wants ceiling; then
+  cc -O2 -Wall -Wextra -o "$root/$build_dir/bench/perfgate-ceiling-proxy" "$root/bench/ceiling/ceiling_proxy.c" \
+    || die "the epoll relay does not compile"
+fi
+if wants ceiling-uring; then
+  cc -O2 -Wall -Wextra -o "$root/$build_dir/bench/perfgate-ceiling-proxy-uring" "$root/bench/ceiling/ceiling_proxy_uring.c" -luring \
+    || die "the io_uring relay does not compile (liburing-dev: scripts/deps.sh bench)"
+fi
 
 ports=("$backend_port" "$perfgate_port" "$admin_port" "$nginx_port")
 wants baseline && ports+=("$baseline_port" "$baseline_admin_port")
+wants ceiling && ports+=("$ceiling_port")
+wants ceiling-uring && ports+=("$ceiling_uring_port")
 check_ports "${ports[@]}"
 
 # ---------------------------------------------------------------- start the servers
@@ -154,6 +177,24 @@ if wants nginx; then
   check_target nginx "${url[nginx]}"
 fi
 
+if wants ceiling; then
+  log "starting the epoll relay on 127.0.0.1:$ceiling_port"
+  bench_spawn "epoll relay" "$run_dir/ceiling.log" "ceiling proxy ready" "$ceiling_port" \
+    "$root/$build_dir/bench/perfgate-ceiling-proxy" "$ceiling_port" "$backend_port"
+  pid_of[ceiling]="$spawned_pid"
+  url[ceiling]="http://127.0.0.1:$ceiling_port/api/pass"
+  check_target "epoll relay" "${url[ceiling]}"
+fi
+
+if wants ceiling-uring; then
+  log "starting the io_uring relay on 127.0.0.1:$ceiling_uring_port"
+  bench_spawn "io_uring relay" "$run_dir/ceiling-uring.log" "ceiling proxy ready" "$ceiling_uring_port" \
+    "$root/$build_dir/bench/perfgate-ceiling-proxy-uring" "$ceiling_uring_port" "$backend_port"
+  pid_of[ceiling-uring]="$spawned_pid"
+  url[ceiling-uring]="http://127.0.0.1:$ceiling_uring_port/api/pass"
+  check_target "io_uring relay" "${url[ceiling-uring]}"
+fi
+
 # ---------------------------------------------------------------- load
 # run_wrk URL SECONDS: prints "req_per_s p50_ms p99_ms non2xx socket_errors".
 run_wrk() {
@@ -176,6 +217,8 @@ echo "CPU placement: $placement"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 512, cache = false on the route)"
 wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
 wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 512 (bench/peers/nginx-pass.conf)"
+wants ceiling && echo "ceiling: the epoll relay (bench/ceiling/ceiling_proxy.c), one backend connection per client connection"
+wants ceiling-uring && echo "ceiling-uring: the io_uring relay (bench/ceiling/ceiling_proxy_uring.c), $(grep -o '(io_uring[^)]*)' "$run_dir/ceiling-uring.log" | head -1)"
 echo
 
 if [ "$warmup" -gt 0 ]; then
@@ -202,7 +245,7 @@ done
 column_median() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {print $c}' "$csv" | median; }
 column_sum() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {s += $c} END {print s + 0}' "$csv"; }
 
-printf '%-10s %12s %10s %10s %11s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "req/s per round"
+printf '%-13s %12s %10s %10s %11s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "req/s per round"
 declare -A median_rps median_cpu
 for t in "${targets[@]}"; do
   median_rps[$t]="$(column_median "$t" 7)"
@@ -211,7 +254,7 @@ for t in "${targets[@]}"; do
   note=""
   [ "$bad" -gt 0 ] && note="  (!) $bad non-2xx/3xx responses or socket errors"
   median_cpu[$t]="$(column_median "$t" 12)"
-  printf '%-10s %12.0f %10.3f %10.3f %11.2f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" \
+  printf '%-13s %12.0f %10.3f %10.3f %11.2f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" \
     "${median_cpu[$t]}" "$per_round" "$note"
 done
 echo
@@ -221,6 +264,18 @@ if wants perfgate && wants nginx; then
   awk -v p="${median_cpu[perfgate]}" -v n="${median_cpu[nginx]}" \
     'BEGIN {printf "server CPU per request (the proxy alone, not the backend): perfgate %.2f us, nginx %.2f us: nginx / perfgate %.2fx\n", p, n, (p > 0 ? n / p : 0)}'
 fi
+for limit in ceiling ceiling-uring; do
+  wants "$limit" || continue
+  for t in perfgate nginx; do
+    wants "$t" || continue
+    awk -v t="$t" -v l="$limit" -v a="${median_rps[$t]}" -v b="${median_rps[$limit]}" -v ca="${median_cpu[$t]}" -v cb="${median_cpu[$limit]}" \
+      'BEGIN {printf "%s / %s: %.2fx req/s, %.2fx CPU per request\n", t, l, a / b, (cb > 0 ? ca / cb : 0)}'
+  done
+  if wants nginx; then
+    awk -v l="$limit" -v a="${median_rps[$limit]}" -v n="${median_rps[nginx]}" \
+      'BEGIN {printf "%s / nginx: %.2fx (what a proxy making at least the relay system calls can reach over nginx here)\n", l, a / n}'
+  fi
+done
 if wants perfgate && wants baseline; then
   awk -v p="${median_rps[perfgate]}" -v b="${median_rps[baseline]}" \
     'BEGIN {printf "perfgate / baseline (median req/s): %.3fx\n", p / b}'

@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libxxhash-dev
             libspdlog-dev libfmt-dev zlib1g-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev
-            libbenchmark-dev libhiredis-dev libsystemd-dev libbrotli-dev libzstd-dev)
+            libbenchmark-dev libhiredis-dev libsystemd-dev libbrotli-dev libzstd-dev liburing-dev)
 # docker-compose, systemd: the checks of docker/compose.yml and conf/systemd/perfgate.service;
 # varnish: varnishtest drives the request-smuggling matrix in tests/vtc/; prometheus: promtool
 # checks the /metrics exposition; chromium: the admin dashboard's browser check (tests/dashboard/);
