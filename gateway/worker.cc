@@ -42,6 +42,7 @@ Worker::Worker(unsigned index, unsigned worker_count, int listen_fd, std::shared
   base_ = event_base_new_with_config(cfg);
   event_config_free(cfg);
   if (base_ == nullptr) throw std::runtime_error("event_base_new failed");
+  sends_ = std::make_unique<SendBatch>(base_);
   notify_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (notify_fd_ < 0) throw std::runtime_error("eventfd failed");
   notify_event_ = event_new(base_, notify_fd_, EV_READ | EV_PERSIST, &Worker::onNotify, this);
@@ -67,6 +68,7 @@ Worker::~Worker() {
   dead_.clear();
   pools_.clear();  // before the base: pools free their events
   retired_pools_.clear();
+  sends_.reset();  // after the connections and pools, which leave it as they go
   if (listener_ != nullptr) evconnlistener_free(listener_);
   event_free(notify_event_);
   event_free(reap_event_);
@@ -153,14 +155,21 @@ void Worker::onNotify(evutil_socket_t fd, short, void* self) noexcept {
 }
 
 void Worker::adopt(std::shared_ptr<const Snapshot> snapshot) {
+  bool ring = snapshot->config->server.io_uring;
+  if (ring != sends_->usingRing()) {
+    std::string why;
+    if (!sends_->useRing(ring, &why) && (snapshot_ == snapshot || !snapshot_->config->server.io_uring)) {
+      spdlog::warn("worker {}: io_uring is not available ({}); sending with one sendmsg per connection", index_, why);
+    }
+  }
   for (const UpstreamConfig& upstream : snapshot->config->upstreams) {
     auto it = pools_.find(upstream.name);
     if (it == pools_.end()) {
-      pools_.emplace(upstream.name, makeUpstreamPool(base_, upstream, worker_count_));
+      pools_.emplace(upstream.name, makeUpstreamPool(base_, *sends_, upstream, worker_count_));
     } else if (it->second->tls() != upstream.tls) {
       // The scheme changed: a new pool; the old one lives on for transfers still using it.
       retired_pools_.push_back(std::move(it->second));
-      it->second = makeUpstreamPool(base_, upstream, worker_count_);
+      it->second = makeUpstreamPool(base_, *sends_, upstream, worker_count_);
     } else {
       it->second->configure(upstream, worker_count_);
     }
@@ -172,7 +181,7 @@ UpstreamPool* Worker::pool(const UpstreamConfig& upstream) {
   auto it = pools_.find(upstream.name);
   if (it != pools_.end()) return it->second.get();
   // A request on an older snapshot naming an upstream that a reload removed and re-added.
-  auto pool = makeUpstreamPool(base_, upstream, worker_count_);
+  auto pool = makeUpstreamPool(base_, *sends_, upstream, worker_count_);
   UpstreamPool* raw = pool.get();
   pools_.emplace(upstream.name, std::move(pool));
   return raw;

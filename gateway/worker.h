@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "filters/module.h"
+#include "gateway/send_batch.h"
 #include "gateway/snapshot.h"
 #include "gateway/upstream/upstream.h"
 
@@ -60,6 +61,8 @@ class Worker {
   event_base* base() const { return base_; }
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   UpstreamPool* pool(const UpstreamConfig& upstream);
+  // The sends of this loop turn, made together once its callbacks have run.
+  SendBatch& sends() { return *sends_; }
   void release(ClientConnection* connection);  // frees it at a safe point
   // Exchanges no client waits for (BackgroundExchange): held here, freed at a safe point once
   // done, or with the worker.
@@ -93,6 +96,7 @@ class Worker {
   int listen_fd_;
   std::atomic<unsigned>* open_connections_;
   event_base* base_ = nullptr;
+  std::unique_ptr<SendBatch> sends_;
   evconnlistener* listener_ = nullptr;
   int notify_fd_ = -1;
   event* notify_event_ = nullptr;

@@ -48,6 +48,9 @@ struct ServerConfig {
   // The request id field: a client's acceptable id is kept, else a UUIDv7 is made; it goes
   // upstream, back to the client and into the access log. Empty: no request ids.
   std::string request_id_header = "X-Request-Id";
+  // The sends of a loop turn (responses to clients, requests to backends) go to the kernel in one
+  // io_uring call; false, or where io_uring cannot be had, one sendmsg per connection.
+  bool io_uring = true;
 
   // The request parser's limits these settings make.
   ParseLimits parseLimits() const {

@@ -88,6 +88,9 @@ void declareCoreConfig(ConfigSchema& schema) {
                 "longest silence while receiving a request body, else 408")
       .duration("send_timeout", &ServerConfig::send_timeout, "longest time a client may leave a response unread")
       .duration("drain_timeout", &ServerConfig::drain_timeout, "graceful shutdown bound")
+      .boolean("io_uring", &ServerConfig::io_uring,
+               "the sends of a loop turn go to the kernel in one io_uring call; `false` (or where io_uring "
+               "cannot be had, logged at start) one `sendmsg` per connection")
       .size("max_request_line", &ServerConfig::max_request_line, "longer request line: 414")
       .size("max_header_bytes", &ServerConfig::max_header_bytes, "bigger request head: 431")
       .integer("max_headers", &ServerConfig::max_headers, 1, 10'000, "more header fields: 431")

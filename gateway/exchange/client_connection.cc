@@ -40,16 +40,15 @@ ClientConnection::ClientConnection(Worker* worker, evutil_socket_t fd, std::stri
   out_ = evbuffer_new();
   read_event_ = event_new(worker_->base(), fd_, EV_READ | EV_PERSIST, &ClientConnection::onSocketReadable, this);
   write_event_ = event_new(worker_->base(), fd_, EV_WRITE, &ClientConnection::onSocketWritable, this);
-  flush_event_ = event_new(worker_->base(), -1, 0, &ClientConnection::onFlush, this);
 }
 
 ClientConnection::~ClientConnection() {
   exchange_.reset();  // before the socket: it may still cancel an upstream transfer
+  worker_->sends().leave(this);
   if (timer_ != nullptr) event_free(timer_);
   if (read_event_ != nullptr) event_free(read_event_);
   if (resume_event_ != nullptr) event_free(resume_event_);
   if (write_event_ != nullptr) event_free(write_event_);
-  if (flush_event_ != nullptr) event_free(flush_event_);
   if (out_ != nullptr) evbuffer_free(out_);  // releases the owners of bodies queued by reference
   if (fd_ >= 0) evutil_closesocket(fd_);
 }
@@ -178,16 +177,38 @@ void ClientConnection::onSocketWritable(evutil_socket_t, short what, void* self)
   c->writeOut();
 }
 
-void ClientConnection::onFlush(evutil_socket_t, short, void* self) noexcept {
-  auto* c = static_cast<ClientConnection*>(self);
-  c->flush_pending_ = false;
-  c->writeOut();
+void ClientConnection::queued() {
+  if (write_armed_ || closed_) return;
+  worker_->sends().join(this);
 }
 
-void ClientConnection::queued() {
-  if (write_armed_ || flush_pending_ || closed_) return;
-  flush_pending_ = true;
-  event_active(flush_event_, EV_WRITE, 0);
+size_t ClientConnection::gatherSend(iovec* iov, size_t max) {
+  if (whole_ready_) {
+    size_t count = 0;
+    for (std::string_view part : {whole_->prefix, std::string_view(head_scratch_), whole_->body}) {
+      if (!part.empty() && count < max) iov[count++] = iovec{const_cast<char*>(part.data()), part.size()};
+    }
+    return count;
+  }
+  evbuffer_iovec chains[8];
+  int count = evbuffer_peek(out_, -1, nullptr, chains, static_cast<int>(std::min(max, std::size(chains))));
+  count = std::min(count, static_cast<int>(std::min(max, std::size(chains))));
+  for (int i = 0; i < count; ++i) iov[i] = iovec{chains[i].iov_base, chains[i].iov_len};
+  return static_cast<size_t>(std::max(count, 0));
+}
+
+void ClientConnection::sent(long result) {
+  size_t taken = result > 0 ? static_cast<size_t>(result) : 0;
+  if (whole_ready_) {
+    spillWhole(taken);  // what the socket did not take waits in out_
+  } else {
+    evbuffer_drain(out_, taken);
+  }
+  if (result < 0 && result != -EAGAIN && result != -EINTR) {
+    close();  // the client is gone (reset, broken pipe)
+    return;
+  }
+  afterWrite();
 }
 
 void ClientConnection::writeOut() {
@@ -201,6 +222,10 @@ void ClientConnection::writeOut() {
     }
     break;  // the socket is full
   }
+  afterWrite();
+}
+
+void ClientConnection::afterWrite() {
   size_t left = evbuffer_get_length(out_);
   if (left > 0) {
     // Re-armed after every write that made progress: the send timeout measures the client's
@@ -386,6 +411,7 @@ bool ClientConnection::pumpBody() {
 }
 
 bool ClientConnection::sendHead(const ResponseHead& head, const RequestHead& request, bool& keep_alive) {
+  if (whole_ready_) spillWhole();
   framing_ = writeClientResponseHead(head, request, keep_alive, head_scratch_);
   evbuffer_add(out_, head_scratch_.data(), head_scratch_.size());
   queued();
@@ -394,6 +420,7 @@ bool ClientConnection::sendHead(const ResponseHead& head, const RequestHead& req
 
 void ClientConnection::sendBody(std::string_view data) {
   if (data.empty()) return;
+  if (whole_ready_) spillWhole();
   switch (framing_) {
     case BodyFramingOut::None:
       return;
@@ -410,16 +437,19 @@ void ClientConnection::sendBody(std::string_view data) {
 
 void ClientConnection::endBody() {
   if (framing_ != BodyFramingOut::Chunked) return;
+  if (whole_ready_) spillWhole();
   evbuffer_add(out_, "0\r\n\r\n", 5);
   queued();
 }
 
 void ClientConnection::sendContinue() {
+  if (whole_ready_) spillWhole();
   evbuffer_add(out_, "HTTP/1.1 100 Continue\r\n\r\n", 25);
   queued();
 }
 
 void ClientConnection::sendInterim(const ResponseHead& head) {
+  if (whole_ready_) spillWhole();
   head_scratch_.clear();
   writeInterimHead(head, head_scratch_);
   evbuffer_add(out_, head_scratch_.data(), head_scratch_.size());
@@ -431,6 +461,7 @@ bool ClientConnection::outputFull() const { return evbuffer_get_length(out_) >= 
 size_t ClientConnection::sendWhole(const ResponseHead& head, std::string_view prefix, std::string_view body,
                                    const std::shared_ptr<const void>& owner, const RequestHead& request,
                                    bool keep_alive) {
+  if (whole_ready_) spillWhole();  // the previous (pipelined) response, still waiting
   head_scratch_.clear();
   if (prefix.empty()) {
     head_scratch_.append("HTTP/1.1 ");
@@ -460,18 +491,27 @@ size_t ClientConnection::sendWhole(const ResponseHead& head, std::string_view pr
 }
 
 void ClientConnection::flushWhole() {
-  if (!whole_) return;
+  if (!whole_ || whole_ready_) return;
+  // With nothing queued before it, the response goes to the socket from where it is, with the
+  // turn's other sends; only what the socket does not take is queued (the body by reference).
+  // Saves the write event's add and remove, two epoll_ctl calls, per response.
+  if (evbuffer_get_length(out_) == 0 && !write_armed_ && !closed_) {
+    whole_ready_ = true;
+    worker_->sends().join(this);
+    return;
+  }
+  spillWhole();
+  if (evbuffer_get_length(out_) > 0) queued();
+}
+
+void ClientConnection::spillWhole(size_t skip) {
   WholeResponse& whole = *whole_;
-  // With nothing queued before it, the response goes to the socket at once, in one call; only
-  // what the socket does not take is queued (the body by reference). Saves the write event's
-  // add and remove, two epoll_ctl calls, per response.
   evbuffer* out = out_;
   std::string_view parts[] = {whole.prefix, head_scratch_, whole.body};
-  size_t sent = evbuffer_get_length(out) == 0 ? sendNow(parts) : 0;
   for (std::string_view& part : parts) {
-    size_t skip = std::min(sent, part.size());
-    sent -= skip;
-    part.remove_prefix(skip);
+    size_t n = std::min(skip, part.size());
+    skip -= n;
+    part.remove_prefix(n);
   }
   // What the socket did not take is queued: copied, but for a body its owner keeps alive.
   bool by_reference = whole.owner != nullptr && !parts[2].empty();
@@ -483,21 +523,7 @@ void ClientConnection::flushWhole() {
                            new std::shared_ptr<const void>(std::move(whole.owner)));
   }
   whole_.reset();
-  if (evbuffer_get_length(out) > 0) queued();
-}
-
-size_t ClientConnection::sendNow(std::span<const std::string_view> parts) {
-  iovec iov[4];
-  size_t count = 0;
-  for (std::string_view part : parts) {
-    if (part.empty() || count == std::size(iov)) continue;
-    iov[count++] = iovec{const_cast<char*>(part.data()), part.size()};
-  }
-  msghdr message{};
-  message.msg_iov = iov;
-  message.msg_iovlen = count;
-  ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-  return n > 0 ? static_cast<size_t>(n) : 0;  // on an error the queued write meets it again
+  whole_ready_ = false;
 }
 
 void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refused) {
@@ -530,6 +556,7 @@ void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refuse
 void ClientConnection::refuse(int status, std::string_view message) {
   error_reply_ = true;  // the client may still be sending what we refused: linger
   std::string response = gatewayErrorResponse(status, message, true, false, true);
+  if (whole_ready_) spillWhole();
   evbuffer_add(out_, response.data(), response.size());
   queued();
   const FilterChain& filters = worker_->snapshot()->filters;
@@ -548,7 +575,7 @@ void ClientConnection::closeAfterFlush() {
   if (closing_ || closed_) return;
   closing_ = true;
   armTimer(Timer::None, Millis(0));
-  if (evbuffer_get_length(out_) == 0) linger();  // else writeOut() lingers once all is sent
+  if (!outputPending()) linger();  // else afterWrite() lingers once all is sent
 }
 
 void ClientConnection::linger() {
@@ -575,7 +602,12 @@ void ClientConnection::linger() {
 
 void ClientConnection::drain() {
   draining_ = true;
-  if (!inExchange() && !closing_) close();
+  if (inExchange() || closing_) return;
+  if (outputPending()) {
+    closeAfterFlush();  // the last response is still on its way out
+  } else {
+    close();
+  }
 }
 
 void ClientConnection::close() {
@@ -586,8 +618,8 @@ void ClientConnection::close() {
   event_del(resume_event_);
   event_del(read_event_);
   event_del(write_event_);
-  event_del(flush_event_);
-  reading_ = write_armed_ = flush_pending_ = false;
+  worker_->sends().leave(this);
+  reading_ = write_armed_ = false;
   worker_->release(this);
 }
 

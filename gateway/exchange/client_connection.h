@@ -9,12 +9,12 @@
 // bytes left over (a partial head, pipelined requests, body the exchange cannot take yet) are
 // kept by the connection, so an idle keep-alive connection holds no input memory and a request
 // read whole costs no allocation. Reading pauses while the connection holds a head's limit plus
-// the body read-ahead. Output has a queue of its own, written
-// to the socket directly: a whole response (a cache hit) in one sendmsg from where it is stored,
-// when nothing is queued before it; a streamed one (pass-through) queued as the exchange produces
-// it and written at the end of the loop turn in one writev, head and body together. The write
-// event is armed only while the socket does not take everything (the send timeout with it), so
-// a response the socket takes at once costs no epoll_ctl.
+// the body read-ahead. Output goes out with the worker's other sends of the loop turn (SendBatch:
+// one io_uring call for the turn): a whole response (a cache hit) from where it is stored, when
+// nothing is queued before it; a streamed one (pass-through) from the connection's queue, where
+// the exchange puts it as it produces it, head and body together. The write event is armed only
+// while the socket does not take everything (the send timeout with it), and then writes the
+// queue itself; a response the socket takes at once costs no epoll_ctl.
 #pragma once
 
 #include <event2/buffer.h>
@@ -25,7 +25,6 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 
 #include "gateway/exchange/downstream.h"
@@ -33,12 +32,13 @@
 #include "gateway/exchange/forwarding.h"
 #include "gateway/http/chunked_decoder.h"
 #include "gateway/http/request_parser.h"
+#include "gateway/send_batch.h"
 
 namespace perfgate {
 
 class Worker;
 
-class ClientConnection final : public Downstream, private BodySink {
+class ClientConnection final : public Downstream, private BodySink, private BatchedSender {
  public:
   // Takes `fd` (a connected, non-blocking socket) and closes it when freed.
   ClientConnection(Worker* worker, evutil_socket_t fd, std::string client_ip);
@@ -74,12 +74,16 @@ class ClientConnection final : public Downstream, private BodySink {
   // libevent callbacks (noexcept trampolines).
   static void onSocketReadable(evutil_socket_t, short, void* self) noexcept;
   static void onSocketWritable(evutil_socket_t, short what, void* self) noexcept;
-  static void onFlush(evutil_socket_t, short, void* self) noexcept;
   static void onTimer(evutil_socket_t, short, void* self) noexcept;
   static void onResume(evutil_socket_t, short, void* self) noexcept;
 
   // BodySink (chunked request bodies, decoded into the exchange)
   void onBodyData(std::string_view data) override { exchange_->acceptBody(data); }
+
+  // BatchedSender: the whole response waiting to be sent, or what out_ holds.
+  int sendFd() const override { return fd_; }
+  size_t gatherSend(iovec* iov, size_t max) override;
+  void sent(long result) override;
 
   bool inExchange() const { return exchange_ != nullptr && exchange_->inProgress(); }
   void processInput();
@@ -99,16 +103,22 @@ class ClientConnection final : public Downstream, private BodySink {
   void onPeerEof();
   // Reading resumes once in_ is below its limit again (after the exchange took input).
   void resumeReading();
-  // Bytes were added to out_: they are written at the end of this loop turn (or when the socket
+  // Bytes were added to out_: they are sent with this loop turn's sends (or when the socket
   // takes more, if it is full).
   void queued();
-  // Writes out_ until the socket would block; arms or disarms the write event to match, then
-  // does what a drained queue allows (the exchange reads on, a closing connection lingers).
+  // Writes out_ until the socket would block (the write event's work), then afterWrite().
   void writeOut();
-  // Writes `parts` straight to the socket, without blocking; returns the bytes it took.
-  size_t sendNow(std::span<const std::string_view> parts);
-  // Writes the response sendWhole() set aside (head_scratch_ and whole_), if any.
+  // Arms or disarms the write event to match what out_ still holds, then does what a drained
+  // queue allows (the exchange reads on, a closing connection lingers).
+  void afterWrite();
+  // The exchange is done: the response sendWhole() set aside (head_scratch_ and whole_), if any,
+  // is sent with this turn's sends, or queued behind what out_ holds.
   void flushWhole();
+  // A whole response waiting to be sent goes into out_ (without its first `skip` bytes), before
+  // anything else is added there or head_scratch_ is reused: by reference for a body its owner
+  // keeps alive, else copied.
+  void spillWhole(size_t skip = 0);
+  bool outputPending() const { return whole_ready_ || evbuffer_get_length(out_) > 0; }
   void linger();
   void armTimer(Timer kind, Millis timeout);
 
@@ -123,9 +133,7 @@ class ClientConnection final : public Downstream, private BodySink {
   bool reading_ = false;
   evbuffer* out_ = nullptr;          // response bytes the socket has not taken yet
   event* write_event_ = nullptr;     // EV_WRITE while out_ holds bytes the socket refused
-  event* flush_event_ = nullptr;     // made active to write out_ at the end of the loop turn
   bool write_armed_ = false;
-  bool flush_pending_ = false;
   event* timer_ = nullptr;
   event* resume_event_ = nullptr;  // processes pipelined input on the next loop turn
   Timer timer_kind_ = Timer::None;
@@ -154,6 +162,7 @@ class ClientConnection final : public Downstream, private BodySink {
     std::string copy;
   };
   std::optional<WholeResponse> whole_;
+  bool whole_ready_ = false;  // whole_ waits in the worker's send batch (out_ is empty meanwhile)
 
   bool draining_ = false;
   bool peer_eof_ = false;     // the client half-closed its side

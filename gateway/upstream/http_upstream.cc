@@ -44,10 +44,21 @@ unsigned perWorkerShare(unsigned total, unsigned workers) {
   return std::max(1u, (total + workers - 1) / std::max(1u, workers));
 }
 
-std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers) {
+std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, SendBatch& sends, const UpstreamConfig& config,
+                                               unsigned workers) {
   if (config.tls) return std::make_unique<CurlUpstreamPool>(base, config, workers);
-  return std::make_unique<HttpUpstreamPool>(base, config, workers);
+  return std::make_unique<HttpUpstreamPool>(base, sends, config, workers);
 }
+
+int HttpConnection::sendFd() const { return bufferevent_getfd(bev); }
+
+size_t HttpConnection::gatherSend(iovec* iov, size_t max) {
+  if (transfer == nullptr || max == 0 || transfer->request_head_.empty()) return 0;
+  iov[0] = iovec{transfer->request_head_.data(), transfer->request_head_.size()};
+  return 1;
+}
+
+void HttpConnection::sent(long result) { pool->headSent(this, result); }
 
 HttpTransfer::HttpTransfer(HttpUpstreamPool* pool)
     : pool_(pool), timer_(evtimer_new(pool->base_, &HttpTransfer::onTimeout, this)), pending_(evbuffer_new()) {}
@@ -86,9 +97,10 @@ void HttpTransfer::resumeSend() {
   pool_->pumpRequestBody(connection_);
 }
 
-HttpUpstreamPool::HttpUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers)
+HttpUpstreamPool::HttpUpstreamPool(event_base* base, SendBatch& sends, const UpstreamConfig& config, unsigned workers)
     : UpstreamPool(config.name),
       base_(base),
+      sends_(sends),
       config_(config),
       reap_event_(event_new(base, -1, 0, &HttpUpstreamPool::onReap, this)) {
   configure(config, workers);
@@ -253,17 +265,26 @@ void HttpUpstreamPool::attach(HttpTransfer* t, HttpConnection* c) {
 
 void HttpUpstreamPool::sendRequest(HttpConnection* c) {
   HttpTransfer* t = c->transfer;
-  std::string_view head = t->request_head_;
-  // Nothing queued before it (the connection is between requests): straight to the socket, and
-  // only what it does not take is queued. Saves the write event's add and remove (two epoll_ctl
-  // calls) and a loop turn per request; an error is met again by the queued write, or by the read.
-  if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-    ssize_t n = ::send(bufferevent_getfd(c->bev), head.data(), head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) head.remove_prefix(static_cast<size_t>(n));
-  }
-  if (!head.empty()) bufferevent_write(c->bev, head.data(), head.size());
   t->body_sent_ = !t->has_body_;
+  // A head without a body, nothing queued before it (the connection is between requests): sent
+  // with this turn's other sends, straight from the transfer, and only what the socket does not
+  // take is queued (headSent). Saves the write event's add and remove (two epoll_ctl calls) and a
+  // loop turn per request. A body follows its head through the connection's output queue.
+  if (!t->has_body_ && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    sends_.join(c);
+    return;
+  }
+  bufferevent_write(c->bev, t->request_head_.data(), t->request_head_.size());
   if (t->has_body_) pumpRequestBody(c);
+}
+
+void HttpUpstreamPool::headSent(HttpConnection* c, long result) {
+  if (c->transfer == nullptr) return;  // not reached: a connection leaves the batch as it closes
+  std::string_view head = c->transfer->request_head_;
+  if (result > 0) head.remove_prefix(std::min(head.size(), static_cast<size_t>(result)));
+  // The rest, after a short send, EAGAIN or an error: the output queue writes it, or meets the
+  // error again and reports it (as does the read, for a backend that closed).
+  if (!head.empty()) bufferevent_write(c->bev, head.data(), head.size());
 }
 
 void HttpUpstreamPool::pumpRequestBody(HttpConnection* c) {
@@ -399,6 +420,7 @@ void HttpUpstreamPool::publishGauges() {
 }
 
 void HttpUpstreamPool::closeConnection(HttpConnection* c) {
+  sends_.leave(c);
   if (c->read_event != nullptr) {
     event_free(c->read_event);
     c->read_event = nullptr;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gateway/http/chunked_decoder.h"
+#include "gateway/send_batch.h"
 #include "gateway/upstream/upstream.h"
 
 namespace perfgate {
@@ -28,6 +29,7 @@ class HttpTransfer final : public UpstreamTransfer, private BodySink {
 
  private:
   friend class HttpUpstreamPool;
+  friend struct HttpConnection;
   enum class Framing : uint8_t { None, Length, Chunked, UntilClose };
 
   explicit HttpTransfer(HttpUpstreamPool* pool);
@@ -63,7 +65,12 @@ class HttpTransfer final : public UpstreamTransfer, private BodySink {
 };
 
 // One connection to the backend; carries at most one transfer at a time.
-struct HttpConnection {
+struct HttpConnection final : BatchedSender {
+  // BatchedSender: the request head, sent with the worker's other sends of the turn.
+  int sendFd() const override;
+  size_t gatherSend(iovec* iov, size_t max) override;
+  void sent(long result) override;
+
   HttpUpstreamPool* pool = nullptr;
   bufferevent* bev = nullptr;     // connects and writes; its input buffer holds what was read
   event* read_event = nullptr;    // reads: one recv per readable event (HttpUpstreamPool::onReadable)
@@ -79,7 +86,7 @@ struct HttpConnection {
 
 class HttpUpstreamPool final : public UpstreamPool {
  public:
-  HttpUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers);
+  HttpUpstreamPool(event_base* base, SendBatch& sends, const UpstreamConfig& config, unsigned workers);
   ~HttpUpstreamPool() override;
 
   void configure(const UpstreamConfig& config, unsigned workers) override;
@@ -89,6 +96,7 @@ class HttpUpstreamPool final : public UpstreamPool {
 
  private:
   friend class HttpTransfer;
+  friend struct HttpConnection;
   static void onReadable(evutil_socket_t, short, void* connection) noexcept;
   static void onWrite(bufferevent* bev, void* connection) noexcept;
   static void onEvent(bufferevent* bev, short events, void* connection) noexcept;
@@ -100,6 +108,8 @@ class HttpUpstreamPool final : public UpstreamPool {
   HttpConnection* connect();
   void attach(HttpTransfer* transfer, HttpConnection* connection);
   void sendRequest(HttpConnection* connection);
+  // What the socket took of a head sent through the batch (SendBatch's result).
+  void headSent(HttpConnection* connection, long result);
   void pumpRequestBody(HttpConnection* connection);
   void readResponse(HttpConnection* connection);
   bool parseHead(HttpTransfer* transfer, evbuffer* in, bool& failed);
@@ -119,6 +129,7 @@ class HttpUpstreamPool final : public UpstreamPool {
   void recycle(HttpTransfer* transfer);
 
   event_base* base_;
+  SendBatch& sends_;
   UpstreamConfig config_;
   unsigned max_connections_ = 1;
   unsigned max_idle_ = 1;

@@ -24,6 +24,8 @@
 
 namespace perfgate {
 
+class SendBatch;
+
 // Why a transfer ended.
 enum class UpstreamResult : uint8_t {
   Ok,
@@ -105,8 +107,10 @@ class UpstreamPool {
   UpstreamCounters* counters_ = nullptr;  // looked up on the worker's thread, at first use
 };
 
-// The pool that fits `config.url`'s scheme.
-std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, const UpstreamConfig& config, unsigned workers);
+// The pool that fits `config.url`'s scheme; a plain-HTTP pool sends request heads through the
+// worker's `sends`.
+std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, SendBatch& sends, const UpstreamConfig& config,
+                                               unsigned workers);
 
 // Backend connections open (or opening) in the process, all workers and pools together. Pools
 // change it only when a connection opens or closes, never per request; the admin API reads it.

@@ -28,6 +28,7 @@ idle_timeout = "2m"
 request_timeout = "45s"
 send_timeout = "1500ms"
 drain_timeout = "1h"
+io_uring = false
 max_request_line = "4KiB"
 max_header_bytes = "64KiB"
 max_headers = 64

@@ -141,6 +141,10 @@ std::string readFile(const std::string& path) {
 
 std::string GatewayConfig::toToml() const {
   std::map<std::string, std::string> s = {{"listen", "\"127.0.0.1:0\""}, {"workers", std::to_string(workers)}};
+  // PERFGATE_TEST_IO_URING=false runs a suite on the other send path (one sendmsg per connection).
+  if (const char* io_uring = std::getenv("PERFGATE_TEST_IO_URING"); io_uring != nullptr && *io_uring != '\0') {
+    s["io_uring"] = io_uring;
+  }
   for (const auto& [k, v] : server) s[k] = v;
   std::map<std::string, std::string> u = {{"url", "\"http://127.0.0.1:" + std::to_string(backend_port) + "\""}};
   for (const auto& [k, v] : upstream) u[k] = v;
