@@ -19,11 +19,12 @@ per direction and request, what any proxy must at least do):
   ceiling-uring  bench/ceiling/ceiling_proxy_uring.c, the same on io_uring, the operations of
                  every connection ready at once submitted together in one io_uring_enter
 Rounds are interleaved (direct perfgate nginx ceiling ceiling-uring direct ...); the table shows
-per-target medians of req/s,
-p50 and p99 (wrk --latency) and of the server's CPU per request (the proxy's own user + system
-time from /proc over the run divided by its requests; for direct, the backend's), then the
-perfgate/nginx ratios. Every round goes to
-build-release/bench/passthrough-<timestamp>.csv. It builds perfgate and the sample backend (Release) first.
+per-target medians of req/s, p50 and p99 (wrk --latency), of the server's CPU per request (the
+proxy's own user + system time from /proc over the run divided by its requests; for direct, the
+backend's) and of the backend's CPU per request behind that proxy (both share CPU 0, so together
+they set the rate), then the ratios. Every round goes to
+build-release/bench/passthrough-<timestamp>.csv. It builds perfgate and the sample backend
+(Release) first.
 
 Options:
   --rounds N         interleaved rounds (default 3)
@@ -207,7 +208,7 @@ run_wrk() {
 mkdir -p "$root/$build_dir/bench"
 stamp="$(date +%Y%m%d-%H%M%S)"
 csv="$root/$build_dir/bench/passthrough-$stamp.csv"
-echo "timestamp,round,target,url,connections,duration_s,requests_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors,cpu_us_per_request" >"$csv"
+echo "timestamp,round,target,url,connections,duration_s,requests_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors,cpu_us_per_request,backend_cpu_us_per_request" >"$csv"
 
 echo
 echo "perfgate pass-through benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"
@@ -232,11 +233,14 @@ for r in $(seq 1 "$rounds"); do
   for t in "${targets[@]}"; do
     log "round $r/$rounds: $t"
     cpu_before="$(cpu_ticks "${pid_of[$t]}")"
+    backend_before="$(cpu_ticks "${pid_of[direct]}")"
     result="$(run_wrk "${url[$t]}" "$duration")"
     cpu_after="$(cpu_ticks "${pid_of[$t]}")"
+    backend_after="$(cpu_ticks "${pid_of[direct]}")"
     read -r requests rps p50 p99 non2xx errors <<<"$result"
     cpu_us="$(cpu_us_per_request $(( cpu_after - cpu_before )) "$requests")"
-    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$r,$t,${url[$t]},$connections,$duration,$rps,$p50,$p99,$non2xx,$errors,$cpu_us" >>"$csv"
+    backend_us="$(cpu_us_per_request $(( backend_after - backend_before )) "$requests")"
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$r,$t,${url[$t]},$connections,$duration,$rps,$p50,$p99,$non2xx,$errors,$cpu_us,$backend_us" >>"$csv"
   done
 done
 
@@ -245,7 +249,7 @@ done
 column_median() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {print $c}' "$csv" | median; }
 column_sum() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {s += $c} END {print s + 0}' "$csv"; }
 
-printf '%-13s %12s %10s %10s %11s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "req/s per round"
+printf '%-13s %12s %10s %10s %11s %11s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "backend us" "req/s per round"
 declare -A median_rps median_cpu
 for t in "${targets[@]}"; do
   median_rps[$t]="$(column_median "$t" 7)"
@@ -254,8 +258,8 @@ for t in "${targets[@]}"; do
   note=""
   [ "$bad" -gt 0 ] && note="  (!) $bad non-2xx/3xx responses or socket errors"
   median_cpu[$t]="$(column_median "$t" 12)"
-  printf '%-13s %12.0f %10.3f %10.3f %11.2f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" \
-    "${median_cpu[$t]}" "$per_round" "$note"
+  printf '%-13s %12.0f %10.3f %10.3f %11.2f %11.2f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" \
+    "${median_cpu[$t]}" "$(column_median "$t" 13)" "$per_round" "$note"
 done
 echo
 if wants perfgate && wants nginx; then

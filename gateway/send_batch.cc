@@ -113,7 +113,7 @@ void SendBatch::flush() {
   if (gathered > 0) {
     ++flushes_;
     sends_ += gathered;
-    sendPrepared(count);
+    sendPrepared(count, gathered);
   }
   // Each member is told what its socket took; a member told may end another one (which then is
   // not told), or add bytes to its own queue (it joins the next flush).
@@ -123,8 +123,9 @@ void SendBatch::flush() {
   sending_.clear();
 }
 
-void SendBatch::sendPrepared(size_t count) {
-  if (ring_ != nullptr) {
+void SendBatch::sendPrepared(size_t count, size_t gathered) {
+  // One send alone is cheaper as a sendmsg than as a ring submission (an idle connection's turn).
+  if (ring_ != nullptr && gathered > 1) {
     size_t slot = 0;
     while (slot < count && ring_ != nullptr) {
       const size_t first = slot;

@@ -1,9 +1,11 @@
-// The sends of one loop turn, made together. A connection with bytes to send (a client's
-// response, a backend's request head) joins the worker's batch instead of calling send itself;
+// The sends of one loop turn, made together. A connection with bytes to send (a streamed
+// response's queue, a backend's request head) joins the worker's batch instead of calling send
+// itself (a whole cache hit does not: see ClientConnection::flushWhole);
 // once the turn's callbacks have run, the batch asks each member for its bytes and sends them all:
 // with io_uring, in one io_uring_enter for the whole turn (a sendmsg operation per connection,
-// MSG_DONTWAIT, so each completes at once: taken in whole or in part, or EAGAIN); without it, in
-// one sendmsg per connection. Each member is then told what its socket took.
+// MSG_DONTWAIT, so each completes at once: taken in whole or in part, or EAGAIN); without it, or
+// when only one member has bytes, in one sendmsg per connection. Each member is then told what
+// its socket took.
 //
 // On a loaded worker a turn's many sends cost one system call instead of one each, and a backend
 // on the same CPU is woken once per turn instead of once per request: on bench/passthrough.sh
@@ -80,8 +82,9 @@ class SendBatch {
   static void onFlush(evutil_socket_t, short, void* self) noexcept;
   // Sends what is waiting now: asks each member for its bytes, sends them all, tells each.
   void flush();
-  // Sends members [0, count) of sending_, whose messages are prepared.
-  void sendPrepared(size_t count);
+  // Sends members [0, count) of sending_, whose messages are prepared (`gathered` of them have
+  // bytes).
+  void sendPrepared(size_t count, size_t gathered);
   void finish(size_t slot, long result);
 
   event* flush_event_;

@@ -9,12 +9,13 @@
 // bytes left over (a partial head, pipelined requests, body the exchange cannot take yet) are
 // kept by the connection, so an idle keep-alive connection holds no input memory and a request
 // read whole costs no allocation. Reading pauses while the connection holds a head's limit plus
-// the body read-ahead. Output goes out with the worker's other sends of the loop turn (SendBatch:
-// one io_uring call for the turn): a whole response (a cache hit) from where it is stored, when
-// nothing is queued before it; a streamed one (pass-through) from the connection's queue, where
-// the exchange puts it as it produces it, head and body together. The write event is armed only
-// while the socket does not take everything (the send timeout with it), and then writes the
-// queue itself; a response the socket takes at once costs no epoll_ctl.
+// the body read-ahead. Output has a queue of its own: a whole response (a cache hit) goes to the
+// socket at once in one sendmsg from where it is stored, when nothing is queued before it; a
+// streamed one (pass-through) is queued as the exchange produces it and sent, head and body
+// together, with the worker's other sends of the loop turn (SendBatch: one io_uring call for the
+// turn). The write event is armed only while the socket does not take everything (the send
+// timeout with it), and then writes the queue itself; a response the socket takes at once costs
+// no epoll_ctl.
 #pragma once
 
 #include <event2/buffer.h>
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "gateway/exchange/downstream.h"
@@ -80,7 +82,7 @@ class ClientConnection final : public Downstream, private BodySink, private Batc
   // BodySink (chunked request bodies, decoded into the exchange)
   void onBodyData(std::string_view data) override { exchange_->acceptBody(data); }
 
-  // BatchedSender: the whole response waiting to be sent, or what out_ holds.
+  // BatchedSender: what out_ holds.
   int sendFd() const override { return fd_; }
   size_t gatherSend(iovec* iov, size_t max) override;
   void sent(long result) override;
@@ -111,14 +113,10 @@ class ClientConnection final : public Downstream, private BodySink, private Batc
   // Arms or disarms the write event to match what out_ still holds, then does what a drained
   // queue allows (the exchange reads on, a closing connection lingers).
   void afterWrite();
-  // The exchange is done: the response sendWhole() set aside (head_scratch_ and whole_), if any,
-  // is sent with this turn's sends, or queued behind what out_ holds.
+  // Writes `parts` straight to the socket, without blocking; returns the bytes it took.
+  size_t sendNow(std::span<const std::string_view> parts);
+  // Writes the response sendWhole() set aside (head_scratch_ and whole_), if any.
   void flushWhole();
-  // A whole response waiting to be sent goes into out_ (without its first `skip` bytes), before
-  // anything else is added there or head_scratch_ is reused: by reference for a body its owner
-  // keeps alive, else copied.
-  void spillWhole(size_t skip = 0);
-  bool outputPending() const { return whole_ready_ || evbuffer_get_length(out_) > 0; }
   void linger();
   void armTimer(Timer kind, Millis timeout);
 
@@ -162,7 +160,6 @@ class ClientConnection final : public Downstream, private BodySink, private Batc
     std::string copy;
   };
   std::optional<WholeResponse> whole_;
-  bool whole_ready_ = false;  // whole_ waits in the worker's send batch (out_ is empty meanwhile)
 
   bool draining_ = false;
   bool peer_eof_ = false;     // the client half-closed its side
