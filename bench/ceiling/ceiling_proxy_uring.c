@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 enum { kBuffer = 16384, kQueue = 4096 };
 enum { kRecv = 0, kSend = 1, kAccept = 2 }; /* the low bits of an operation's user_data */
 
@@ -136,13 +138,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s PORT BACKEND_PORT\n", argv[0]);
     return 2;
   }
-  backend = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, 4096) != 0) return perror("listen"), 1;
+  backend = loopback_address(argv[2]);
+  int lfd = listen_loopback(argv[1], 0);
 
   /* Completions' work runs only when this thread asks for completions (one batch per enter). */
   struct io_uring_params params = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};

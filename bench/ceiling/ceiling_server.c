@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 enum { kMaxEvents = 256, kBuffer = 65536 };
 
 struct conn {
@@ -72,11 +74,7 @@ int main(int argc, char **argv) {
   if (response == NULL || fread(response, 1, response_len, f) != response_len) return perror(argv[2]), 1;
   fclose(f);
 
-  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, 4096) != 0) return perror("listen"), 1;
+  int lfd = listen_loopback(argv[1], SOCK_NONBLOCK), one = 1;
   int ep = epoll_create1(0);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
