@@ -96,8 +96,7 @@ void SendBatch::flush() {
   size_t gathered = 0;
   for (size_t slot = 0; slot < count; ++slot) {
     BatchedSender* sender = sending_[slot];
-    results_[slot] = 0;
-    messages_[slot].msg_iovlen = 0;
+    results_[slot] = 0;  // told 0 if it gathers nothing; kNotSent once its message is prepared
     if (sender == nullptr) continue;
     sender->batch_place_ = BatchedSender::Place::Sending;
     sender->batch_slot_ = static_cast<uint32_t>(slot);

@@ -184,10 +184,11 @@ void ClientConnection::queued() {
 
 size_t ClientConnection::gatherSend(iovec* iov, size_t max) {
   evbuffer_iovec chains[8];
-  int count = evbuffer_peek(out_, -1, nullptr, chains, static_cast<int>(std::min(max, std::size(chains))));
-  count = std::min(count, static_cast<int>(std::min(max, std::size(chains))));
+  const int room = static_cast<int>(std::min(max, std::size(chains)));
+  // evbuffer_peek says how many chains the whole queue needs, and fills the first `room`.
+  const int count = std::clamp(evbuffer_peek(out_, -1, nullptr, chains, room), 0, room);
   for (int i = 0; i < count; ++i) iov[i] = iovec{chains[i].iov_base, chains[i].iov_len};
-  return static_cast<size_t>(std::max(count, 0));
+  return static_cast<size_t>(count);
 }
 
 void ClientConnection::sent(long result) {

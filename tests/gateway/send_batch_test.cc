@@ -65,7 +65,9 @@ struct SocketPair {
 
 // A member that sends `data` (from `offset` on, in two iovecs when it can) and records each result.
 struct Member final : BatchedSender {
-  int fd = -1;
+  explicit Member(int socket = -1, std::string bytes = {}) : fd(socket), data(std::move(bytes)) {}
+
+  int fd;
   std::string data;
   size_t offset = 0;
   int asked = 0;
@@ -114,11 +116,8 @@ TEST_P(SendBatchTest, OneFlushSendsEveryMemberOnceAndEachIsTold) {
   SocketPair one, two;
   ASSERT_GE(one.far, 0);
   ASSERT_GE(two.far, 0);
-  Member a, b;
-  a.fd = one.near;
-  a.data = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
-  b.fd = two.near;
-  b.data = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  Member a(one.near, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  Member b(two.near, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   batch_->join(&a);
   batch_->join(&b);
   batch_->join(&a);  // joined twice: still asked once
@@ -139,9 +138,7 @@ TEST_P(SendBatchTest, OneFlushSendsEveryMemberOnceAndEachIsTold) {
 TEST_P(SendBatchTest, AMemberThatLeavesBeforeTheFlushIsNeitherAskedNorTold) {
   SocketPair pair;
   ASSERT_GE(pair.far, 0);
-  Member a;
-  a.fd = pair.near;
-  a.data = "never";
+  Member a(pair.near, "never");
   batch_->join(&a);
   batch_->leave(&a);
   turn();
@@ -155,11 +152,8 @@ TEST_P(SendBatchTest, AMemberEndedByAnotherOneDuringTheFlushIsNotTold) {
   SocketPair one, two;
   ASSERT_GE(one.far, 0);
   ASSERT_GE(two.far, 0);
-  Member a, b;
-  a.fd = one.near;
-  a.data = "first";
-  b.fd = two.near;
-  b.data = "second";
+  Member a(one.near, "first");
+  Member b(two.near, "second");
   a.on_sent = [&](long) { batch_->leave(&b); };  // as a client's error closing its exchange's backend connection
   batch_->join(&a);
   batch_->join(&b);
@@ -175,11 +169,8 @@ TEST_P(SendBatchTest, BytesAddedWhileAMemberIsBeingSentGoInASecondFlushOfTheSame
   SocketPair one, two;
   ASSERT_GE(one.far, 0);
   ASSERT_GE(two.far, 0);
-  Member a, b;
-  a.fd = one.near;
-  a.data = "head";
-  b.fd = two.near;
-  b.data = "b1;";
+  Member a(one.near, "head");
+  Member b(two.near, "b1;");
   // a's completion produces more for b, whose first bytes are in this flush and not yet told.
   a.on_sent = [&](long) {
     b.data += "b2;";
@@ -200,9 +191,7 @@ TEST_P(SendBatchTest, AFullSocketTakesPartThenNothing) {
   int small = 4096;
   ::setsockopt(pair.near, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
   ::setsockopt(pair.far, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  Member a;
-  a.fd = pair.near;
-  a.data.assign(8 << 20, 'x');  // far more than the two buffers hold; nobody reads
+  Member a(pair.near, std::string(8 << 20, 'x'));  // far more than the two buffers hold; nobody reads
   batch_->join(&a);
   turn();
   ASSERT_EQ(a.results.size(), 1u);
@@ -222,9 +211,7 @@ TEST_P(SendBatchTest, APeerThatResetTheConnectionGivesAnError) {
   linger reset{1, 0};
   ::setsockopt(pair.far, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(std::exchange(pair.far, -1));  // RST
-  Member a;
-  a.fd = pair.near;
-  a.data = "to nobody";
+  Member a(pair.near, "to nobody");
   for (int i = 0; i < 4 && (a.results.empty() || a.results.back() > 0); ++i) {
     batch_->join(&a);
     turn();
@@ -237,8 +224,7 @@ TEST_P(SendBatchTest, APeerThatResetTheConnectionGivesAnError) {
 TEST_P(SendBatchTest, AMemberWithNothingToSendIsToldZero) {
   SocketPair pair;
   ASSERT_GE(pair.far, 0);
-  Member a;
-  a.fd = pair.near;
+  Member a(pair.near);
   batch_->join(&a);
   turn();
   EXPECT_EQ(a.asked, 1);
