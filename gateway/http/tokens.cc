@@ -17,21 +17,10 @@ constexpr std::array<bool, 256> makeTokenTable() {
 }
 constexpr std::array<bool, 256> kToken = makeTokenTable();
 
-constexpr std::array<bool, 256> makeValueTable() {
-  std::array<bool, 256> t{};
-  t['\t'] = true;
-  for (int c = 0x20; c <= 0x7e; ++c) t[c] = true;
-  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kValue = makeValueTable();
-
 
 }  // namespace
 
 bool isTokenChar(unsigned char c) { return kToken[c]; }
-
-bool isFieldValueChar(unsigned char c) { return kValue[c]; }
 
 bool isToken(std::string_view s) {
   if (s.empty()) return false;

@@ -29,8 +29,9 @@ bool isTokenChar(unsigned char c);
 bool isToken(std::string_view s);
 
 // RFC 9110 §5.5: field values are HTAB, SP, VCHAR and obs-text; never CR, LF, NUL or another
-// control byte (reason phrases follow the same rule, §4 of RFC 9112).
-bool isFieldValueChar(unsigned char c);
+// control byte (reason phrases follow the same rule, §4 of RFC 9112). Inline: the parsers ask it
+// of every byte of every field value.
+inline bool isFieldValueChar(unsigned char c) { return (c >= 0x20 && c != 0x7f) || c == '\t'; }
 
 // 0-9, a-f, A-F.
 inline bool isHexDigit(char c) {
