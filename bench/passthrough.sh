@@ -18,6 +18,8 @@ per direction and request, what any proxy must at least do):
   ceiling        bench/ceiling/ceiling_proxy.c, epoll, one system call per receive and send
   ceiling-uring  bench/ceiling/ceiling_proxy_uring.c, the same on io_uring, the operations of
                  every connection ready at once submitted together in one io_uring_enter
+A perfgate-sendmsg target (not in the default set) is perfgate with `[server] io_uring = false`:
+the same send batch, made of one sendmsg per connection instead of one io_uring_enter.
 Rounds are interleaved (direct perfgate nginx ceiling ceiling-uring direct ...); the table shows
 per-target medians of req/s, p50 and p99 (wrk --latency), of the server's CPU per request (the
 proxy's own user + system time from /proc over the run divided by its requests; for direct, the
@@ -32,8 +34,13 @@ Options:
   --connections C    wrk connections, -t1 (default 64)
   --warmup S         seconds of unmeasured load per target before the rounds (default 2)
   --quick            1 round of 3 s, 1 s warm-up
-  --targets LIST     comma-separated subset of direct,perfgate,nginx,ceiling,ceiling-uring
-                     (default: all five)
+  --targets LIST     comma-separated subset of direct,perfgate,perfgate-sendmsg,nginx,ceiling,
+                     ceiling-uring (default: all but perfgate-sendmsg)
+  --backend KIND     sample (default): perfgate-sample-backend --threads 1; minimal: the
+                     minimal epoll server of bench/ceiling/ceiling_server.c replaying a
+                     byte-for-byte copy of the sample backend's /api/pass answer (one recv and
+                     one send per request), so that the backend's share of CPU 0 is the least
+                     any backend's can be and the proxies' own costs weigh more in the rate
   --no-build         use the binaries already in build/ instead of (re)building
   --baseline REV     also run perfgate as built from git revision REV (target "baseline", same
                      config and placement), interleaved with the others: a change measured
@@ -63,6 +70,7 @@ warmup=2
 targets_csv="direct,perfgate,nginx,ceiling,ceiling-uring"
 build=1
 baseline_rev=""
+backend_kind=sample
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -74,6 +82,7 @@ while [ $# -gt 0 ]; do
     --targets) targets_csv="${2:?--targets needs a value}"; shift 2 ;;
     --no-build) build=0; shift ;;
     --baseline) baseline_rev="${2:?--baseline needs a git revision}"; shift 2 ;;
+    --backend) backend_kind="${2:?--backend needs sample or minimal}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
   esac
@@ -83,13 +92,14 @@ for v in rounds duration connections; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "--$v wants a positive integer, got '${!v}'"
 done
 [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup wants a number of seconds, got '$warmup'"
+case "$backend_kind" in sample|minimal) ;; *) die "--backend is sample or minimal, got '$backend_kind'" ;; esac
 
 [ -n "$baseline_rev" ] && targets_csv="$targets_csv,baseline"
 IFS=',' read -r -a targets <<< "$targets_csv"
 [ ${#targets[@]} -gt 0 ] || die "--targets is empty"
 for t in "${targets[@]}"; do
-  case "$t" in direct|perfgate|nginx|ceiling|ceiling-uring|baseline) ;;
-    *) die "unknown target '$t' (direct, perfgate, nginx, ceiling, ceiling-uring)" ;; esac
+  case "$t" in direct|perfgate|perfgate-sendmsg|nginx|ceiling|ceiling-uring|baseline) ;;
+    *) die "unknown target '$t' (direct, perfgate, perfgate-sendmsg, nginx, ceiling, ceiling-uring)" ;; esac
 done
 wants() { [[ ",$targets_csv," == *",$1,"* ]]; }
 
@@ -101,6 +111,9 @@ baseline_port="${BENCH_BASELINE_PORT:-18084}"
 baseline_admin_port="${BENCH_BASELINE_ADMIN_PORT:-19902}"
 ceiling_port="${BENCH_CEILING_PORT:-18085}"
 ceiling_uring_port="${BENCH_CEILING_URING_PORT:-18086}"
+sendmsg_port="${BENCH_SENDMSG_PORT:-18087}"
+sendmsg_admin_port="${BENCH_SENDMSG_ADMIN_PORT:-19903}"
+capture_port="${BENCH_CAPTURE_PORT:-18009}"
 
 bench_init passthrough.sh
 build_dir="${BENCH_BUILD_DIR:-build-release}"
@@ -126,11 +139,11 @@ nginx_bin="$(find_bin nginx)"
 
 if [ "$build" -eq 1 ]; then
   build_targets=(perfgate-sample-backend)
-  wants perfgate && build_targets+=(perfgate)
+  { wants perfgate || wants perfgate-sendmsg; } && build_targets+=(perfgate)
   build_release "$root/$build_dir" "${build_targets[@]}"
 fi
 [ -x "$backend_bin" ] || die "$backend_bin is missing (build it, or drop --no-build)"
-if wants perfgate && [ ! -x "$perfgate_bin" ]; then
+if { wants perfgate || wants perfgate-sendmsg; } && [ ! -x "$perfgate_bin" ]; then
   die "$perfgate_bin is missing; build perfgate first, or run without it: --targets direct,nginx"
 fi
 [ -n "$baseline_rev" ] && build_baseline "$baseline_rev" "$root/$build_dir"
@@ -143,18 +156,34 @@ if wants ceiling-uring; then
   cc -O2 -Wall -Wextra -o "$root/$build_dir/bench/perfgate-ceiling-proxy-uring" "$root/bench/ceiling/ceiling_proxy_uring.c" -luring \
     || die "the io_uring relay does not compile (liburing-dev: scripts/deps.sh bench)"
 fi
+if [ "$backend_kind" = minimal ]; then
+  cc -O2 -Wall -Wextra -o "$root/$build_dir/bench/perfgate-ceiling-server" "$root/bench/ceiling/ceiling_server.c" \
+    || die "the minimal server does not compile"
+fi
 
 ports=("$backend_port" "$perfgate_port" "$admin_port" "$nginx_port")
 wants baseline && ports+=("$baseline_port" "$baseline_admin_port")
+wants perfgate-sendmsg && ports+=("$sendmsg_port" "$sendmsg_admin_port")
+[ "$backend_kind" = minimal ] && ports+=("$capture_port")
 wants ceiling && ports+=("$ceiling_port")
 wants ceiling-uring && ports+=("$ceiling_uring_port")
 check_ports "${ports[@]}"
 
 # ---------------------------------------------------------------- start the servers
-start_sample_backend "$backend_bin" "$backend_port"
 declare -A url pid_of
+if [ "$backend_kind" = minimal ]; then
+  # The sample backend's answer, captured once, replayed by the minimal server for every request.
+  start_sample_backend "$backend_bin" "$capture_port"
+  check_target "sample backend" "http://127.0.0.1:$capture_port/api/pass"
+  curl -sS --raw -i "http://127.0.0.1:$capture_port/api/pass" >"$run_dir/pass.http" || die "cannot capture /api/pass"
+  log "starting the minimal server on 127.0.0.1:$backend_port ($(wc -c <"$run_dir/pass.http") bytes per answer)"
+  bench_spawn "minimal server" "$run_dir/minimal.log" "ceiling ready" "$backend_port" \
+    "$root/$build_dir/bench/perfgate-ceiling-server" "$backend_port" "$run_dir/pass.http"
+else
+  start_sample_backend "$backend_bin" "$backend_port"
+fi
 pid_of[direct]="$spawned_pid"
-check_target "sample backend" "http://127.0.0.1:$backend_port/api/pass"
+check_target "backend" "http://127.0.0.1:$backend_port/api/pass"
 url[direct]="http://127.0.0.1:$backend_port/api/pass"
 
 if wants perfgate; then
@@ -162,6 +191,14 @@ if wants perfgate; then
   pid_of[perfgate]="$spawned_pid"
   url[perfgate]="http://127.0.0.1:$perfgate_port/api/pass"
   check_target perfgate "${url[perfgate]}"
+fi
+
+if wants perfgate-sendmsg; then
+  sed '/^\[server\]/a io_uring = false' "$root/bench/conf/pass.toml" >"$run_dir/pass-sendmsg.toml"
+  start_perfgate "$perfgate_bin" "$run_dir/pass-sendmsg.toml" "$sendmsg_port" "$sendmsg_admin_port" "127.0.0.1:$backend_port"
+  pid_of[perfgate-sendmsg]="$spawned_pid"
+  url[perfgate-sendmsg]="http://127.0.0.1:$sendmsg_port/api/pass"
+  check_target perfgate-sendmsg "${url[perfgate-sendmsg]}"
 fi
 
 if wants baseline; then
@@ -213,9 +250,14 @@ echo "timestamp,round,target,url,connections,duration_s,requests_per_s,p50_ms,p9
 echo
 echo "perfgate pass-through benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"
 echo "load: wrk -t1 -c$connections, $rounds round(s) x ${duration}s interleaved (${targets[*]}), ${warmup}s warm-up each"
-echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (perfgate-sample-backend --threads 1)"
+if [ "$backend_kind" = minimal ]; then
+  echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (the minimal server replaying the sample backend's answer)"
+else
+  echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (perfgate-sample-backend --threads 1)"
+fi
 echo "CPU placement: $placement"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 512, cache = false on the route)"
+wants perfgate-sendmsg && echo "perfgate-sendmsg: perfgate with [server] io_uring = false, same config and placement otherwise"
 wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
 wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 512 (bench/peers/nginx-pass.conf)"
 wants ceiling && echo "ceiling: the epoll relay (bench/ceiling/ceiling_proxy.c), one backend connection per client connection"
@@ -249,7 +291,7 @@ done
 column_median() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {print $c}' "$csv" | median; }
 column_sum() { awk -F, -v t="$1" -v c="$2" 'NR > 1 && $3 == t {s += $c} END {print s + 0}' "$csv"; }
 
-printf '%-13s %12s %10s %10s %11s %11s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "backend us" "req/s per round"
+printf '%-16s %12s %10s %10s %11s %11s   %s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "backend us" "req/s per round"
 declare -A median_rps median_cpu
 for t in "${targets[@]}"; do
   median_rps[$t]="$(column_median "$t" 7)"
@@ -258,7 +300,7 @@ for t in "${targets[@]}"; do
   note=""
   [ "$bad" -gt 0 ] && note="  (!) $bad non-2xx/3xx responses or socket errors"
   median_cpu[$t]="$(column_median "$t" 12)"
-  printf '%-13s %12.0f %10.3f %10.3f %11.2f %11.2f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" \
+  printf '%-16s %12.0f %10.3f %10.3f %11.2f %11.2f   %s%s\n' "$t" "${median_rps[$t]}" "$(column_median "$t" 8)" "$(column_median "$t" 9)" \
     "${median_cpu[$t]}" "$(column_median "$t" 13)" "$per_round" "$note"
 done
 echo
@@ -280,6 +322,10 @@ for limit in ceiling ceiling-uring; do
       'BEGIN {printf "%s / nginx: %.2fx (what a proxy making at least the relay system calls can reach over nginx here)\n", l, a / n}'
   fi
 done
+if wants perfgate && wants perfgate-sendmsg; then
+  awk -v p="${median_rps[perfgate]}" -v b="${median_rps[perfgate-sendmsg]}" \
+    'BEGIN {printf "perfgate / perfgate-sendmsg (median req/s): %.3fx\n", p / b}'
+fi
 if wants perfgate && wants baseline; then
   awk -v p="${median_rps[perfgate]}" -v b="${median_rps[baseline]}" \
     'BEGIN {printf "perfgate / baseline (median req/s): %.3fx\n", p / b}'
