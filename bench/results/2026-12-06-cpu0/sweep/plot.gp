@@ -1,0 +1,30 @@
+set terminal pngcairo size 1400,720 font 'sans,10'
+set output '/work/main/build-release/bench/run-20261206-162159/plot.png'
+set multiplot layout 2,2 title "perfgate bench/run, 2026-12-06T16:22:00Z, 2 CPUs, SLO p99 200 ms"
+set logscale x
+set xlabel 'connections'
+set grid
+set key outside right top
+set datafile missing 'NaN'
+targets = "direct perfgate nginx varnish haproxy trafficserver"
+set title 'pass: throughput'
+set ylabel 'req/s'
+unset logscale y
+set yrange [0:*]
+plot for [i=1:words(targets)] '/work/main/build-release/bench/run-20261206-162159/plot-pass.dat' using 1:(column(2*i)) with linespoints title word(targets, i)
+set title 'pass: p99 latency'
+set ylabel 'p99 ms'
+set logscale y
+set yrange [*:*]
+plot for [i=1:words(targets)] '/work/main/build-release/bench/run-20261206-162159/plot-pass.dat' using 1:(column(2*i+1)) with linespoints title word(targets, i)
+set title 'mixed: throughput'
+set ylabel 'req/s'
+unset logscale y
+set yrange [0:*]
+plot for [i=1:words(targets)] '/work/main/build-release/bench/run-20261206-162159/plot-mixed.dat' using 1:(column(2*i)) with linespoints title word(targets, i)
+set title 'mixed: p99 latency'
+set ylabel 'p99 ms'
+set logscale y
+set yrange [*:*]
+plot for [i=1:words(targets)] '/work/main/build-release/bench/run-20261206-162159/plot-mixed.dat' using 1:(column(2*i+1)) with linespoints title word(targets, i)
+unset multiplot
