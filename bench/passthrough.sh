@@ -102,6 +102,7 @@ for t in "${targets[@]}"; do
     *) die "unknown target '$t' (direct, perfgate, perfgate-sendmsg, nginx, ceiling, ceiling-uring)" ;; esac
 done
 wants() { [[ ",$targets_csv," == *",$1,"* ]]; }
+wants_perfgate_binary() { wants perfgate || wants perfgate-sendmsg; }
 
 backend_port="${BENCH_BACKEND_PORT:-18000}"
 perfgate_port="${BENCH_PERFGATE_PORT:-18080}"
@@ -139,11 +140,11 @@ nginx_bin="$(find_bin nginx)"
 
 if [ "$build" -eq 1 ]; then
   build_targets=(perfgate-sample-backend)
-  { wants perfgate || wants perfgate-sendmsg; } && build_targets+=(perfgate)
+  wants_perfgate_binary && build_targets+=(perfgate)
   build_release "$root/$build_dir" "${build_targets[@]}"
 fi
 [ -x "$backend_bin" ] || die "$backend_bin is missing (build it, or drop --no-build)"
-if { wants perfgate || wants perfgate-sendmsg; } && [ ! -x "$perfgate_bin" ]; then
+if wants_perfgate_binary && [ ! -x "$perfgate_bin" ]; then
   die "$perfgate_bin is missing; build perfgate first, or run without it: --targets direct,nginx"
 fi
 [ -n "$baseline_rev" ] && build_baseline "$baseline_rev" "$root/$build_dir"
@@ -250,11 +251,9 @@ echo "timestamp,round,target,url,connections,duration_s,requests_per_s,p50_ms,p9
 echo
 echo "perfgate pass-through benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"
 echo "load: wrk -t1 -c$connections, $rounds round(s) x ${duration}s interleaved (${targets[*]}), ${warmup}s warm-up each"
-if [ "$backend_kind" = minimal ]; then
-  echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (the minimal server replaying the sample backend's answer)"
-else
-  echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store (perfgate-sample-backend --threads 1)"
-fi
+backend_label="perfgate-sample-backend --threads 1"
+[ "$backend_kind" = minimal ] && backend_label="the minimal server replaying the sample backend's answer"
+echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store ($backend_label)"
 echo "CPU placement: $placement"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 512, cache = false on the route)"
 wants perfgate-sendmsg && echo "perfgate-sendmsg: perfgate with [server] io_uring = false, same config and placement otherwise"

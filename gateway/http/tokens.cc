@@ -17,7 +17,6 @@ constexpr std::array<bool, 256> makeTokenTable() {
 }
 constexpr std::array<bool, 256> kToken = makeTokenTable();
 
-
 }  // namespace
 
 bool isTokenChar(unsigned char c) { return kToken[c]; }
