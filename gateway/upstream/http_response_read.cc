@@ -1,7 +1,6 @@
 // HttpUpstreamPool reading a response: the head through the strict parser, the body by its
-// framing (length, chunked, until close) into the transfer's pending buffer under backpressure,
-// and the end of the response, where a connection is kept only when provably clean.
-#include <event2/buffer.h>
+// framing (length, chunked, until close) to the observer under backpressure, and the end of the
+// response, where a connection is kept only when provably clean.
 #include <event2/event.h>
 #include <sys/socket.h>
 #include <spdlog/spdlog.h>
@@ -16,11 +15,9 @@ namespace perfgate {
 namespace {
 
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
-constexpr size_t kPendingHighWater = 64 * 1024;  // decoded body waiting for the client
-constexpr size_t kInputHighWater = 256 * 1024;   // raw bytes read and not yet taken
-constexpr size_t kReadChunk = 16 * 1024;         // the most one recv takes (as bufferevent read: larger
-                                                 // reads let the kernel grow the receive buffer, and
-                                                 // read further ahead of a slow client)
+constexpr size_t kReadChunk = 16 * 1024;  // the most one recv takes (as bufferevent read: larger
+                                          // reads let the kernel grow the receive buffer, and
+                                          // read further ahead of a slow client)
 
 }  // namespace
 
@@ -36,57 +33,60 @@ void HttpUpstreamPool::stopReading(HttpConnection* c) {
   c->reading = false;
 }
 
-// One recv into the input buffer (no FIONREAD first, as evbuffer_read does), then the bytes are
-// taken as bufferevent's read callback took them. A read that returns less than it asked for
-// found the socket empty.
+// One recv (no FIONREAD first). With nothing left over from before, it reads into the worker's
+// buffer and the response is taken from there; what the transfer does not take is kept by the
+// connection. Reading stops while the observer cannot take more (deliver), so what is kept is at
+// most a read's worth beyond a partial head. A read that returns less than it asked for found
+// the socket empty.
 void HttpUpstreamPool::onReadable(evutil_socket_t fd, short, void* connection) noexcept {
   auto* c = static_cast<HttpConnection*>(connection);
-  evbuffer* in = bufferevent_get_input(c->bev);
-  size_t have = evbuffer_get_length(in);
-  if (have < kInputHighWater) {
-    size_t want = std::min(kReadChunk, kInputHighWater - have);
-    evbuffer_iovec space;
-    if (evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), &space, 1) < 1) {
-      c->pool->onConnectionLost(c, true);
-      return;
+  thread_local std::string worker_buffer(kReadChunk, '\0');
+  const bool direct = c->input().empty();
+  char* at = worker_buffer.data();
+  if (!direct) {
+    if (c->in_pos > 0) {  // what was taken goes before more is read behind the rest
+      c->in.erase(0, c->in_pos);
+      c->in_pos = 0;
     }
-    ssize_t n = ::recv(fd, space.iov_base, std::min(space.iov_len, want), 0);
-    if (n > 0) {
-      space.iov_len = static_cast<size_t>(n);
-      evbuffer_commit_space(in, &space, 1);
-      c->drained = static_cast<size_t>(n) < want;
-    } else {
-      evbuffer_commit_space(in, &space, 0);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-      stopReading(c);  // the end of the stream stays readable
-      c->pool->onConnectionLost(c, n < 0);
-      return;
-    }
-  } else {
-    stopReading(c);  // full: resumed once the transfer took what is here
+    c->in.resize(c->in.size() + kReadChunk);
+    at = c->in.data() + c->in.size() - kReadChunk;
   }
+  ssize_t n = ::recv(fd, at, kReadChunk, 0);
+  if (!direct) c->in.resize(c->in.size() - kReadChunk + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  if (n <= 0) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    stopReading(c);  // the end of the stream stays readable
+    c->pool->onConnectionLost(c, n < 0);
+    return;
+  }
+  c->drained = static_cast<size_t>(n) < kReadChunk;
+  HttpUpstreamPool* pool = c->pool;
   if (c->transfer == nullptr) {
     // Bytes on an idle connection: the backend is out of step with us. Drop the connection.
-    HttpUpstreamPool* pool = c->pool;
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) pool->countClose(UpstreamClose::Unsolicited);
+    pool->countClose(UpstreamClose::Unsolicited);
     pool->idle_.erase(std::remove(pool->idle_.begin(), pool->idle_.end(), c), pool->idle_.end());
     pool->closeConnection(c);
     return;
   }
-  HttpTransfer* t = c->transfer;
-  c->pool->readResponse(c);
-  // Reading goes on while the transfer takes what is read and its client keeps up.
-  if (c->transfer == t && !c->reading && !t->receive_paused_ && evbuffer_get_length(in) < kInputHighWater) {
-    startReading(c);
+  if (!direct) {
+    pool->readResponse(c);
+    return;
   }
+  c->direct = std::string_view(at, static_cast<size_t>(n));
+  c->reading_direct = true;
+  pool->readResponse(c);
+  c->reading_direct = false;
+  if (!c->dead && !c->direct.empty()) c->in.assign(c->direct);  // left over: the connection keeps it
+  c->direct = {};
 }
 
-bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
+bool HttpUpstreamPool::parseHead(HttpConnection* c, bool& failed) {
+  HttpTransfer* t = c->transfer;
   failed = false;
-  size_t length = evbuffer_get_length(in);
+  std::string_view input = c->input();
+  size_t length = input.size();
   size_t window = std::min(length, kMaxResponseHeadBytes);
-  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(window)));
-  std::string_view view(data, window);
+  std::string_view view = input.substr(0, window);
   size_t from = t->head_scan_ > 3 ? t->head_scan_ - 3 : 0;
   size_t end = view.find("\r\n\r\n", from);
   if (end == std::string_view::npos) {
@@ -101,7 +101,7 @@ bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
     failed = true;
     return false;
   }
-  evbuffer_drain(in, end + 4);
+  c->consume(end + 4);
 
   // RFC 9112 §6.3, in order: no body for HEAD, 1xx, 204, 304; chunked; Content-Length;
   // otherwise the body runs until the connection closes.
@@ -131,15 +131,14 @@ bool HttpUpstreamPool::parseHead(HttpTransfer* t, evbuffer* in, bool& failed) {
 
 void HttpUpstreamPool::readResponse(HttpConnection* c) {
   HttpTransfer* t = c->transfer;
-  evbuffer* in = bufferevent_get_input(c->bev);
-  if (evbuffer_get_length(in) > 0 && !t->response_started_) t->response_started_ = true;
+  if (!c->input().empty()) t->response_started_ = true;
   t->armTimer(config_.response_timeout);
 
   while (t->head_.status == 0 || t->head_.status < 200) {
-    if (evbuffer_get_length(in) == 0) return;
+    if (c->input().empty()) return;
     bool failed = false;
     t->head_.status = 0;
-    if (!parseHead(t, in, failed)) {
+    if (!parseHead(c, failed)) {
       if (failed) finish(t, UpstreamResult::BadResponse, "invalid response head from upstream");
       return;
     }
@@ -160,26 +159,48 @@ void HttpUpstreamPool::readResponse(HttpConnection* c) {
     if (t->observer_ != nullptr) t->observer_->onUpstreamHeaders(t->head_);
     if (c->transfer != t) return;
   }
+  deliver(c);
+}
 
-  // Move body bytes from the socket into `pending_`, decoded, while the client keeps up.
-  while (!t->body_complete_ && evbuffer_get_length(t->pending_) < kPendingHighWater) {
-    size_t available = evbuffer_get_length(in);
-    if (available == 0) break;
+bool HttpUpstreamPool::offer(HttpConnection* c, std::string_view data) {
+  HttpTransfer* t = c->transfer;
+  if (t->observer_ == nullptr) return false;
+  if (!t->observer_->onUpstreamData(data)) {
+    t->receive_paused_ = true;
+    evtimer_del(t->timer_);
+    stopReading(c);
+    return false;
+  }
+  // The exchange may have ended while it took the data (a body transform that failed cancels the
+  // transfer, and closes the connection under us): nothing more to read or deliver.
+  return c->transfer == t && t->observer_ != nullptr;
+}
+
+void HttpUpstreamPool::deliver(HttpConnection* c) {
+  HttpTransfer* t = c->transfer;
+  // Body bytes go to the observer from where they were read (decoded first when chunked), while
+  // it takes them; what it does not take stays where it is until resumeReceive().
+  for (;;) {
+    if (!t->pending_.empty()) {
+      if (!offer(c, t->pending_)) return;
+      t->pending_.clear();
+    }
+    if (t->body_complete_) break;
+    std::string_view input = c->input();
+    if (input.empty()) break;
     switch (t->framing_) {
       case HttpTransfer::Framing::Length: {
-        size_t take = static_cast<size_t>(std::min<uint64_t>(available, t->remaining_));
-        evbuffer_remove_buffer(in, t->pending_, take);
-        t->remaining_ -= take;
+        std::string_view part = input.substr(0, static_cast<size_t>(std::min<uint64_t>(input.size(), t->remaining_)));
+        if (!offer(c, part)) return;
+        c->consume(part.size());
+        t->remaining_ -= part.size();
         t->body_complete_ = t->remaining_ == 0;
         break;
       }
       case HttpTransfer::Framing::Chunked: {
-        evbuffer_iovec segment;
-        if (evbuffer_peek(in, -1, nullptr, &segment, 1) < 1) break;
         size_t consumed = 0;
-        ParseStatus status = t->chunked_->decode(
-            std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len), consumed, *t);
-        evbuffer_drain(in, consumed);
+        ParseStatus status = t->chunked_->decode(input, consumed, *t);
+        c->consume(consumed);
         if (status == ParseStatus::Error) {
           finish(t, UpstreamResult::Truncated, "invalid chunked framing from upstream");
           return;
@@ -188,44 +209,25 @@ void HttpUpstreamPool::readResponse(HttpConnection* c) {
         break;
       }
       case HttpTransfer::Framing::UntilClose:
-        evbuffer_remove_buffer(in, t->pending_, available);
-        t->body_complete_ = c->eof;
+        if (!offer(c, input)) return;
+        c->consume(input.size());
         break;
       case HttpTransfer::Framing::None:
         t->body_complete_ = true;
         break;
     }
   }
-  deliver(c);
-}
-
-void HttpUpstreamPool::deliver(HttpConnection* c) {
-  HttpTransfer* t = c->transfer;
-  while (evbuffer_get_length(t->pending_) > 0) {
-    evbuffer_iovec segment;
-    evbuffer_peek(t->pending_, -1, nullptr, &segment, 1);
-    if (t->observer_ == nullptr) return;
-    if (!t->observer_->onUpstreamData(std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len))) {
-      t->receive_paused_ = true;
-      evtimer_del(t->timer_);
-      stopReading(c);
-      return;
-    }
-    evbuffer_drain(t->pending_, segment.iov_len);
-  }
-  // The exchange may have ended while it took the data (a body transform that failed cancels the
-  // transfer, and closes the connection under us): nothing more to read or deliver.
   if (t->observer_ == nullptr) return;
   if (t->body_complete_) {
     if (!t->body_sent_) t->reusable_ = false;  // the backend answered before taking the whole body
     // The response ended at its framing: anything after it, already read or waiting in the
     // socket, means the backend and we disagree about where responses end. This response may
     // itself be the wrong one: it is kept out of the cache and the connection is closed.
-    bool overrun = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+    bool overrun = !c->input().empty();
     // A read that found the socket empty saw what a peek now would (bytes arriving later are
     // found before the connection is used again: takeIdle()); else the socket is asked.
     if (!overrun && !c->eof && !c->drained) {
-      SocketRest rest = peekSocket(bufferevent_getfd(c->bev));
+      SocketRest rest = peekSocket(c->fd);
       overrun = rest == SocketRest::Bytes;
       if (rest == SocketRest::Closed) t->reusable_ = false;
     }
@@ -237,10 +239,7 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
     finish(t, UpstreamResult::Ok, "");
     return;
   }
-  // More may already be buffered (we stopped at the pending high-water mark).
-  if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-    readResponse(c);
-  } else if (c->eof) {
+  if (c->eof) {
     if (t->framing_ == HttpTransfer::Framing::UntilClose) {
       t->reusable_ = false;
       finish(t, UpstreamResult::Ok, "");

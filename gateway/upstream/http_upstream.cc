@@ -1,12 +1,12 @@
 #include "gateway/upstream/http_upstream.h"
 
-#include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -50,30 +50,45 @@ std::unique_ptr<UpstreamPool> makeUpstreamPool(event_base* base, SendBatch& send
   return std::make_unique<HttpUpstreamPool>(base, sends, config, workers);
 }
 
-int HttpConnection::sendFd() const { return bufferevent_getfd(bev); }
+size_t HttpConnection::unsent() const {
+  size_t head = transfer != nullptr ? transfer->request_head_.size() - head_sent : 0;
+  return head + out.size() - out_pos;
+}
 
 size_t HttpConnection::gatherSend(iovec* iov, size_t max) {
-  if (transfer == nullptr || max == 0 || transfer->request_head_.empty()) return 0;
-  iov[0] = iovec{transfer->request_head_.data(), transfer->request_head_.size()};
-  return 1;
+  size_t count = 0;
+  if (transfer != nullptr && head_sent < transfer->request_head_.size() && count < max) {
+    iov[count++] = iovec{transfer->request_head_.data() + head_sent, transfer->request_head_.size() - head_sent};
+  }
+  if (out_pos < out.size() && count < max) iov[count++] = iovec{out.data() + out_pos, out.size() - out_pos};
+  return count;
 }
 
-void HttpConnection::sent(long result) { pool->headSent(this, result); }
+void HttpConnection::sent(long result) { pool->requestSent(this, result); }
+
+void HttpConnection::consume(size_t n) {
+  if (reading_direct) {
+    direct.remove_prefix(n);
+    return;
+  }
+  in_pos += n;
+  if (in_pos == in.size()) {  // all taken: the next read goes to the worker's buffer again
+    in = std::string();
+    in_pos = 0;
+  }
+}
 
 HttpTransfer::HttpTransfer(HttpUpstreamPool* pool)
-    : pool_(pool), timer_(evtimer_new(pool->base_, &HttpTransfer::onTimeout, this)), pending_(evbuffer_new()) {}
+    : pool_(pool), timer_(evtimer_new(pool->base_, &HttpTransfer::onTimeout, this)) {}
 
-HttpTransfer::~HttpTransfer() {
-  event_free(timer_);
-  evbuffer_free(pending_);
-}
+HttpTransfer::~HttpTransfer() { event_free(timer_); }
 
 void HttpTransfer::armTimer(Millis timeout) {
   timeval tv = toTimeval(timeout);
   evtimer_add(timer_, &tv);
 }
 
-void HttpTransfer::onBodyData(std::string_view data) { evbuffer_add(pending_, data.data(), data.size()); }
+void HttpTransfer::onBodyData(std::string_view data) { pending_.append(data); }
 
 void HttpTransfer::onTimeout(evutil_socket_t, short, void* self) noexcept {
   auto* t = static_cast<HttpTransfer*>(self);
@@ -189,8 +204,8 @@ HttpConnection* HttpUpstreamPool::takeIdle() {
     // or still in the socket) belong to no request; they would be taken for the next response.
     // Asked even when the loop's poll reported nothing for it: a response whose last read found
     // no more data may still be followed by the backend's FIN, or by bytes sent after that poll.
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-      SocketRest rest = peekSocket(bufferevent_getfd(c->bev));
+    if (c->input().empty()) {
+      SocketRest rest = peekSocket(c->fd);
       if (rest == SocketRest::Nothing) return c;
       if (rest == SocketRest::Bytes) countClose(UpstreamClose::Unsolicited);
     } else {
@@ -222,39 +237,34 @@ void HttpUpstreamPool::dispatch(HttpTransfer* t) {
 }
 
 HttpConnection* HttpUpstreamPool::connect() {
-  bufferevent* bev = bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE);
-  if (bev == nullptr) return nullptr;
-  auto* c = new HttpConnection();
-  c->pool = this;
-  c->bev = bev;
-  c->generation = generation_;
-  bufferevent_setcb(bev, nullptr, &HttpUpstreamPool::onWrite, &HttpUpstreamPool::onEvent, c);
-  bufferevent_setwatermark(bev, EV_WRITE, kOutputHighWater / 2, 0);
-  ++open_;
-  backendConnections().fetch_add(1, std::memory_order_relaxed);
-  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&config_.address),
-                                 static_cast<int>(config_.address_length)) != 0) {
-    // An immediate failure (e.g. ECONNREFUSED on loopback) is reported through onEvent.
-    if (bufferevent_getfd(bev) < 0) {
-      --open_;
-      backendConnections().fetch_sub(1, std::memory_order_relaxed);
-      bufferevent_free(bev);
-      delete c;
-      return nullptr;
-    }
-  }
-  evutil_socket_t fd = bufferevent_getfd(bev);
+  const auto* address = reinterpret_cast<const sockaddr*>(&config_.address);
+  evutil_socket_t fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  // The bufferevent writes (and reports the connect); reading is the connection's own event,
-  // started once connected (onEvent).
+  auto* c = new HttpConnection();
+  c->pool = this;
+  c->fd = fd;
+  c->generation = generation_;
   c->read_event = event_new(base_, fd, EV_READ | EV_PERSIST, &HttpUpstreamPool::onReadable, c);
-  bufferevent_enable(bev, EV_WRITE);
+  c->write_event = event_new(base_, fd, EV_WRITE, &HttpUpstreamPool::onWritable, c);
+  ++open_;
+  backendConnections().fetch_add(1, std::memory_order_relaxed);
+  // The write event reports the connect's end; a connect that fails at once (ECONNREFUSED on
+  // loopback) is reported the same way, from the loop, never inside this call.
+  if (::connect(fd, address, static_cast<socklen_t>(config_.address_length)) != 0 && errno != EINPROGRESS) {
+    c->connect_error = errno;
+    event_active(c->write_event, EV_WRITE, 0);
+  } else {
+    event_add(c->write_event, nullptr);
+  }
+  c->write_armed = true;
   return c;
 }
 
 void HttpUpstreamPool::attach(HttpTransfer* t, HttpConnection* c) {
   c->transfer = t;
+  c->head_sent = 0;
   t->connection_ = c;
   if (!c->connected) {
     t->armTimer(config_.connect_timeout);
@@ -266,33 +276,53 @@ void HttpUpstreamPool::attach(HttpTransfer* t, HttpConnection* c) {
 void HttpUpstreamPool::sendRequest(HttpConnection* c) {
   HttpTransfer* t = c->transfer;
   t->body_sent_ = !t->has_body_;
-  // A head without a body, nothing queued before it (the connection is between requests): sent
-  // with this turn's other sends, straight from the transfer, and only what the socket does not
-  // take is queued (headSent). Saves the write event's add and remove (two epoll_ctl calls) and a
-  // loop turn per request. A body follows its head through the connection's output queue.
-  if (!t->has_body_ && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-    sends_.join(c);
-    return;
-  }
-  bufferevent_write(c->bev, t->request_head_.data(), t->request_head_.size());
+  // Sent with this turn's other sends, straight from the transfer (the head) and the
+  // connection's output (as much body as the client has provided): a head without a body costs
+  // no copy, and no write event unless the socket does not take it whole.
   if (t->has_body_) pumpRequestBody(c);
+  if (c->transfer == t && !c->write_armed) sends_.join(c);
 }
 
-void HttpUpstreamPool::headSent(HttpConnection* c, long result) {
-  if (c->transfer == nullptr) return;  // not reached: a connection leaves the batch as it closes
-  std::string_view head = c->transfer->request_head_;
-  if (result > 0) head.remove_prefix(std::min(head.size(), static_cast<size_t>(result)));
-  // The rest, after a short send, EAGAIN or an error: the output queue writes it, or meets the
-  // error again and reports it (as does the read, for a backend that closed).
-  if (!head.empty()) bufferevent_write(c->bev, head.data(), head.size());
+void HttpUpstreamPool::requestSent(HttpConnection* c, long result) {
+  if (result > 0) {
+    auto taken = static_cast<size_t>(result);
+    if (c->transfer != nullptr) {
+      size_t head = std::min(taken, c->transfer->request_head_.size() - c->head_sent);
+      c->head_sent += head;
+      taken -= head;
+    }
+    c->out_pos += taken;
+    if (c->out_pos == c->out.size()) {
+      c->out.clear();
+      c->out_pos = 0;
+    }
+  } else if (result < 0 && result != -EAGAIN && result != -EINTR) {
+    errno = static_cast<int>(-result);
+    onConnectionLost(c, true);  // the backend is gone (reset, broken pipe)
+    return;
+  }
+  // What the socket did not take waits for it to be writable; then the batch sends it.
+  if (c->unsent() > 0 && !c->write_armed) {
+    event_add(c->write_event, nullptr);
+    c->write_armed = true;
+  }
+  HttpTransfer* t = c->transfer;
+  if (t != nullptr && !t->body_sent_ && result > 0) {
+    t->armTimer(config_.response_timeout);  // the backend takes the body: it is alive
+    pumpRequestBody(c);
+  }
 }
 
 void HttpUpstreamPool::pumpRequestBody(HttpConnection* c) {
   HttpTransfer* t = c->transfer;
   if (t == nullptr || t->body_sent_ || t->send_paused_ || t->observer_ == nullptr) return;
-  evbuffer* out = bufferevent_get_output(c->bev);
+  if (c->out_pos > 0) {  // what was sent goes before more is added behind the rest
+    c->out.erase(0, c->out_pos);
+    c->out_pos = 0;
+  }
+  const size_t before = c->out.size();
   char buffer[kBodyChunk];
-  while (evbuffer_get_length(out) < kOutputHighWater) {
+  while (c->out.size() < kOutputHighWater) {
     size_t n = t->observer_->onUpstreamReadBody(buffer, sizeof buffer);
     if (n == kBodyAbort) {
       finish(t, UpstreamResult::SendFailed, "the client's request body broke off");
@@ -301,44 +331,47 @@ void HttpUpstreamPool::pumpRequestBody(HttpConnection* c) {
     if (n == kBodyPause) {
       t->send_paused_ = true;
       evtimer_del(t->timer_);  // waiting for the client now; its own timeout applies
-      return;
+      break;
     }
     if (n == 0) {
-      if (t->chunked_body_) evbuffer_add(out, "0\r\n\r\n", 5);
+      if (t->chunked_body_) c->out.append("0\r\n\r\n");
       t->body_sent_ = true;
-      return;
+      break;
     }
     t->body_started_ = true;
     if (t->chunked_body_) {
-      appendChunk(out, buffer, n);
+      appendChunk(c->out, buffer, n);
     } else {
-      evbuffer_add(out, buffer, n);
+      c->out.append(buffer, n);
     }
   }
+  if (c->out.size() > before && !c->write_armed) sends_.join(c);
 }
 
-void HttpUpstreamPool::onWrite(bufferevent*, void* connection) noexcept {
+void HttpUpstreamPool::onWritable(evutil_socket_t fd, short, void* connection) noexcept {
   auto* c = static_cast<HttpConnection*>(connection);
-  if (c->transfer != nullptr && !c->transfer->body_sent_) {
-    c->transfer->armTimer(c->pool->config_.response_timeout);
-    c->pool->pumpRequestBody(c);
-  }
-}
-
-void HttpUpstreamPool::onEvent(bufferevent*, short events, void* connection) noexcept {
-  auto* c = static_cast<HttpConnection*>(connection);
-  HttpUpstreamPool* pool = c->pool;
-  if (events & BEV_EVENT_CONNECTED) {
-    c->connected = true;
-    startReading(c);
-    if (c->transfer != nullptr) {
-      c->transfer->armTimer(pool->config_.response_timeout);
-      pool->sendRequest(c);
+  c->write_armed = false;
+  if (!c->connected) {
+    int error = c->connect_error;
+    socklen_t length = sizeof error;
+    if (error == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    if (error != 0) {
+      errno = error;
+      c->pool->onConnectionLost(c, true);
+      return;
     }
+    c->pool->connected(c);
     return;
   }
-  if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-    pool->onConnectionLost(c, (events & BEV_EVENT_ERROR) != 0);
+  c->pool->sends_.join(c);  // the rest of the request goes with this turn's sends
+}
+
+void HttpUpstreamPool::connected(HttpConnection* c) {
+  c->connected = true;
+  startReading(c);
+  if (c->transfer != nullptr) {
+    c->transfer->armTimer(config_.response_timeout);
+    sendRequest(c);
   }
 }
 
@@ -381,9 +414,12 @@ void HttpUpstreamPool::onConnectionLost(HttpConnection* c, bool error) {
 void HttpUpstreamPool::finish(HttpTransfer* t, UpstreamResult result, const char* detail) {
   evtimer_del(t->timer_);
   if (HttpConnection* c = t->connection_) {
+    // Kept only when the request went out whole: the backend answered before taking all of it,
+    // and the rest would reach it as the start of the next request.
+    bool sent_whole = c->unsent() == 0;
     t->connection_ = nullptr;
     c->transfer = nullptr;
-    if (result == UpstreamResult::Ok && t->reusable_ && !c->eof) {
+    if (result == UpstreamResult::Ok && t->reusable_ && !c->eof && sent_whole) {
       c->reused = true;
       release(c);
     } else {
@@ -421,14 +457,16 @@ void HttpUpstreamPool::publishGauges() {
 
 void HttpUpstreamPool::closeConnection(HttpConnection* c) {
   sends_.leave(c);
-  if (c->read_event != nullptr) {
+  if (c->fd >= 0) {
     event_free(c->read_event);
-    c->read_event = nullptr;
-    c->reading = false;
-  }
-  if (c->bev != nullptr) {
-    bufferevent_free(c->bev);
-    c->bev = nullptr;
+    event_free(c->write_event);
+    c->read_event = c->write_event = nullptr;
+    c->reading = c->write_armed = false;
+    evutil_closesocket(c->fd);
+    c->fd = -1;
+    c->in = std::string();
+    c->out = std::string();
+    c->in_pos = c->out_pos = 0;
     --open_;
     backendConnections().fetch_sub(1, std::memory_order_relaxed);
   }
@@ -467,7 +505,7 @@ void HttpUpstreamPool::recycle(HttpTransfer* t) {
   t->framing_ = HttpTransfer::Framing::None;
   t->remaining_ = 0;
   t->chunked_.reset();
-  evbuffer_drain(t->pending_, evbuffer_get_length(t->pending_));
+  t->pending_.clear();
   if (free_transfers_.size() < kMaxFreeTransfers) {
     free_transfers_.push_back(t);
   } else {

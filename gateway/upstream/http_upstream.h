@@ -1,16 +1,23 @@
-// Upstream pool for plain-HTTP backends: a small HTTP/1.1 client over bufferevents, one pool per
+// Upstream pool for plain-HTTP backends: a small HTTP/1.1 client on plain events, one pool per
 // (worker, upstream). Connections are kept alive and reused; at most max_connections (this
 // worker's share) are open, further requests queue. Bodies stream both ways with backpressure:
 // the response is read only while the client keeps up, the request body is sent only as the
 // client provides it.
+//
+// The sockets are driven as the client side's are (ClientConnection): one recv per readable
+// event, into the worker's buffer when the connection holds nothing from before; the response
+// head is parsed there and body bytes are handed to the exchange from there, so only what the
+// exchange could not take yet (or a partial head) is kept by the connection. Request bytes (the
+// head, then the body as the client provides it) are sent with the worker's other sends of the
+// loop turn (SendBatch); the write event is armed only while the socket does not take them all.
 #pragma once
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/http/chunked_decoder.h"
@@ -59,23 +66,40 @@ class HttpTransfer final : public UpstreamTransfer, private BodySink {
   Framing framing_ = Framing::None;
   uint64_t remaining_ = 0;  // Framing::Length
   std::optional<ChunkedDecoder> chunked_;
-  evbuffer* pending_;  // decoded response body not yet taken by the observer
+  std::string pending_;  // chunked: body decoded and not yet taken by the observer
   bool body_complete_ = false;
   bool reusable_ = false;  // the connection may carry another request afterwards
 };
 
 // One connection to the backend; carries at most one transfer at a time.
 struct HttpConnection final : BatchedSender {
-  // BatchedSender: the request head, sent with the worker's other sends of the turn.
-  int sendFd() const override;
+  // BatchedSender: what is left to send of the request (head, then body).
+  int sendFd() const override { return fd; }
   size_t gatherSend(iovec* iov, size_t max) override;
   void sent(long result) override;
 
+  // The response bytes read and not yet taken (in the worker's buffer during onReadable, else
+  // in `in`), and taking them.
+  std::string_view input() const { return reading_direct ? direct : std::string_view(in).substr(in_pos); }
+  void consume(size_t n);
+  // Request bytes not sent yet: the rest of the transfer's head, and `out`.
+  size_t unsent() const;
+
   HttpUpstreamPool* pool = nullptr;
-  bufferevent* bev = nullptr;     // connects and writes; its input buffer holds what was read
-  event* read_event = nullptr;    // reads: one recv per readable event (HttpUpstreamPool::onReadable)
+  evutil_socket_t fd = -1;
+  event* read_event = nullptr;    // EV_READ, persistent, while reading
+  event* write_event = nullptr;   // EV_WRITE: the connect, then while the socket refuses request bytes
   bool reading = false;
+  bool write_armed = false;
+  int connect_error = 0;          // a connect that failed at once, reported from the write event
   bool drained = false;           // the latest recv found the socket empty (it took less than it asked)
+  std::string in;                 // response bytes left over between events
+  size_t in_pos = 0;              // of in, taken
+  std::string_view direct;        // while onReadable processes the worker's buffer: its rest
+  bool reading_direct = false;
+  size_t head_sent = 0;           // of the transfer's request head
+  std::string out;                // request body bytes not sent yet (from out_pos)
+  size_t out_pos = 0;
   HttpTransfer* transfer = nullptr;
   bool connected = false;
   unsigned generation = 0;  // the pool's address generation when it connected
@@ -98,8 +122,7 @@ class HttpUpstreamPool final : public UpstreamPool {
   friend class HttpTransfer;
   friend struct HttpConnection;
   static void onReadable(evutil_socket_t, short, void* connection) noexcept;
-  static void onWrite(bufferevent* bev, void* connection) noexcept;
-  static void onEvent(bufferevent* bev, short events, void* connection) noexcept;
+  static void onWritable(evutil_socket_t, short, void* connection) noexcept;
   static void onReap(evutil_socket_t, short, void* self) noexcept;
 
   void dispatch(HttpTransfer* transfer);  // onto an idle or new connection, or into the queue
@@ -107,13 +130,19 @@ class HttpUpstreamPool final : public UpstreamPool {
   void countClose(UpstreamClose reason);
   HttpConnection* connect();
   void attach(HttpTransfer* transfer, HttpConnection* connection);
+  void connected(HttpConnection* connection);
   void sendRequest(HttpConnection* connection);
-  // What the socket took of a head sent through the batch (SendBatch's result).
-  void headSent(HttpConnection* connection, long result);
+  // What the socket took of the request bytes sent through the batch (SendBatch's result).
+  void requestSent(HttpConnection* connection, long result);
+  // Takes request body from the client into the connection's output, up to its high-water mark.
   void pumpRequestBody(HttpConnection* connection);
   void readResponse(HttpConnection* connection);
-  bool parseHead(HttpTransfer* transfer, evbuffer* in, bool& failed);
+  bool parseHead(HttpConnection* connection, bool& failed);
+  // Moves the response body to the observer (decoded, under backpressure), and ends the
+  // transfer at the end of the response.
   void deliver(HttpConnection* connection);
+  // Offers body bytes to the observer; false when it paused reading or the exchange ended.
+  bool offer(HttpConnection* connection, std::string_view data);
   void onConnectionLost(HttpConnection* connection, bool error);
   // The connection's read event on or off (reading pauses under backpressure).
   static void startReading(HttpConnection* connection);

@@ -1,7 +1,7 @@
 // The upstream side of the proxy: a pool of keep-alive connections to one backend, per worker.
 // Two implementations share this contract:
-//  - HttpUpstreamPool (http_upstream.h): plain-HTTP backends, a small HTTP/1.1 client over
-//    bufferevents. It is the pass-through hot path, written by hand because libcurl's
+//  - HttpUpstreamPool (http_upstream.h): plain-HTTP backends, a small HTTP/1.1 client on plain
+//    events. It is the pass-through hot path, written by hand because libcurl's
 //    per-transfer cost capped pass-through throughput (see README, "Benchmarks").
 //  - CurlUpstreamPool (curl_upstream.h): https:// backends, libcurl's multi interface driven by
 //    the worker's event_base.

@@ -2,7 +2,9 @@
 // scripted backend writes exact bytes, and the client's outcome is checked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "support/gateway_process.h"
 #include "support/http_client.h"
@@ -180,6 +182,32 @@ TEST(UpstreamResponse, ConnectionCloseFromBackendIsNotReused) {
   }
   EXPECT_EQ(backend.connections(), 3);
   EXPECT_EQ(backend.requests(), 3);
+}
+
+// The connection reads what the socket has (one recv per readable event) and keeps only what the
+// transfer has not taken: a response split at any byte, head or body, length or chunked, arrives
+// whole, and the connection carries the next request cleanly.
+TEST(UpstreamResponse, ResponsesSplitAnywhereAcrossReadsArriveWhole) {
+  const std::string sized = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world";
+  const std::string chunked =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+  // Split points: inside the status line, a field name, the blank line, the body, a chunk-size line.
+  const std::vector<size_t> splits = {3, 20, 46, 47, 49, 60, 64, 68};
+  ScriptedBackend backend([&](int, int request, const std::string&) {
+    const std::string& whole = request % 2 == 0 ? sized : chunked;
+    size_t at = std::min(splits[static_cast<size_t>(request / 2) % splits.size()], whole.size() - 1);
+    return Reply(whole.substr(0, at), false, whole.substr(at), 20);
+  });
+  auto gateway = gatewayFor(backend);
+  HttpConnection client(gateway->listenPort());
+  for (int i = 0; i < static_cast<int>(splits.size()) * 2; ++i) {
+    client.send("GET /split/" + std::to_string(i) + " HTTP/1.1\r\nHost: test\r\n\r\n");
+    HttpResponse response = client.readResponse();
+    EXPECT_EQ(response.status, 200) << "request " << i << ": " << response.summary();
+    EXPECT_EQ(response.body, "hello world") << "request " << i;
+  }
+  EXPECT_EQ(backend.connections(), 1) << "every response ended cleanly, so the one connection carried them all";
+  EXPECT_EQ(backend.requests(), static_cast<int>(splits.size()) * 2);
 }
 
 }  // namespace
