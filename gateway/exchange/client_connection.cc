@@ -21,9 +21,6 @@ constexpr size_t kBodyReadAhead = 256 * 1024;    // request body read beyond the
 constexpr size_t kOutputHighWater = 256 * 1024;  // response bytes waiting for the client
 constexpr size_t kOutputLowWater = 64 * 1024;    // resume the upstream below this
 constexpr Millis kLingerTimeout{2000};           // reading after an error reply, before close
-constexpr size_t kReadChunk = 16 * 1024;         // the most one recv takes (as bufferevent read: larger
-                                                 // reads let the kernel grow the receive buffer, and
-                                                 // read further ahead of a slow consumer)
 
 void releaseOwner(const void*, size_t, void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 
@@ -78,49 +75,20 @@ void ClientConnection::onSocketReadable(evutil_socket_t, short, void* self) noex
   static_cast<ClientConnection*>(self)->readAndProcess();
 }
 
-std::string_view ClientConnection::input() const {
-  return reading_direct_ ? direct_ : std::string_view(in_).substr(in_pos_);
-}
-
 size_t ClientConnection::inputLimit() const {
   return worker_->snapshot()->config->server.max_header_bytes + kBodyReadAhead;
 }
 
-void ClientConnection::consume(size_t n) {
-  if (reading_direct_) {
-    direct_.remove_prefix(n);
-    return;
-  }
-  in_pos_ += n;
-  if (in_pos_ < in_.size()) return;
-  in_pos_ = 0;
-  in_.clear();
-  if (in_.capacity() > kReadChunk) in_.shrink_to_fit();  // a large body passed: give it back
-}
-
 void ClientConnection::readAndProcess() {
   const size_t limit = inputLimit();
-  const size_t have = in_.size() - in_pos_;
+  const size_t have = input_.size();
   if (have >= limit && !lingering_) {  // the exchange has not taken what is here yet
     event_del(read_event_);
     reading_ = false;
     processInput();
     return;
   }
-  const size_t want = lingering_ ? kReadChunk : std::min(kReadChunk, limit - have);
-  thread_local std::string worker_buffer(kReadChunk, '\0');
-  const bool direct = have == 0;
-  char* at = worker_buffer.data();
-  if (!direct) {
-    if (in_pos_ > 0) {  // what was taken goes before more is read behind the rest
-      in_.erase(0, in_pos_);
-      in_pos_ = 0;
-    }
-    in_.resize(in_.size() + want);
-    at = in_.data() + in_.size() - want;
-  }
-  ssize_t n = ::recv(fd_, at, want, 0);
-  if (!direct) in_.resize(in_.size() - want + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  ssize_t n = input_.read(fd_, lingering_ ? SocketInput::kReadChunk : limit - have);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     if (n == 0 && !closing_ && !lingering_) {
@@ -130,20 +98,12 @@ void ClientConnection::readAndProcess() {
     }
     return;
   }
-  if (lingering_) {  // read only to be discarded
-    consume(input().size());
-    return;
-  }
-  if (!direct) {
+  if (lingering_) {
+    input_.consume(input_.size());  // read only to be discarded
+  } else {
     processInput();
-    return;
   }
-  direct_ = std::string_view(at, static_cast<size_t>(n));
-  reading_direct_ = true;
-  processInput();
-  reading_direct_ = false;
-  if (!closed_ && !direct_.empty()) in_.assign(direct_);  // left over: the connection keeps it
-  direct_ = {};
+  input_.settle(!closed_);
 }
 
 void ClientConnection::onPeerEof() {
@@ -162,7 +122,7 @@ void ClientConnection::onPeerEof() {
 void ClientConnection::resumeReading() {
   if (reading_ || peer_eof_ || closed_) return;
   const size_t limit = inputLimit();
-  if (in_.size() - in_pos_ >= limit) return;
+  if (input_.size() >= limit) return;
   event_add(read_event_, nullptr);
   reading_ = true;
 }
@@ -306,7 +266,7 @@ void ClientConnection::processInput() {
 }
 
 bool ClientConnection::parseHead() {
-  std::string_view in = input();
+  std::string_view in = input_.view();
   size_t length = in.size();
   const ServerConfig& server = worker_->snapshot()->config->server;
   if (length == 0) {
@@ -343,7 +303,7 @@ bool ClientConnection::parseHead() {
     case ParseStatus::Complete:
       break;
   }
-  consume(consumed);
+  input_.consume(consumed);
   parser_.reset();
   beginExchange();
   return true;
@@ -370,19 +330,19 @@ void ClientConnection::beginExchange() {
 bool ClientConnection::pumpBody() {
   ProxyExchange& exchange = *exchange_;
   while (!exchange.bodyDone() && !exchange.bodyBufferFull()) {
-    std::string_view in = input();
+    std::string_view in = input_.view();
     if (in.empty()) break;
     if (!chunked_) {
       size_t take = static_cast<size_t>(std::min<uint64_t>(in.size(), body_remaining_));
       exchange.acceptBody(in.substr(0, take));
-      consume(take);
+      input_.consume(take);
       body_remaining_ -= take;
       if (body_remaining_ == 0) exchange.bodyComplete();
       continue;
     }
     size_t consumed = 0;
     ParseStatus status = chunked_->decode(in, consumed, *this);
-    consume(consumed);
+    input_.consume(consumed);
     if (status == ParseStatus::Error) {
       exchange.bodyFailed(chunked_->error());
       return false;
@@ -534,7 +494,7 @@ void ClientConnection::exchangeDone(ProxyExchange&, bool keep_alive, bool refuse
   // where starting the next transfer is not allowed. With no input, the idle timer is armed (or
   // a half-closed connection closes), which is safe anywhere.
   if (processing_) return;
-  if (!input().empty()) {
+  if (!input_.empty()) {
     event_active(resume_event_, 0, 0);
   } else if (peer_eof_) {
     closeAfterFlush();
@@ -572,7 +532,7 @@ void ClientConnection::linger() {
   // closing with unread input makes the kernel send RST, which can destroy the response
   // before the client reads it (RFC 9112 §9.6).
   if (lingering_ || closed_) return;
-  if (!error_reply_ && input().empty()) {  // the client is not sending: nothing to wait for
+  if (!error_reply_ && input_.empty()) {  // the client is not sending: nothing to wait for
     close();
     return;
   }
@@ -581,7 +541,7 @@ void ClientConnection::linger() {
     close();
     return;
   }
-  consume(input().size());
+  input_.consume(input_.size());
   if (!reading_ && !peer_eof_) {
     event_add(read_event_, nullptr);
     reading_ = true;

@@ -4,11 +4,11 @@
 // are answered in order.
 //
 // The socket is driven with plain events, one system call per direction per request where the
-// kernel allows. Input: one recv per readable event (no FIONREAD first). With nothing left over
-// from before, it reads into the worker's buffer and the request is parsed there, in place; only
-// bytes left over (a partial head, pipelined requests, body the exchange cannot take yet) are
-// kept by the connection, so an idle keep-alive connection holds no input memory and a request
-// read whole costs no allocation. Reading pauses while the connection holds a head's limit plus
+// kernel allows. Input: one recv per readable event (no FIONREAD first), through SocketInput:
+// with nothing left over from before, it reads into the worker's buffer and the request is parsed
+// there, in place; only bytes left over (a partial head, pipelined requests, body the exchange
+// cannot take yet) are kept by the connection, so an idle keep-alive connection holds no input
+// memory and a request read whole costs no allocation. Reading pauses while the connection holds a head's limit plus
 // the body read-ahead. Output has a queue of its own: a whole response (a cache hit) goes to the
 // socket at once in one sendmsg from where it is stored, when nothing is queued before it; a
 // streamed one (pass-through) is queued as the exchange produces it and sent, head and body
@@ -35,6 +35,7 @@
 #include "gateway/http/chunked_decoder.h"
 #include "gateway/http/request_parser.h"
 #include "gateway/send_batch.h"
+#include "gateway/socket_input.h"
 
 namespace perfgate {
 
@@ -96,14 +97,11 @@ class ClientConnection final : public Downstream, private BodySink, private Batc
   void closeAfterFlush();
   // One recv, then the requests it completes (see the class comment).
   void readAndProcess();
-  // The request bytes read and not yet taken, and taking them.
-  std::string_view input() const;
-  void consume(size_t n);
   // Input held before reading pauses: a head's limit plus the body read-ahead.
   size_t inputLimit() const;
   // The client sent all it will send (RFC 9112 §9.6 half-close).
   void onPeerEof();
-  // Reading resumes once in_ is below its limit again (after the exchange took input).
+  // Reading resumes once input_ is below its limit again (after the exchange took input).
   void resumeReading();
   // Bytes were added to out_: they are sent with this loop turn's sends (or when the socket
   // takes more, if it is full).
@@ -123,10 +121,7 @@ class ClientConnection final : public Downstream, private BodySink, private Batc
   Worker* worker_;
   evutil_socket_t fd_;
   std::string client_ip_;
-  std::string in_;                   // request bytes left over between events
-  size_t in_pos_ = 0;                // of in_, taken
-  std::string_view direct_;          // while readAndProcess parses in the worker's buffer: its rest
-  bool reading_direct_ = false;
+  SocketInput input_;                // request bytes read and not yet taken
   event* read_event_ = nullptr;      // EV_READ, persistent, while reading
   bool reading_ = false;
   evbuffer* out_ = nullptr;          // response bytes the socket has not taken yet

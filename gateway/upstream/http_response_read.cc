@@ -15,9 +15,6 @@ namespace perfgate {
 namespace {
 
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
-constexpr size_t kReadChunk = 16 * 1024;  // the most one recv takes (as bufferevent read: larger
-                                          // reads let the kernel grow the receive buffer, and
-                                          // read further ahead of a slow client)
 
 }  // namespace
 
@@ -33,33 +30,19 @@ void HttpUpstreamPool::stopReading(HttpConnection* c) {
   c->reading = false;
 }
 
-// One recv (no FIONREAD first). With nothing left over from before, it reads into the worker's
-// buffer and the response is taken from there; what the transfer does not take is kept by the
-// connection. Reading stops while the observer cannot take more (deliver), so what is kept is at
-// most a read's worth beyond a partial head. A read that returns less than it asked for found
-// the socket empty.
+// One recv (no FIONREAD first), taken from where it landed (SocketInput). Reading stops while
+// the observer cannot take more (deliver), so what a connection keeps is at most a read's worth
+// beyond a partial head. A read that returns less than it asked for found the socket empty.
 void HttpUpstreamPool::onReadable(evutil_socket_t fd, short, void* connection) noexcept {
   auto* c = static_cast<HttpConnection*>(connection);
-  thread_local std::string worker_buffer(kReadChunk, '\0');
-  const bool direct = c->input().empty();
-  char* at = worker_buffer.data();
-  if (!direct) {
-    if (c->in_pos > 0) {  // what was taken goes before more is read behind the rest
-      c->in.erase(0, c->in_pos);
-      c->in_pos = 0;
-    }
-    c->in.resize(c->in.size() + kReadChunk);
-    at = c->in.data() + c->in.size() - kReadChunk;
-  }
-  ssize_t n = ::recv(fd, at, kReadChunk, 0);
-  if (!direct) c->in.resize(c->in.size() - kReadChunk + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  ssize_t n = c->input.read(fd, SocketInput::kReadChunk);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     stopReading(c);  // the end of the stream stays readable
     c->pool->onConnectionLost(c, n < 0);
     return;
   }
-  c->drained = static_cast<size_t>(n) < kReadChunk;
+  c->drained = static_cast<size_t>(n) < SocketInput::kReadChunk;
   HttpUpstreamPool* pool = c->pool;
   if (c->transfer == nullptr) {
     // Bytes on an idle connection: the backend is out of step with us. Drop the connection.
@@ -68,22 +51,14 @@ void HttpUpstreamPool::onReadable(evutil_socket_t fd, short, void* connection) n
     pool->closeConnection(c);
     return;
   }
-  if (!direct) {
-    pool->readResponse(c);
-    return;
-  }
-  c->direct = std::string_view(at, static_cast<size_t>(n));
-  c->reading_direct = true;
   pool->readResponse(c);
-  c->reading_direct = false;
-  if (!c->dead && !c->direct.empty()) c->in.assign(c->direct);  // left over: the connection keeps it
-  c->direct = {};
+  c->input.settle(!c->dead);
 }
 
 bool HttpUpstreamPool::parseHead(HttpConnection* c, bool& failed) {
   HttpTransfer* t = c->transfer;
   failed = false;
-  std::string_view input = c->input();
+  std::string_view input = c->input.view();
   size_t length = input.size();
   size_t window = std::min(length, kMaxResponseHeadBytes);
   std::string_view view = input.substr(0, window);
@@ -101,7 +76,7 @@ bool HttpUpstreamPool::parseHead(HttpConnection* c, bool& failed) {
     failed = true;
     return false;
   }
-  c->consume(end + 4);
+  c->input.consume(end + 4);
 
   // RFC 9112 §6.3, in order: no body for HEAD, 1xx, 204, 304; chunked; Content-Length;
   // otherwise the body runs until the connection closes.
@@ -131,11 +106,11 @@ bool HttpUpstreamPool::parseHead(HttpConnection* c, bool& failed) {
 
 void HttpUpstreamPool::readResponse(HttpConnection* c) {
   HttpTransfer* t = c->transfer;
-  if (!c->input().empty()) t->response_started_ = true;
+  if (!c->input.empty()) t->response_started_ = true;
   t->armTimer(config_.response_timeout);
 
   while (t->head_.status == 0 || t->head_.status < 200) {
-    if (c->input().empty()) return;
+    if (c->input.empty()) return;
     bool failed = false;
     t->head_.status = 0;
     if (!parseHead(c, failed)) {
@@ -186,13 +161,13 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
       t->pending_.clear();
     }
     if (t->body_complete_) break;
-    std::string_view input = c->input();
+    std::string_view input = c->input.view();
     if (input.empty()) break;
     switch (t->framing_) {
       case HttpTransfer::Framing::Length: {
         std::string_view part = input.substr(0, static_cast<size_t>(std::min<uint64_t>(input.size(), t->remaining_)));
         if (!offer(c, part)) return;
-        c->consume(part.size());
+        c->input.consume(part.size());
         t->remaining_ -= part.size();
         t->body_complete_ = t->remaining_ == 0;
         break;
@@ -200,7 +175,7 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
       case HttpTransfer::Framing::Chunked: {
         size_t consumed = 0;
         ParseStatus status = t->chunked_->decode(input, consumed, *t);
-        c->consume(consumed);
+        c->input.consume(consumed);
         if (status == ParseStatus::Error) {
           finish(t, UpstreamResult::Truncated, "invalid chunked framing from upstream");
           return;
@@ -210,7 +185,7 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
       }
       case HttpTransfer::Framing::UntilClose:
         if (!offer(c, input)) return;
-        c->consume(input.size());
+        c->input.consume(input.size());
         break;
       case HttpTransfer::Framing::None:
         t->body_complete_ = true;
@@ -223,7 +198,7 @@ void HttpUpstreamPool::deliver(HttpConnection* c) {
     // The response ended at its framing: anything after it, already read or waiting in the
     // socket, means the backend and we disagree about where responses end. This response may
     // itself be the wrong one: it is kept out of the cache and the connection is closed.
-    bool overrun = !c->input().empty();
+    bool overrun = !c->input.empty();
     // A read that found the socket empty saw what a peek now would (bytes arriving later are
     // found before the connection is used again: takeIdle()); else the socket is asked.
     if (!overrun && !c->eof && !c->drained) {

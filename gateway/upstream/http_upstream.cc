@@ -66,18 +66,6 @@ size_t HttpConnection::gatherSend(iovec* iov, size_t max) {
 
 void HttpConnection::sent(long result) { pool->requestSent(this, result); }
 
-void HttpConnection::consume(size_t n) {
-  if (reading_direct) {
-    direct.remove_prefix(n);
-    return;
-  }
-  in_pos += n;
-  if (in_pos == in.size()) {  // all taken: the next read goes to the worker's buffer again
-    in = std::string();
-    in_pos = 0;
-  }
-}
-
 HttpTransfer::HttpTransfer(HttpUpstreamPool* pool)
     : pool_(pool), timer_(evtimer_new(pool->base_, &HttpTransfer::onTimeout, this)) {}
 
@@ -204,7 +192,7 @@ HttpConnection* HttpUpstreamPool::takeIdle() {
     // or still in the socket) belong to no request; they would be taken for the next response.
     // Asked even when the loop's poll reported nothing for it: a response whose last read found
     // no more data may still be followed by the backend's FIN, or by bytes sent after that poll.
-    if (c->input().empty()) {
+    if (c->input.empty()) {
       SocketRest rest = peekSocket(c->fd);
       if (rest == SocketRest::Nothing) return c;
       if (rest == SocketRest::Bytes) countClose(UpstreamClose::Unsolicited);
@@ -464,9 +452,9 @@ void HttpUpstreamPool::closeConnection(HttpConnection* c) {
     c->reading = c->write_armed = false;
     evutil_closesocket(c->fd);
     c->fd = -1;
-    c->in = std::string();
+    c->input = SocketInput();
     c->out = std::string();
-    c->in_pos = c->out_pos = 0;
+    c->out_pos = 0;
     --open_;
     backendConnections().fetch_sub(1, std::memory_order_relaxed);
   }

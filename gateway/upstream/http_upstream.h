@@ -5,9 +5,9 @@
 // client provides it.
 //
 // The sockets are driven as the client side's are (ClientConnection): one recv per readable
-// event, into the worker's buffer when the connection holds nothing from before; the response
-// head is parsed there and body bytes are handed to the exchange from there, so only what the
-// exchange could not take yet (or a partial head) is kept by the connection. Request bytes (the
+// event through SocketInput, into the worker's buffer when the connection holds nothing from
+// before; the response head is parsed there and body bytes are handed to the exchange from there,
+// so only what the exchange could not take yet (or a partial head) is kept by the connection. Request bytes (the
 // head, then the body as the client provides it) are sent with the worker's other sends of the
 // loop turn (SendBatch); the write event is armed only while the socket does not take them all.
 #pragma once
@@ -22,6 +22,7 @@
 
 #include "gateway/http/chunked_decoder.h"
 #include "gateway/send_batch.h"
+#include "gateway/socket_input.h"
 #include "gateway/upstream/upstream.h"
 
 namespace perfgate {
@@ -78,10 +79,6 @@ struct HttpConnection final : BatchedSender {
   size_t gatherSend(iovec* iov, size_t max) override;
   void sent(long result) override;
 
-  // The response bytes read and not yet taken (in the worker's buffer during onReadable, else
-  // in `in`), and taking them.
-  std::string_view input() const { return reading_direct ? direct : std::string_view(in).substr(in_pos); }
-  void consume(size_t n);
   // Request bytes not sent yet: the rest of the transfer's head, and `out`.
   size_t unsent() const;
 
@@ -93,10 +90,7 @@ struct HttpConnection final : BatchedSender {
   bool write_armed = false;
   int connect_error = 0;          // a connect that failed at once, reported from the write event
   bool drained = false;           // the latest recv found the socket empty (it took less than it asked)
-  std::string in;                 // response bytes left over between events
-  size_t in_pos = 0;              // of in, taken
-  std::string_view direct;        // while onReadable processes the worker's buffer: its rest
-  bool reading_direct = false;
+  SocketInput input;              // response bytes read and not yet taken
   size_t head_sent = 0;           // of the transfer's request head
   std::string out;                // request body bytes not sent yet (from out_pos)
   size_t out_pos = 0;
