@@ -360,7 +360,12 @@ bool ClientConnection::pumpBody() {
 }
 
 bool ClientConnection::sendHead(const ResponseHead& head, const RequestHead& request, bool& keep_alive) {
-  framing_ = writeClientResponseHead(head, request, keep_alive, head_scratch_);
+  ClientFraming framing = writeClientResponseHead(head, request, keep_alive, head_scratch_);
+  framing_ = framing.framing;
+  // Room for the head and the body's first read together: a small response then takes one piece
+  // of the queue (one allocation, one iovec) instead of one for the head and one for the body.
+  size_t body_room = framing_ == BodyFramingOut::Length ? std::min<uint64_t>(framing.length, SocketInput::kReadChunk) : 0;
+  evbuffer_expand(out_, head_scratch_.size() + body_room);
   evbuffer_add(out_, head_scratch_.data(), head_scratch_.size());
   queued();
   return framing_ != BodyFramingOut::None;

@@ -1,6 +1,7 @@
 #include "gateway/exchange/forwarding.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace perfgate {
 namespace {
@@ -138,8 +139,8 @@ void writeInterimHead(const ResponseHead& response, std::string& out) {
   out.append("\r\n");
 }
 
-BodyFramingOut writeClientResponseHead(const ResponseHead& response, const RequestHead& request, bool& keep_alive,
-                                       std::string& out) {
+ClientFraming writeClientResponseHead(const ResponseHead& response, const RequestHead& request, bool& keep_alive,
+                                      std::string& out) {
   out.clear();
   appendStatusLine(out, response);
 
@@ -163,17 +164,21 @@ BodyFramingOut writeClientResponseHead(const ResponseHead& response, const Reque
 
   // RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; Transfer-Encoding wins over Content-Length.
   bool no_body = request.isHead() || response.status == 204 || response.status == 304 || response.status < 200;
-  BodyFramingOut framing;
+  ClientFraming framing;
   if (!content_length.empty() && !chunked_upstream) {
     appendField(out, "Content-Length", content_length);
-    framing = no_body ? BodyFramingOut::None : BodyFramingOut::Length;
+    if (!no_body) {
+      framing.framing = BodyFramingOut::Length;
+      // The parsers let only digits through; a value too large to hold is no length to plan by.
+      std::from_chars(content_length.data(), content_length.data() + content_length.size(), framing.length);
+    }
   } else if (no_body) {
-    framing = BodyFramingOut::None;
+    framing.framing = BodyFramingOut::None;
   } else if (request.version == HttpVersion::Http11) {
     out.append("Transfer-Encoding: chunked\r\n");
-    framing = BodyFramingOut::Chunked;
+    framing.framing = BodyFramingOut::Chunked;
   } else {
-    framing = BodyFramingOut::UntilClose;
+    framing.framing = BodyFramingOut::UntilClose;
     keep_alive = false;
   }
   if (!keep_alive) {

@@ -2,6 +2,7 @@
 // the response head sent back to the client, with hop-by-hop fields removed both ways.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,11 +33,17 @@ inline UpstreamRequest buildUpstreamRequest(const RequestHead& request, const Up
 // How the response body is delimited toward the client.
 enum class BodyFramingOut : uint8_t { None, Length, Chunked, UntilClose };
 
+// The framing of a response toward the client, and its body's length when framed by length.
+struct ClientFraming {
+  BodyFramingOut framing = BodyFramingOut::None;
+  uint64_t length = 0;
+};
+
 // Serializes the client's response head into `out` (status line to the final CRLF). Decides the
 // framing; clears `keep_alive` when the body has to be delimited by closing (HTTP/1.0 client,
 // no length known).
-BodyFramingOut writeClientResponseHead(const ResponseHead& response, const RequestHead& request, bool& keep_alive,
-                                       std::string& out);
+ClientFraming writeClientResponseHead(const ResponseHead& response, const RequestHead& request, bool& keep_alive,
+                                      std::string& out);
 
 // Serializes an interim (1xx) response head for the client: its status line and end-to-end
 // fields (no framing, no Connection fields, nothing it names), appended to `out`.

@@ -260,7 +260,7 @@ void DriverExchange::onUpstreamHeaders(ResponseHead& head) {
 void DriverExchange::writeHead(const ResponseHead& head) {
   status_ = head.status;
   std::string text;
-  body_out_ = writeClientResponseHead(head, request_, keep_alive_, text) != BodyFramingOut::None;
+  body_out_ = writeClientResponseHead(head, request_, keep_alive_, text).framing != BodyFramingOut::None;
   text.resize(text.size() - 2);  // the empty line
   readHead(text, client_);
   response_started_ = true;

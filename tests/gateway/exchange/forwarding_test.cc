@@ -131,8 +131,9 @@ TEST(Forwarding, ResponseHeadKeepsOrderAndRepeatsDropsHopByHop) {
                                              {"Keep-Alive", "timeout=5"}, {"Content-Length", "10"}});
   bool keep_alive = true;
   std::string out;
-  BodyFramingOut framing = writeClientResponseHead(head, request, keep_alive, out);
-  EXPECT_EQ(framing, BodyFramingOut::Length);
+  ClientFraming framing = writeClientResponseHead(head, request, keep_alive, out);
+  EXPECT_EQ(framing.framing, BodyFramingOut::Length);
+  EXPECT_EQ(framing.length, 10u);
   EXPECT_TRUE(keep_alive);
   EXPECT_EQ(out,
             "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nVia: 1.1 perfgate\r\n"
@@ -144,12 +145,12 @@ TEST(Forwarding, ResponseFramingByClientVersion) {
   std::string out;
   bool keep_alive = true;
   RequestHead http11 = parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-  EXPECT_EQ(writeClientResponseHead(head, http11, keep_alive, out), BodyFramingOut::Chunked);
+  EXPECT_EQ(writeClientResponseHead(head, http11, keep_alive, out).framing, BodyFramingOut::Chunked);
   EXPECT_NE(out.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
 
   RequestHead http10 = parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
   keep_alive = true;
-  EXPECT_EQ(writeClientResponseHead(head, http10, keep_alive, out), BodyFramingOut::UntilClose);
+  EXPECT_EQ(writeClientResponseHead(head, http10, keep_alive, out).framing, BodyFramingOut::UntilClose);
   EXPECT_FALSE(keep_alive);
   EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos);
   EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
@@ -157,12 +158,14 @@ TEST(Forwarding, ResponseFramingByClientVersion) {
   RequestHead head_request = parse("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
   ResponseHead sized = response(200, {{"Content-Length", "789"}});
   keep_alive = true;
-  EXPECT_EQ(writeClientResponseHead(sized, head_request, keep_alive, out), BodyFramingOut::None);
+  ClientFraming bodiless = writeClientResponseHead(sized, head_request, keep_alive, out);
+  EXPECT_EQ(bodiless.framing, BodyFramingOut::None);
+  EXPECT_EQ(bodiless.length, 0u) << "a HEAD response has no body to make room for";
   EXPECT_NE(out.find("Content-Length: 789\r\n"), std::string::npos);
 
   ResponseHead not_modified = response(304, {{"ETag", "\"x\""}});
   keep_alive = true;
-  EXPECT_EQ(writeClientResponseHead(not_modified, http11, keep_alive, out), BodyFramingOut::None);
+  EXPECT_EQ(writeClientResponseHead(not_modified, http11, keep_alive, out).framing, BodyFramingOut::None);
   EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos);
 }
 
