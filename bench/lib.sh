@@ -406,6 +406,13 @@ sample_backend_requests() {
   sed -n 's/.*"requests": *\([0-9][0-9]*\).*/\1/p' <<<"$out" | grep . || die "sample backend /__stats answered '$out'"
 }
 
+# admin_metric ADMIN_PORT EXPR: a figure from perfgate's /api/monitoring/metrics; EXPR is a Python
+# expression over the parsed report `d` (d["global"]["requests"], d["l2"]["hits"]).
+admin_metric() {
+  curl -fsS "http://127.0.0.1:$1/api/monitoring/metrics" |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2"
+}
+
 # ---------------------------------------------------------------- content codings
 # http_fetch URL [ACCEPT_ENCODING]: one GET with that Accept-Encoding (none when empty); prints
 # "status encoding wire_bytes identity_bytes cache": the Content-Encoding answered ("identity"

@@ -54,12 +54,6 @@ pass_pid="$spawned_pid"
 start_perfgate "$root/$bd/perfgate" "$root/bench/conf/hits.toml" 18082 19902 "127.0.0.1:$backend_port"
 hit_pid="$spawned_pid"
 
-# Requests this perfgate has answered, from its admin metrics.
-answered() {
-  curl -fsS "http://127.0.0.1:$1/api/monitoring/metrics" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["global"]["requests"])'
-}
-
 events='syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_io_uring_enter,probe_libc:malloc'
 for spec in "hit:18082:19902:$hit_pid:/api/small" "pass:18080:19901:$pass_pid:/api/pass"; do
   IFS=: read -r name port admin pid path <<<"$spec"
@@ -68,10 +62,11 @@ for spec in "hit:18082:19902:$hit_pid:/api/small" "pass:18080:19901:$pass_pid:/a
   wrk_run $((seconds + 4)) 64 "$url" >/dev/null &
   load=$!
   sleep 2
-  # The counters are read inside perf's window, as its first and last acts.
-  export -f answered
+  # The requests answered are read inside perf's window, as its first and last acts.
+  export -f admin_metric
   perf stat -x, -e "$events" -p "$pid" -o "$run_dir/$name.stat" -- \
-    bash -c 'answered "$1" >"$2.before"; sleep "$3"; answered "$1" >"$2.after"' _ "$admin" "$run_dir/$name" "$seconds"
+    bash -c 'admin_metric "$1" "$4" >"$2.before"; sleep "$3"; admin_metric "$1" "$4" >"$2.after"' \
+    _ "$admin" "$run_dir/$name" "$seconds" 'd["global"]["requests"]'
   wait "$load"
   requests=$(($(cat "$run_dir/$name.after") - $(cat "$run_dir/$name.before")))
   echo "$name ($path): $requests requests in ${seconds} s counted"

@@ -4,18 +4,18 @@
 // are answered in order.
 //
 // The socket is driven with plain events, one system call per direction per request where the
-// kernel allows. Input: one recv per readable event (no FIONREAD first), through SocketInput:
-// with nothing left over from before, it reads into the worker's buffer and the request is parsed
-// there, in place; only bytes left over (a partial head, pipelined requests, body the exchange
-// cannot take yet) are kept by the connection, so an idle keep-alive connection holds no input
-// memory and a request read whole costs no allocation. Reading pauses while the connection holds a head's limit plus
-// the body read-ahead. Output has a queue of its own: a whole response (a cache hit) goes to the
-// socket at once in one sendmsg from where it is stored, when nothing is queued before it; a
+// kernel allows. Input: one recv per readable event (no FIONREAD first), through SocketInput: with
+// nothing left over from before, it reads into the worker's buffer and the request is parsed there,
+// in place; only bytes left over (a partial head, pipelined requests, body the exchange cannot take
+// yet) are kept by the connection, so an idle keep-alive connection holds no input memory and a
+// request read whole costs no allocation. Reading pauses while the connection holds a head's limit
+// plus the body read-ahead. Output has a queue of its own: a whole response (a cache hit) goes to
+// the socket at once in one sendmsg from where it is stored, when nothing is queued before it; a
 // streamed one (pass-through) is queued as the exchange produces it and sent, head and body
 // together, with the worker's other sends of the loop turn (SendBatch: one io_uring call for the
-// turn). The write event is armed only while the socket does not take everything (the send
-// timeout with it), and then writes the queue itself; a response the socket takes at once costs
-// no epoll_ctl.
+// turn). The write event is armed only while the socket does not take everything (the send timeout
+// with it), and then writes the queue itself; a response the socket takes at once costs no
+// epoll_ctl.
 #pragma once
 
 #include <event2/buffer.h>
