@@ -130,7 +130,8 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   head.headers.add("X-Cache", stale ? "EXPIRED" : "MISS");
   st->outcome = stale ? CacheOutcome::Expired : CacheOutcome::Miss;
   exchange.notes().cache_verdict = outcomeName(*st->outcome);
-  std::string status = st->missing ? "perfgate; fwd=partial" : stale ? "perfgate; fwd=stale" : "perfgate; fwd=miss";
+  thread_local std::string status;  // copied into the head by add(): built without an allocation
+  status.assign(st->missing ? "perfgate; fwd=partial" : stale ? "perfgate; fwd=stale" : "perfgate; fwd=miss");
   if (reason != NotStorableReason::None) {
     st->not_storable = true;
     RouteCacheCounters& counters = stats_->local(route.name);

@@ -133,6 +133,8 @@ void ProxyExchange::dispatch() {
         // Bounded: after the upstream's response_timeout, or 5 s at most, the filters decide
         // again, without waiting this time.
         suspended_ = true;
+        if (!watched_) downstream_.worker().watchExchange(id_, this);  // for its wakers (waker())
+        watched_ = true;
         timeval tv = toTimeval(
             std::min(snapshot_->config->upstreams[route_->upstream_index].response_timeout, kMaxSuspension));
         evtimer_add(suspend_timer_, &tv);
@@ -176,9 +178,11 @@ void ProxyExchange::resume() {
 }
 
 std::function<void()> ProxyExchange::waker() {
+  // The exchange is registered with the worker only when it suspends (dispatch()): a waker is
+  // kept only by what the exchange then waits for, and one called for an exchange that did not
+  // suspend finds nothing to resume, as resume() would. A hit-for-miss request, which asks for a
+  // waker and goes on to the backend, costs no registration.
   Worker* worker = &downstream_.worker();
-  if (!watched_) worker->watchExchange(id_, this);
-  watched_ = true;
   return [worker, id = id_] {
     worker->post([worker, id] {
       if (ProxyExchange* exchange = worker->findExchange(id)) exchange->resume();

@@ -112,7 +112,7 @@ class ProxyExchange final : public Exchange, public UpstreamObserver {
   bool ended_ = false;
   bool answered_ = false;  // a response went out whole (respond(), or a local error)
   bool refused_ = false;   // a local error that closes the connection (the client may still be sending)
-  bool watched_ = false;   // registered with the worker for a waker
+  bool watched_ = false;   // registered with the worker for its wakers (from its first Suspend)
   ExchangeNotes notes_;
 
   // Request body (decoded) on its way upstream.
