@@ -238,15 +238,16 @@ start_haproxy() {
   bench_spawn haproxy "$dir/stdout.log" "" "$port" "$bin" -db -f "$dir/haproxy.cfg"
 }
 
-# start_nginx BINARY TEMPLATE PORT BACKEND: TEMPLATE is bench/peers/nginx-cache.conf or
-# nginx-pass.conf; the cache lives on $shm_dir.
+# start_nginx BINARY TEMPLATE PORT BACKEND [SED_ARGS...]: TEMPLATE is bench/peers/nginx-cache.conf
+# or nginx-pass.conf; the cache lives on $shm_dir; SED_ARGS fill in the template's own placeholders.
 start_nginx() {
   local bin="$1" template="$2" port="$3" backend="$4" dir="$run_dir/nginx-$3" user_line=""
+  shift 4
   log "starting nginx on 127.0.0.1:$port ($(basename "$template"))"
   mkdir -p "$dir" "$shm_dir/nginx-cache-$port"
   [ "$(id -u)" -eq 0 ] && user_line="user root;"  # workers must reach the root-owned temp and cache dirs
   fill_peer_template "$template" "$dir/nginx.conf" "$port" "$backend" \
-    -e "s|@USER_LINE@|$user_line|" -e "s|@RUN_DIR@|$dir|g" -e "s|@CACHE_DIR@|$shm_dir/nginx-cache-$port|g"
+    -e "s|@USER_LINE@|$user_line|" -e "s|@RUN_DIR@|$dir|g" -e "s|@CACHE_DIR@|$shm_dir/nginx-cache-$port|g" "$@"
   bench_spawn nginx "$dir/stdout.log" "" "$port" "$bin" -c "$dir/nginx.conf" -p "$dir" -g 'daemon off;'
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Pass-through benchmark: the sample backend hit directly, through perfgate's uncached route,
-# through nginx with upstream keep-alive, and through the minimal relays that give the machine's
-# limit for the load (epoll and io_uring); wrk on GET /api/pass (789-byte JSON, no-store).
+# Pass-through benchmark: the sample backend hit directly, through perfgate's uncached route and
+# in drop-in mode, through nginx with upstream keep-alive (bare, and sending the forwarding fields
+# perfgate sends), and through the minimal relays that give the machine's limit for the load
+# (epoll and io_uring); wrk on GET /api/pass (789-byte JSON, no-store).
 # Run with --help for the options.
 set -euo pipefail
 
@@ -18,13 +19,20 @@ per direction and request, what any proxy must at least do):
   ceiling        bench/ceiling/ceiling_proxy.c, epoll, one system call per receive and send
   ceiling-uring  bench/ceiling/ceiling_proxy_uring.c, the same on io_uring, the operations of
                  every connection ready at once submitted together in one io_uring_enter
+perfgate runs twice: "perfgate" with bench/conf/pass.toml (a route with cache = false) and
+"perfgate-dropin" in drop-in mode (--upstream, no config file: the route caches, and the backend's
+no-store answer is learned as hit-for-miss, so later requests go to the backend with no cache
+work). perfgate adds X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Via and X-Request-Id
+to every request it forwards (and Via and X-Request-Id to the answer); "nginx" is configured
+without any of them, "nginx-fwd" is the same nginx made to send the same fields (the like-for-like
+pair; the backend parses five more fields behind both).
 A perfgate-sendmsg target (not in the default set) is perfgate with `[server] io_uring = false`:
 the same send batch, made of one sendmsg per connection instead of one io_uring_enter.
-Rounds are interleaved (direct perfgate nginx ceiling ceiling-uring direct ...); the table shows
-per-target medians of req/s, p50 and p99 (wrk --latency), of the server's CPU per request (the
-proxy's own user + system time from /proc over the run divided by its requests; for direct, the
-backend's) and of the backend's CPU per request behind that proxy (both share CPU 0, so together
-they set the rate), then the ratios. Every round goes to
+Rounds are interleaved (direct perfgate perfgate-dropin nginx nginx-fwd ceiling ceiling-uring
+direct ...); the table shows per-target medians of req/s, p50 and p99 (wrk --latency), of the
+server's CPU per request (the proxy's own user + system time from /proc over the run divided by
+its requests; for direct, the backend's) and of the backend's CPU per request behind that proxy
+(both share CPU 0, so together they set the rate), then the ratios. Every round goes to
 build-release/bench/passthrough-<timestamp>.csv. It builds perfgate and the sample backend
 (Release) first.
 
@@ -34,8 +42,8 @@ Options:
   --connections C    wrk connections, -t1 (default 64)
   --warmup S         seconds of unmeasured load per target before the rounds (default 2)
   --quick            1 round of 3 s, 1 s warm-up
-  --targets LIST     comma-separated subset of direct,perfgate,perfgate-sendmsg,nginx,ceiling,
-                     ceiling-uring (default: all but perfgate-sendmsg)
+  --targets LIST     comma-separated subset of direct,perfgate,perfgate-dropin,perfgate-sendmsg,
+                     nginx,nginx-fwd,ceiling,ceiling-uring (default: all but perfgate-sendmsg)
   --backend KIND     sample (default): perfgate-sample-backend --threads 1; minimal: the
                      minimal epoll server of bench/ceiling/ceiling_server.c replaying a
                      byte-for-byte copy of the sample backend's /api/pass answer (one recv and
@@ -52,7 +60,8 @@ on CPU 0, wrk -t1 on CPU 1 (taskset). perfgate runs with --workers 1, nginx with
 worker_processes 1; the relays are single-threaded. Everything listens on 127.0.0.1 only and is stopped when the script exits.
 
 Environment: BENCH_BACKEND_PORT (18000), BENCH_PERFGATE_PORT (18080), BENCH_ADMIN_PORT (19901),
-BENCH_NGINX_PORT (18081), BENCH_BASELINE_PORT (18084), BENCH_BASELINE_ADMIN_PORT (19902);
+BENCH_NGINX_PORT (18081), BENCH_BASELINE_PORT (18084), BENCH_BASELINE_ADMIN_PORT (19902),
+BENCH_DROPIN_PORT (18088), BENCH_DROPIN_ADMIN_PORT (19904), BENCH_NGINX_FWD_PORT (18089);
 BENCH_BUILD_DIR (build-release) for the binaries and the CSV.
 
 Needs: cmake and a C++ toolchain, wrk, nginx, taskset, liburing (ceiling-uring); scripts/deps.sh
@@ -67,7 +76,7 @@ rounds=3
 duration=10
 connections=64
 warmup=2
-targets_csv="direct,perfgate,nginx,ceiling,ceiling-uring"
+targets_csv="direct,perfgate,perfgate-dropin,nginx,nginx-fwd,ceiling,ceiling-uring"
 build=1
 baseline_rev=""
 backend_kind=sample
@@ -98,11 +107,11 @@ case "$backend_kind" in sample|minimal) ;; *) die "--backend is sample or minima
 IFS=',' read -r -a targets <<< "$targets_csv"
 [ ${#targets[@]} -gt 0 ] || die "--targets is empty"
 for t in "${targets[@]}"; do
-  case "$t" in direct|perfgate|perfgate-sendmsg|nginx|ceiling|ceiling-uring|baseline) ;;
-    *) die "unknown target '$t' (direct, perfgate, perfgate-sendmsg, nginx, ceiling, ceiling-uring)" ;; esac
+  case "$t" in direct|perfgate|perfgate-dropin|perfgate-sendmsg|nginx|nginx-fwd|ceiling|ceiling-uring|baseline) ;;
+    *) die "unknown target '$t' (direct, perfgate, perfgate-dropin, perfgate-sendmsg, nginx, nginx-fwd, ceiling, ceiling-uring)" ;; esac
 done
 wants() { [[ ",$targets_csv," == *",$1,"* ]]; }
-wants_perfgate_binary() { wants perfgate || wants perfgate-sendmsg; }
+wants_perfgate_binary() { wants perfgate || wants perfgate-dropin || wants perfgate-sendmsg; }
 
 backend_port="${BENCH_BACKEND_PORT:-18000}"
 perfgate_port="${BENCH_PERFGATE_PORT:-18080}"
@@ -114,6 +123,9 @@ ceiling_port="${BENCH_CEILING_PORT:-18085}"
 ceiling_uring_port="${BENCH_CEILING_URING_PORT:-18086}"
 sendmsg_port="${BENCH_SENDMSG_PORT:-18087}"
 sendmsg_admin_port="${BENCH_SENDMSG_ADMIN_PORT:-19903}"
+dropin_port="${BENCH_DROPIN_PORT:-18088}"
+dropin_admin_port="${BENCH_DROPIN_ADMIN_PORT:-19904}"
+nginx_fwd_port="${BENCH_NGINX_FWD_PORT:-18089}"
 capture_port="${BENCH_CAPTURE_PORT:-18009}"
 
 bench_init passthrough.sh
@@ -133,7 +145,7 @@ check_target() {
 # ---------------------------------------------------------------- build and dependencies
 "$root/scripts/deps.sh" bench || log "scripts/deps.sh bench failed; continuing with what is installed"
 for tool in wrk cmake; do command -v "$tool" >/dev/null || die "$tool is not installed (scripts/deps.sh bench)"; done
-if wants nginx; then
+if wants nginx || wants nginx-fwd; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || die "nginx is not installed (scripts/deps.sh bench)"
 fi
 nginx_bin="$(find_bin nginx)"
@@ -165,6 +177,8 @@ fi
 ports=("$backend_port" "$perfgate_port" "$admin_port" "$nginx_port")
 wants baseline && ports+=("$baseline_port" "$baseline_admin_port")
 wants perfgate-sendmsg && ports+=("$sendmsg_port" "$sendmsg_admin_port")
+wants perfgate-dropin && ports+=("$dropin_port" "$dropin_admin_port")
+wants nginx-fwd && ports+=("$nginx_fwd_port")
 [ "$backend_kind" = minimal ] && ports+=("$capture_port")
 wants ceiling && ports+=("$ceiling_port")
 wants ceiling-uring && ports+=("$ceiling_uring_port")
@@ -194,6 +208,17 @@ if wants perfgate; then
   check_target perfgate "${url[perfgate]}"
 fi
 
+if wants perfgate-dropin; then
+  # Drop-in mode: no config file, the defaults (one route, /, which caches: the backend's no-store
+  # answer is learned as hit-for-miss and later requests go straight to the backend).
+  log "starting perfgate (drop-in) on 127.0.0.1:$dropin_port (admin $dropin_admin_port)"
+  bench_spawn "perfgate (drop-in)" "$run_dir/perfgate-dropin.log" "perfgate ready:" "$dropin_port" "$perfgate_bin" \
+    --upstream "http://127.0.0.1:$backend_port" --listen "127.0.0.1:$dropin_port" --admin "127.0.0.1:$dropin_admin_port" --workers 1
+  pid_of[perfgate-dropin]="$spawned_pid"
+  url[perfgate-dropin]="http://127.0.0.1:$dropin_port/api/pass"
+  check_target "perfgate (drop-in)" "${url[perfgate-dropin]}"
+fi
+
 if wants perfgate-sendmsg; then
   sed '/^\[server\]/a io_uring = false' "$root/bench/conf/pass.toml" >"$run_dir/pass-sendmsg.toml"
   start_perfgate "$perfgate_bin" "$run_dir/pass-sendmsg.toml" "$sendmsg_port" "$sendmsg_admin_port" "127.0.0.1:$backend_port"
@@ -210,10 +235,22 @@ if wants baseline; then
 fi
 
 if wants nginx; then
-  start_nginx "$nginx_bin" "$root/bench/peers/nginx-pass.conf" "$nginx_port" "127.0.0.1:$backend_port"
+  start_nginx "$nginx_bin" "$root/bench/peers/nginx-pass.conf" "$nginx_port" "127.0.0.1:$backend_port" -e "s|@FORWARDING@||"
   pid_of[nginx]="$spawned_pid"
   url[nginx]="http://127.0.0.1:$nginx_port/api/pass"
   check_target nginx "${url[nginx]}"
+fi
+
+if wants nginx-fwd; then
+  # The fields perfgate adds to every request by default, made by nginx.
+  forwarding='proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme;'
+  forwarding+=' proxy_set_header X-Forwarded-Host $http_host; proxy_set_header Via "1.1 nginx";'
+  forwarding+=' proxy_set_header X-Request-Id $request_id; add_header X-Request-Id $request_id; add_header Via "1.1 nginx";'
+  start_nginx "$nginx_bin" "$root/bench/peers/nginx-pass.conf" "$nginx_fwd_port" "127.0.0.1:$backend_port" \
+    -e "s|@FORWARDING@|$forwarding|"
+  pid_of[nginx-fwd]="$spawned_pid"
+  url[nginx-fwd]="http://127.0.0.1:$nginx_fwd_port/api/pass"
+  check_target nginx-fwd "${url[nginx-fwd]}"
 fi
 
 if wants ceiling; then
@@ -256,9 +293,11 @@ backend_label="perfgate-sample-backend --threads 1"
 echo "body: GET /api/pass, 789-byte JSON, Cache-Control: no-store ($backend_label)"
 echo "CPU placement: $placement"
 wants perfgate && echo "perfgate: --workers 1, bench/conf/pass.toml (upstream max_connections 512, cache = false on the route)"
+wants perfgate-dropin && echo "perfgate-dropin: perfgate --upstream URL --workers 1, no config file (drop-in: the route caches; the no-store answer is hit-for-miss)"
 wants perfgate-sendmsg && echo "perfgate-sendmsg: perfgate with [server] io_uring = false, same config and placement otherwise"
 wants baseline && echo "baseline: perfgate at $baseline_label, same config and placement"
 wants nginx && echo "nginx: $(nginx_version "$nginx_bin"), worker_processes 1, upstream keepalive 512 (bench/peers/nginx-pass.conf)"
+wants nginx-fwd && echo "nginx-fwd: nginx as above, also sending the fields perfgate adds by default (X-Forwarded-For/-Proto/-Host, Via, X-Request-Id; X-Request-Id and Via to the client)"
 wants ceiling && echo "ceiling: the epoll relay (bench/ceiling/ceiling_proxy.c), one backend connection per client connection"
 wants ceiling-uring && echo "ceiling-uring: the io_uring relay (bench/ceiling/ceiling_proxy_uring.c), $(grep -o '(io_uring[^)]*)' "$run_dir/ceiling-uring.log" | head -1)"
 echo
@@ -303,9 +342,14 @@ for t in "${targets[@]}"; do
     "${median_cpu[$t]}" "$(column_median "$t" 13)" "$per_round" "$note"
 done
 echo
+for p in perfgate perfgate-dropin; do
+  for n in nginx nginx-fwd; do
+    wants "$p" && wants "$n" || continue
+    awk -v pn="$p" -v nn="$n" -v p="${median_rps[$p]}" -v n="${median_rps[$n]}" \
+      'BEGIN {printf "%s / %s (median req/s): %.2fx   (target >= 1.10x: %s)\n", pn, nn, p / n, (p / n >= 1.1 ? "met" : "NOT met")}'
+  done
+done
 if wants perfgate && wants nginx; then
-  awk -v p="${median_rps[perfgate]}" -v n="${median_rps[nginx]}" \
-    'BEGIN {printf "perfgate / nginx (median req/s): %.2fx   (target >= 1.10x: %s)\n", p / n, (p / n >= 1.1 ? "met" : "NOT met")}'
   awk -v p="${median_cpu[perfgate]}" -v n="${median_cpu[nginx]}" \
     'BEGIN {printf "server CPU per request (the proxy alone, not the backend): perfgate %.2f us, nginx %.2f us: nginx / perfgate %.2fx\n", p, n, (p > 0 ? n / p : 0)}'
 fi

@@ -12,10 +12,12 @@ Usage: bench/syscalls.sh [options]
 Counts what one perfgate worker does per request under load (wrk -t1, 64 keep-alive connections):
 the system calls it enters (perf stat on the syscalls tracepoints of its process) and the mallocs
 it makes (a uprobe on libc's malloc), over a window of the load, divided by the requests it
-answered in that window (its admin metrics before and after). Two loads: a cache hit
-(GET /api/small, bench/conf/hits.toml) and a pass-through request (GET /api/pass,
-bench/conf/pass.toml), both in front of the sample backend. The uprobe slows each malloc, so the
-request rate under it is not a benchmark; the counts are what this script is for.
+answered in that window (its admin metrics before and after). Three loads, all in front of the
+sample backend: a cache hit (GET /api/small, bench/conf/hits.toml), a pass-through request
+(GET /api/pass, bench/conf/pass.toml: a route with cache = false) and the same request in drop-in
+mode (--upstream, no config file: the route caches, and the no-store answer is hit-for-miss).
+The uprobe slows each malloc, so the request rate under it is not a benchmark; the counts are
+what this script is for.
 
 Options:
   --seconds S        length of the counted window (default 4)
@@ -53,9 +55,14 @@ start_perfgate "$root/$bd/perfgate" "$root/bench/conf/pass.toml" 18080 19901 "12
 pass_pid="$spawned_pid"
 start_perfgate "$root/$bd/perfgate" "$root/bench/conf/hits.toml" 18082 19902 "127.0.0.1:$backend_port"
 hit_pid="$spawned_pid"
+log "starting perfgate (drop-in) on 127.0.0.1:18084"
+bench_spawn "perfgate (drop-in)" "$run_dir/perfgate-dropin.log" "perfgate ready:" 18084 "$root/$bd/perfgate" \
+  --upstream "http://127.0.0.1:$backend_port" --listen 127.0.0.1:18084 --admin 127.0.0.1:19904 --workers 1
+dropin_pid="$spawned_pid"
 
 events='syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_io_uring_enter,probe_libc:malloc'
-for spec in "hit:18082:19902:$hit_pid:/api/small" "pass:18080:19901:$pass_pid:/api/pass"; do
+for spec in "hit:18082:19902:$hit_pid:/api/small" "pass:18080:19901:$pass_pid:/api/pass" \
+            "pass-dropin:18084:19904:$dropin_pid:/api/pass"; do
   IFS=: read -r name port admin pid path <<<"$spec"
   url="http://127.0.0.1:$port$path"
   wrk_run 2 64 "$url" >/dev/null  # fills the cache, warms the pools

@@ -125,7 +125,8 @@ class Exchange {
   virtual void resume() = 0;
   // A callable that does what resume() does, from any thread: for a fetch on another worker
   // that this exchange waits for (the hook then returns Suspend). It does nothing once the
-  // exchange has ended, nor for an exchange that has not suspended since it was handed out.
+  // exchange has ended, nor while the exchange has not yet suspended (it then has nothing to
+  // resume).
   virtual std::function<void()> waker() = 0;
   // Starts a copy of this request, as a GET, that no client waits for (a refresh of a stored
   // response): on a later loop turn it runs this same route and filter chain with
