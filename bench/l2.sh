@@ -111,10 +111,11 @@ request = function()
 end
 EOF_LUA
 
-# run_wrk PORT -> "req_per_s p50_ms p99_ms non2xx"
+# run_wrk PORT -> "req_per_s p50_ms p99_ms non2xx" (a failed wrk run ends the script)
 run_wrk() {
-  local requests rps p50 p90 p99 non2xx errors
-  read -r requests rps p50 p90 p99 non2xx errors < <(wrk_run "$duration" "$connections" "http://127.0.0.1:$1" -s "$run_dir/keys.lua")
+  local out requests rps p50 p90 p99 non2xx errors
+  out="$(wrk_run "$duration" "$connections" "http://127.0.0.1:$1" -s "$run_dir/keys.lua")" || exit 1
+  read -r requests rps p50 p90 p99 non2xx errors <<<"$out"
   echo "$rps $p50 $p99 $non2xx"
 }
 # Every URL once through the instance on port $1 (same Host as wrk: the Host is in the cache key).
@@ -150,7 +151,8 @@ for target in backend pass l1-hit l2-hit; do
   esac
   note=""
   [ "$target" = l2-hit ] && before=$(admin_metric $((base + 15)) 'd["l2"]["hits"]')
-  read -r rps p50 p99 non2xx < <(run_wrk "$port")
+  result="$(run_wrk "$port")"
+  read -r rps p50 p99 non2xx <<<"$result"
   if [ "$target" = l2-hit ]; then
     hits=$(( $(admin_metric $((base + 15)) 'd["l2"]["hits"]') - before ))
     note="L2 hits during the run: $hits ($(awk -v h="$hits" -v r="$rps" -v d="$duration" 'BEGIN {printf "%.0f%%", 100 * h / (r * d)}') of requests)"

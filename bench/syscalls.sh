@@ -60,6 +60,7 @@ bench_spawn "perfgate (drop-in)" "$run_dir/perfgate-dropin.log" "perfgate ready:
   --upstream "http://127.0.0.1:$backend_port" --listen 127.0.0.1:18084 --admin 127.0.0.1:19904 --workers 1
 dropin_pid="$spawned_pid"
 
+export -f admin_metric  # run by perf's child: the requests answered, read inside its window
 events='syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_io_uring_enter,probe_libc:malloc'
 for spec in "hit:18082:19902:$hit_pid:/api/small" "pass:18080:19901:$pass_pid:/api/pass" \
             "pass-dropin:18084:19904:$dropin_pid:/api/pass"; do
@@ -70,7 +71,6 @@ for spec in "hit:18082:19902:$hit_pid:/api/small" "pass:18080:19901:$pass_pid:/a
   load=$!
   sleep 2
   # The requests answered are read inside perf's window, as its first and last acts.
-  export -f admin_metric
   perf stat -x, -e "$events" -p "$pid" -o "$run_dir/$name.stat" -- \
     bash -c 'admin_metric "$1" "$4" >"$2.before"; sleep "$3"; admin_metric "$1" "$4" >"$2.after"' \
     _ "$admin" "$run_dir/$name" "$seconds" 'd["global"]["requests"]'

@@ -1,7 +1,6 @@
 // The cache filter's storing side: the decision on the backend's response head (store,
 // revalidated, stale-if-error, invalidation), the body captured as it passes, and the entry
 // stored when the exchange completes.
-#include <charconv>
 
 #include "filters/cache/cache_exchange.h"
 #include "filters/cache/cache_filter.h"
@@ -10,6 +9,7 @@
 #include "filters/cache/partial_content.h"
 #include "filters/cache/stored_response.h"
 #include "gateway/http/accept_encoding.h"
+#include "gateway/http/tokens.h"
 #include "gateway/upstream/upstream.h"
 
 namespace perfgate {
@@ -120,9 +120,8 @@ FilterAction CacheFilter::onResponseHead(Exchange& exchange, size_t index, Respo
   }
   if (reason == NotStorableReason::None) {
     head.headers.forEach("content-length", [&](std::string_view value) {
-      uint64_t length = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (ec != std::errc() || length > settings_.max_object_bytes) reason = NotStorableReason::TooLarge;
+      std::optional<uint64_t> length = parseDecimal(value);
+      if (!length || *length > settings_.max_object_bytes) reason = NotStorableReason::TooLarge;
     });
   }
 

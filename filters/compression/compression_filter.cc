@@ -1,11 +1,11 @@
 #include "filters/compression/compression_filter.h"
 
-#include <charconv>
 #include <string>
 
 #include "gateway/http/accept_encoding.h"
 #include "gateway/http/cache_control.h"
 #include "gateway/http/content_codec.h"
+#include "gateway/http/tokens.h"
 #include "gateway/upstream/upstream.h"
 
 namespace perfgate {
@@ -71,11 +71,7 @@ bool hasBody(int status) { return status >= 200 && status != 204 && status != 30
 
 std::optional<uint64_t> contentLength(const HeaderBlock& fields) {
   std::optional<std::string_view> field = fields.get("content-length");
-  if (!field) return std::nullopt;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
-  if (ec != std::errc() || end != field->data() + field->size()) return std::nullopt;
-  return value;
+  return field ? parseDecimal(*field) : std::nullopt;
 }
 
 // The new body's fields: its coding named, the length gone (it goes out chunked), the tag weak.

@@ -1,7 +1,8 @@
 #include "gateway/exchange/forwarding.h"
 
 #include <algorithm>
-#include <charconv>
+
+#include "gateway/http/tokens.h"
 
 namespace perfgate {
 namespace {
@@ -170,7 +171,7 @@ ClientFraming writeClientResponseHead(const ResponseHead& response, const Reques
     if (!no_body) {
       framing.framing = BodyFramingOut::Length;
       // The parsers let only digits through; a value too large to hold is no length to plan by.
-      std::from_chars(content_length.data(), content_length.data() + content_length.size(), framing.length);
+      framing.length = parseDecimal(content_length).value_or(0);
     }
   } else if (no_body) {
     framing.framing = BodyFramingOut::None;

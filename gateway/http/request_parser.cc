@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include "gateway/http/tokens.h"
 #include "gateway/http/uri.h"
 
 namespace perfgate {
@@ -228,15 +229,9 @@ ParseStatus RequestParser::interpretHeaders(RequestHead& out) {
           // RFC 9112 §6.3: a repeated Content-Length is a framing ambiguity; refuse it.
           if (have_length) return fail(400, "duplicate Content-Length");
           have_length = true;
-          if (value.empty()) return fail(400, "invalid Content-Length");
-          uint64_t length = 0;
-          for (char c : value) {
-            if (c < '0' || c > '9') return fail(400, "invalid Content-Length");
-            uint64_t digit = static_cast<uint64_t>(c - '0');
-            if (length > (UINT64_MAX - digit) / 10) return fail(400, "invalid Content-Length");
-            length = length * 10 + digit;
-          }
-          out.content_length = length;
+          std::optional<uint64_t> length = parseDecimal(value);
+          if (!length) return fail(400, "invalid Content-Length");
+          out.content_length = *length;
         }
         break;
       case 17:

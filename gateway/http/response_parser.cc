@@ -59,12 +59,9 @@ const char* parseResponseHead(std::string_view text, ResponseHead& head, Respons
     head.headers.addParsed(name, value);
 
     if (equalsIgnoreCase(name, "content-length")) {
-      if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string_view::npos) {
-        return "invalid Content-Length";
-      }
-      uint64_t length = 0;
-      for (char c : value) length = length * 10 + static_cast<uint64_t>(c - '0');
-      if (framing.content_length && *framing.content_length != length) return "conflicting Content-Length fields";
+      std::optional<uint64_t> length = value.size() > 18 ? std::nullopt : parseDecimal(value);
+      if (!length) return "invalid Content-Length";
+      if (framing.content_length && *framing.content_length != *length) return "conflicting Content-Length fields";
       framing.content_length = length;
     } else if (equalsIgnoreCase(name, "transfer-encoding")) {
       framing.transfer_encoding = true;

@@ -2,6 +2,8 @@
 // optional whitespace, comma-separated lists, case-insensitive names.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace perfgate {
@@ -36,6 +38,20 @@ inline bool isFieldValueChar(unsigned char c) { return (c >= 0x20 && c != 0x7f) 
 // 0-9, a-f, A-F.
 inline bool isHexDigit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// A decimal number as Content-Length has it (1*DIGIT, RFC 9110 §8.6): nullopt unless `s` is
+// non-empty, all digits and within 64 bits. Inline: the parsers ask it of every message.
+inline std::optional<uint64_t> parseDecimal(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 // `s` without leading and trailing spaces and tabs (OWS, RFC 9110 §5.6.3).

@@ -29,5 +29,18 @@ TEST(Tokens, TokenBytesAreTcharOnly) {
   EXPECT_FALSE(isToken("a:b"));
 }
 
+// 1*DIGIT within 64 bits (Content-Length, RFC 9110 §8.6); nothing else is a number.
+TEST(Tokens, DecimalIsDigitsOnlyWithinSixtyFourBits) {
+  EXPECT_EQ(parseDecimal("0"), 0u);
+  EXPECT_EQ(parseDecimal("789"), 789u);
+  EXPECT_EQ(parseDecimal("007"), 7u);
+  EXPECT_EQ(parseDecimal("18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(parseDecimal("18446744073709551616"), std::nullopt);
+  EXPECT_EQ(parseDecimal("99999999999999999999"), std::nullopt);
+  for (std::string_view bad : {"", " 1", "1 ", "+1", "-1", "1a", "0x10", "1,2", "1.0"}) {
+    EXPECT_EQ(parseDecimal(bad), std::nullopt) << "'" << bad << "'";
+  }
+}
+
 }  // namespace
 }  // namespace perfgate
